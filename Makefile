@@ -1,0 +1,61 @@
+# FaceLift Workbench: `make demo` runs the pipeline on the embedded default, `make test` the suite.
+# The first call builds .venv (idempotent). On this machine pip takes torch/torchvision from local
+# files; elsewhere set TORCH_SPEC to your own build (or to nothing to keep what pip resolves).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+RUN ?= demo
+
+.PHONY: venv demo test bench lab check-clean check-export nbtest pytest notebooks readme clean-venv
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if [ -n "$(TORCH_SPEC)" ]; then echo "installing $(TORCH_SPEC)"; $(BIN)/pip install -q $(TORCH_SPEC); fi
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $@
+
+demo: venv
+	$(BIN)/facelift demo --out outputs/$(RUN)
+
+test: venv check-clean check-export nbtest pytest
+
+# committed notebooks must already be clean (nbdev-clean would change nothing)
+check-clean: venv
+	@tmp=$$(mktemp -d) && cp -r nbs $$tmp/ && $(BIN)/nbdev-clean >/dev/null && \
+	if ! diff -rq $$tmp/nbs nbs; then echo "FAIL: notebooks were not clean; nbdev-clean fixed them, commit the result"; exit 1; fi; \
+	echo "notebooks are clean"
+
+# the library must be exactly what the notebooks export
+check-export: venv
+	@tmp=$$(mktemp -d) && cp -r facelift $$tmp/ && $(BIN)/nbdev-export && \
+	if ! diff -rq -x __pycache__ $$tmp/facelift facelift; then echo "FAIL: facelift/ differs from what nbs/ export; run nbdev-export and commit"; exit 1; fi; \
+	echo "facelift/ matches the notebooks"
+
+nbtest: venv
+	$(BIN)/nbdev-test --do-print --timing
+
+pytest: venv
+	$(BIN)/pytest -q
+
+bench: venv
+	$(BIN)/facelift bench
+
+lab: venv
+	$(BIN)/jupyter lab nbs
+
+# re-execute every notebook in place (refreshes committed outputs), then clean
+notebooks: venv
+	for nb in nbs/[0-9]*.ipynb; do $(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done
+	$(BIN)/nbdev-clean
+	$(MAKE) readme
+
+# README.md is generated from nbs/index.ipynb (a test checks they agree)
+readme: venv
+	$(BIN)/jupyter nbconvert --to markdown nbs/index.ipynb --stdout 2>/dev/null > README.md
+
+clean-venv:
+	rm -rf $(VENV)

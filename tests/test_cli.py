@@ -1,0 +1,105 @@
+"""The `facelift` console script: help, errors, and the demo end to end on the embedded default."""
+import base64
+import json
+import re
+
+import numpy as np
+
+import nbformat
+import pytest
+import yaml
+
+from conftest import run
+
+
+@pytest.mark.parametrize("sub", [[], ["demo"], ["bench"]])
+def test_every_subcommand_has_help(sub):
+    r = run("facelift", *sub, "--help")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: facelift")
+
+
+def test_unknown_subcommand_is_a_clear_error():
+    r = run("facelift", "frobnicate")
+    assert r.returncode == 2
+    assert "invalid choice: 'frobnicate'" in r.stderr
+
+
+def test_no_subcommand_lists_them():
+    r = run("facelift")
+    assert r.returncode == 2 and "demo" in r.stderr and "bench" in r.stderr
+
+
+def test_demo_quick_end_to_end(tmp_path):
+    out = tmp_path / "run"
+    r = run("facelift", "demo", "--quick", "--no-progress", "--out", out)
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = out / "report.html"
+    assert f"report: {report}" in r.stdout
+    page = report.read_text()
+    # offline: plotly.js is written beside the report, nothing is fetched from the network
+    assert (out / "plotly.min.js").stat().st_size > 1_000_000
+    assert not re.search(r'<script[^>]+src="(https?:)?//', page)
+    assert '<section id="camera">' in page and 'href="camera_space.ipynb"' in page
+    # the executed notebook is the record: papermill injected the run's parameters and every cell ran
+    nb = nbformat.read(out / "camera_space.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and str(out.resolve()) in injected[0].source and "n_samples = 2000" in injected[0].source
+    assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
+    # the report items: three figures and a summary whose figures check the Δt rule on every camera
+    items = {p.stem: json.loads(p.read_text()) for p in (out / "report" / "camera").glob("*.json")}
+    assert set(items) == {"sphere", "angles", "views", "summary"}
+    assert page.count('class="plot"') == 3
+    frusta = items["sphere"]["figure"]["data"][1]
+    assert frusta["name"] == "frusta" and len(_array(frusta["x"])) == 40 * 8 * 3
+    summary = items["summary"]["html"]
+    heads = re.findall(r"<th>(.*?)</th>", summary)
+    cells = [float(v) for v in re.findall(r"<td>([-\d.e+]+)</td>", summary)]
+    stats = dict(zip(heads, cells))
+    assert stats["cameras"] == 2000 and 112 <= stats["box_shorter_side_min_px"] <= stats["box_shorter_side_max_px"] <= 224
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["stages"][0]["key"] == "camera" and cfg["stages"][0]["parameters"]["n_samples"] == 2000
+
+
+def _array(v) -> np.ndarray:
+    "A Plotly JSON array: a list, or plotly 6+'s base64 typed array {'dtype', 'bdata'}."
+    if isinstance(v, dict): return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+    return np.asarray(v, dtype=float)
+
+
+def _notebook_that_raises(path):
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}})
+    p = nbformat.v4.new_code_cell("run_dir = None\nn_samples = 1\nn_frusta = 1"); p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell("raise ValueError('the camera stage broke')")]
+    nbformat.write(nb, path)
+
+
+def test_demo_failure_names_the_stage_and_its_notebook(tmp_path):
+    pipes = tmp_path / "pipes"; pipes.mkdir()
+    _notebook_that_raises(pipes / "camera_space.ipynb")
+    out = tmp_path / "run"
+    r = run("facelift", "demo", "--quick", "--no-progress", "--out", out, "--pipelines", pipes)
+    assert r.returncode == 1
+    assert "stage 'camera' failed: ValueError: the camera stage broke" in r.stderr
+    assert str((out / "camera_space.ipynb").resolve()) in r.stderr
+    assert (out / "camera_space.ipynb").exists()       # the failed run's notebook is kept for inspection
+
+
+def test_demo_without_pipelines_is_a_clear_error(tmp_path):
+    r = run("facelift", "demo", "--quick", "--out", tmp_path / "run", "--pipelines", tmp_path)
+    assert r.returncode == 1
+    assert "pipeline notebooks not found" in r.stderr and "camera_space.ipynb" in r.stderr
+
+
+def test_bench_quick_prints_figure_and_same_run_baseline():
+    r = run("facelift", "bench", "--only", "camera", "--quick")
+    assert r.returncode == 0, r.stderr
+    assert "valid cameras/s" in r.stdout and "baseline: per-camera Python/numpy loop" in r.stdout
+    row = next(l for l in r.stdout.splitlines() if "with the Δt rule" in l)
+    value, baseline = (float(v.replace(",", "")) for v in row.split()[7:9])
+    assert value > 0 and baseline > 0
+
+
+def test_bench_unknown_name():
+    r = run("facelift", "bench", "--only", "nosuch")
+    assert r.returncode == 2 and "unknown benchmark(s): nosuch" in r.stderr
