@@ -49,7 +49,8 @@ def test_demo_quick_end_to_end(tmp_path):
     # the report items: three figures and a summary whose figures check the Δt rule on every camera
     items = {p.stem: json.loads(p.read_text()) for p in (out / "report" / "camera").glob("*.json")}
     assert set(items) == {"sphere", "angles", "views", "summary"}
-    assert page.count('class="plot"') == 3
+    assert page.count('class="plot"') == 3 + 3            # camera section + views section
+    assert '<section id="views">' in page and 'href="views.ipynb"' in page
     frusta = items["sphere"]["figure"]["data"][1]
     assert frusta["name"] == "frusta" and len(_array(frusta["x"])) == 40 * 8 * 3
     summary = items["summary"]["html"]
@@ -77,6 +78,8 @@ def _notebook_that_raises(path):
 def test_demo_failure_names_the_stage_and_its_notebook(tmp_path):
     pipes = tmp_path / "pipes"; pipes.mkdir()
     _notebook_that_raises(pipes / "camera_space.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}}),
+                   pipes / "views.ipynb")
     out = tmp_path / "run"
     r = run("facelift", "demo", "--quick", "--no-progress", "--out", out, "--pipelines", pipes)
     assert r.returncode == 1
