@@ -49,7 +49,7 @@ def test_demo_quick_end_to_end(tmp_path):
     # the report items: three figures and a summary whose figures check the Δt rule on every camera
     items = {p.stem: json.loads(p.read_text()) for p in (out / "report" / "camera").glob("*.json")}
     assert set(items) == {"sphere", "angles", "views", "summary"}
-    assert page.count('class="plot"') == 3 + 3            # camera section + views section
+    assert page.count('class="plot"') == 3 + 5            # camera section + views section
     assert '<section id="views">' in page and 'href="views.ipynb"' in page
     frusta = items["sphere"]["figure"]["data"][1]
     assert frusta["name"] == "frusta" and len(_array(frusta["x"])) == 40 * 8 * 3
