@@ -54,7 +54,7 @@ def main(only: list[str] | None = None, quick: bool = False) -> int:
             met = "" if target is None else ("  met" if r["value"] >= target else "  MISSED")
             missed += met == "  MISSED"
             print(f"{r['name']:44s} {_fmt(r['value']):>14s} {_fmt(r.get('baseline')):>14s} "
-                  f"{(f'{speedup:.0f}x' if speedup else '-'):>9s} {_fmt(target):>12s}  {r['unit']}{met}")
+                  f"{(f'{speedup:.{0 if speedup >= 10 else 1}f}x' if speedup else '-'):>9s} {_fmt(target):>12s}  {r['unit']}{met}")
             if r.get("baseline_name"): print(f"{'':44s} baseline: {r['baseline_name']}")
     print(f"\n{missed} target(s) missed")
     return 0

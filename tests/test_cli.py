@@ -12,7 +12,7 @@ import yaml
 from conftest import run
 
 
-@pytest.mark.parametrize("sub", [[], ["demo"], ["bench"]])
+@pytest.mark.parametrize("sub", [[], ["demo"], ["bench"], ["videos"], ["export-onnx"]])
 def test_every_subcommand_has_help(sub):
     r = run("facelift", *sub, "--help")
     assert r.returncode == 0, r.stderr
@@ -49,8 +49,11 @@ def test_demo_quick_end_to_end(tmp_path):
     # the report items: three figures and a summary whose figures check the Δt rule on every camera
     items = {p.stem: json.loads(p.read_text()) for p in (out / "report" / "camera").glob("*.json")}
     assert set(items) == {"sphere", "angles", "views", "summary"}
-    assert page.count('class="plot"') == 3 + 5            # camera section + views section
+    assert page.count('class="plot"') == 3 + 5 + 1        # camera, views and frames sections
     assert '<section id="views">' in page and 'href="views.ipynb"' in page
+    assert '<section id="frames">' in page and 'href="frames.ipynb"' in page
+    manifest = json.loads((out / "frames" / "manifest.json").read_text())
+    assert manifest["counts"]["videos"] == 2 and manifest["counts"]["frames_read"] == 24 and manifest["counts"]["faces_found"] > 12
     frusta = items["sphere"]["figure"]["data"][1]
     assert frusta["name"] == "frusta" and len(_array(frusta["x"])) == 40 * 8 * 3
     summary = items["summary"]["html"]
@@ -78,8 +81,9 @@ def _notebook_that_raises(path):
 def test_demo_failure_names_the_stage_and_its_notebook(tmp_path):
     pipes = tmp_path / "pipes"; pipes.mkdir()
     _notebook_that_raises(pipes / "camera_space.ipynb")
-    nbformat.write(nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}}),
-                   pipes / "views.ipynb")
+    for name in ("views.ipynb", "frames.ipynb"):
+        nbformat.write(nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}}),
+                       pipes / name)
     out = tmp_path / "run"
     r = run("facelift", "demo", "--quick", "--no-progress", "--out", out, "--pipelines", pipes)
     assert r.returncode == 1

@@ -1,0 +1,83 @@
+"""Video ingestion through the CLI on generated .mp4 files: bad files, a killed-then-resumed run, the frame store."""
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import BIN, run
+from facelift.video import FrameStore, make_synthetic_clips
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> Path:
+    "Four synthetic clips (real .mp4 + truth side files), a corrupt copy of one, an empty file and a text file."
+    d = tmp_path_factory.mktemp("videos")
+    paths = make_synthetic_clips(4, d, frames=24, size=224, progress=False)
+    data = paths[0].read_bytes()
+    (d / "corrupt.mp4").write_bytes(data[: len(data) // 3])  # truncated: the moov atom is gone
+    (d / "empty.mp4").touch()
+    (d / "readme.mov").write_text("not a video")
+    return d
+
+
+def _frames(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.jpg"))
+
+
+def test_ingest_cli_records_bad_files_and_stores_crops(clips, tmp_path):
+    r = run("facelift", "videos", clips, "--out", tmp_path / "store", "--detector", "simulated", "--no-progress")
+    assert r.returncode == 0, r.stderr[-2000:]
+    store = FrameStore(tmp_path / "store")
+    assert len(store.videos) == 4
+    assert set(store.skipped) == {"corrupt", "empty", "readme"}
+    assert store.skipped["empty"] == "empty file (0 bytes)"
+    assert "corrupt: skipped" in r.stdout and "frames read" in r.stdout
+    c = store.manifest["counts"]
+    assert c["frames_read"] == 4 * 24 and 0 < c["faces_found"] <= c["frames_read"] and len(_frames(tmp_path / "store")) == c["faces_found"]
+    store.verify()
+    lab = store.labels(store.videos[0])
+    img = store.image(store.videos[0], int(lab["frame"][0]))
+    assert img.shape == (224, 224, 3) and img.std() > 10  # a real picture, not a blank
+    inside = (lab["points"] > 0) & (lab["points"] < 224)
+    assert inside.mean() > 0.95  # labels sit in their crop
+
+
+def test_killed_ingestion_resumes_without_loss_or_duplicates(clips, tmp_path):
+    "dlib is slow enough (~50 ms a frame) to kill the run between videos; the re-run must equal an uninterrupted one."
+    src = tmp_path / "src"; src.mkdir()
+    for p in sorted(clips.glob("clip_*")): shutil.copy(p, src / p.name)
+    ref = run("facelift", "videos", src, "--out", tmp_path / "ref", "--detector", "dlib", "--no-progress")
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([str(BIN / "facelift"), "videos", str(src), "--out", str(out), "--detector", "dlib", "--no-progress"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        m = out / "manifest.json"
+        if m.exists() and len(json.loads(m.read_text())["videos"]) >= 1:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    partial = FrameStore(out)
+    assert proc.returncode == -signal.SIGKILL and 1 <= len(partial.manifest["videos"]) < 4, "the kill must land mid-run"
+    r = run("facelift", "videos", src, "--out", out, "--detector", "dlib", "--no-progress")
+    assert r.returncode == 0, r.stderr[-2000:]
+    done, want = FrameStore(out), FrameStore(tmp_path / "ref")
+    done.verify()
+    assert done.manifest["counts"] == want.manifest["counts"]
+    assert _frames(out) == _frames(tmp_path / "ref")  # nothing lost, nothing duplicated
+    for v in want.videos:
+        a, b = done.labels(v), want.labels(v)
+        assert np.array_equal(a["frame"], b["frame"]) and np.allclose(a["points"], b["points"])
+
+
+def test_videos_cli_errors(tmp_path):
+    r = run("facelift", "videos", tmp_path / "missing", "--out", tmp_path / "s", "--detector", "simulated")
+    assert r.returncode == 1 and "no such video or folder" in r.stderr
