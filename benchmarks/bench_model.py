@@ -23,7 +23,7 @@ def _rate(fn, batch: int, min_seconds: float) -> float:
 def _flops(model: FaceLiftRegressor) -> float:
     "Floating-point operations of one image through the model (multiply-add = 2)."
     S = model.config.image_size
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
+    with FlopCounterMode(display=False) as counter:  # (its module tracker needs autograd on)
         model(torch.zeros(1, 3, S, S))
     return counter.get_total_flops()
 

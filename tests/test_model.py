@@ -1,4 +1,6 @@
-"""The regressor: FaRL checkpoint mapping on FaRL's exact layout, and an overfit run on synthetic heads."""
+"""The regressor: FaRL checkpoint mapping on FaRL's exact layout, an overfit run on synthetic heads, ONNX export."""
+import re
+
 import torch
 
 from facelift.camera import CameraSpace
@@ -44,9 +46,11 @@ def test_farl_checkpoint_maps_onto_timm(tmp_path):
         assert "missing keys [blocks.11.mlp.fc1.weight]" in str(e)
 
 
-def test_cpu_preset_learns_on_eight_synthetic_samples():
-    """End-to-end learning check: renders -> regressor -> eq. 3 -> Adam reduces the 3D error against the truth.
-    Measured: 0.054 -> 0.024 EG3D units in 200 steps (2.2x); the issue's 10x overfit target is not reached yet."""
+def test_cpu_preset_overfits_eight_synthetic_samples_tenfold():
+    """The issue's overfit check: the cpu preset drives the 3D landmark error on 8 synthetic samples down >= 10x in
+    200 steps, trained on eq. 3's 3D term (Adam: decoder 1e-3, encoder 3e-5 as usual for a backbone, x0.1 at step 150).
+    Measured here: 0.0541 -> 0.0046 EG3D units (11.6x). With all eq. 3 terms at equal weight the 2D likelihood and pose
+    terms dominate this tiny run and the 3D error only halves; their balance is a training question (issue 7)."""
     torch.manual_seed(0)
     cfg = RegressorConfig.preset("cpu")
     space = CameraSpace(image_size=cfg.image_size)
@@ -59,12 +63,34 @@ def test_cpu_preset_learns_on_eight_synthetic_samples():
     target = dict(points3d=truth.landmarks3d, points2d=cams.project(truth.landmarks3d), rotation=cams.R,
                   delta_t=cams.t - rest.t, mask=SCHEMES["wflw98"].liftable.expand(8, -1))
     model = FaceLiftRegressor(cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = torch.optim.Adam([{"params": [p for n, p in model.named_parameters() if not n.startswith("encoder.")], "lr": 1e-3},
+                            {"params": model.encoder.parameters(), "lr": 3e-5}])
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [150], 0.1)
     err = lambda p: (p.points3d - truth.landmarks3d)[:, :96].norm(dim=-1).mean().item()
     with torch.no_grad(): start = err(model(x))
+    weights = LossWeights(points3d=1.0, delta_t=0.0, lll_mv=0.0, rotation=0.0)
     for _ in range(200):
-        loss, _ = multiview_loss(model(x), target, LossWeights(points3d=100.0, delta_t=100.0))
-        opt.zero_grad(); loss.backward(); opt.step()
+        loss, terms = multiview_loss(model(x), target, weights)
+        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+    assert torch.isfinite(torch.stack(list(terms.values()))).all()
     with torch.no_grad(): end = err(model.eval()(x))
-    print(f"3D landmark error: {start:.4f} -> {end:.4f} (EG3D units)")
-    assert end < start / 1.5
+    print(f"3D landmark error: {start:.4f} -> {end:.4f} EG3D units ({start / end:.1f}x)")
+    assert end < start / 10
+
+
+def test_export_onnx_cli_matches_pytorch(tmp_path):
+    from conftest import run
+    from facelift.model import save_regressor
+    torch.manual_seed(1)
+    save_regressor(FaceLiftRegressor(RegressorConfig.preset("cpu")), tmp_path / "model.pt", step=0)
+    r = run("facelift", "export-onnx", "--checkpoint", tmp_path / "model.pt", "--out", tmp_path / "onnx" / "model.onnx")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "ONNX Runtime vs PyTorch, max abs difference: points3d" in r.stdout
+    diffs = dict(re.findall(r"(\w+) ([\d.e+-]+)(?:,|$)", r.stdout.split("max abs difference: ")[1].strip()))
+    assert set(diffs) == {"points3d", "rotation", "delta_t", "translation", "points2d", "scale_tril"}
+    assert max(float(v) for v in diffs.values()) < 1e-3
+    import onnx
+    m = onnx.load(str(tmp_path / "onnx" / "model.onnx"))
+    assert m.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # the batch axis is dynamic
+    bad = run("facelift", "export-onnx", "--checkpoint", tmp_path / "missing.pt", "--out", tmp_path / "x.onnx")
+    assert bad.returncode == 1 and "checkpoint not found" in bad.stderr
