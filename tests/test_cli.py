@@ -49,10 +49,13 @@ def test_demo_quick_end_to_end(tmp_path):
     # the report items: three figures and a summary whose figures check the Δt rule on every camera
     items = {p.stem: json.loads(p.read_text()) for p in (out / "report" / "camera").glob("*.json")}
     assert set(items) == {"sphere", "angles", "views", "summary"}
-    assert page.count('class="plot"') == 3 + 5 + 1        # camera, views and frames sections
+    assert page.count('class="plot"') == 3 + 5 + 1 + 3    # camera, views, frames and pseudo-label sections
     assert '<section id="views">' in page and 'href="views.ipynb"' in page
     assert '<section id="frames">' in page and 'href="frames.ipynb"' in page
     manifest = json.loads((out / "frames" / "manifest.json").read_text())
+    assert '<section id="pseudo">' in page and 'href="pseudo_labels.ipynb"' in page
+    store = json.loads((out / "pseudo_labels" / "manifest.json").read_text())
+    assert store["counts"]["seeds"] == 32 and store["view_set"] == "default"
     assert manifest["counts"]["videos"] == 2 and manifest["counts"]["frames_read"] == 24 and manifest["counts"]["faces_found"] > 12
     frusta = items["sphere"]["figure"]["data"][1]
     assert frusta["name"] == "frusta" and len(_array(frusta["x"])) == 40 * 8 * 3
@@ -81,7 +84,7 @@ def _notebook_that_raises(path):
 def test_demo_failure_names_the_stage_and_its_notebook(tmp_path):
     pipes = tmp_path / "pipes"; pipes.mkdir()
     _notebook_that_raises(pipes / "camera_space.ipynb")
-    for name in ("views.ipynb", "frames.ipynb"):
+    for name in ("views.ipynb", "frames.ipynb", "pseudo_labels.ipynb"):
         nbformat.write(nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}}),
                        pipes / name)
     out = tmp_path / "run"
