@@ -199,6 +199,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'facelift.lift.ViewSet.save': ('lift.html#viewset.save', 'facelift/lift.py'),
                                'facelift.lift.ViewSet.sha256': ('lift.html#viewset.sha256', 'facelift/lift.py'),
                                'facelift.lift.ViewSet.to_yaml': ('lift.html#viewset.to_yaml', 'facelift/lift.py'),
+                               'facelift.lift.ViewSet.with_masks': ('lift.html#viewset.with_masks', 'facelift/lift.py'),
                                'facelift.lift._camera_tensors': ('lift.html#_camera_tensors', 'facelift/lift.py'),
                                'facelift.lift._lift_chunk': ('lift.html#_lift_chunk', 'facelift/lift.py'),
                                'facelift.lift._lift_shared': ('lift.html#_lift_shared', 'facelift/lift.py'),
