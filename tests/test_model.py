@@ -94,3 +94,20 @@ def test_export_onnx_cli_matches_pytorch(tmp_path):
     assert m.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # the batch axis is dynamic
     bad = run("facelift", "export-onnx", "--checkpoint", tmp_path / "missing.pt", "--out", tmp_path / "x.onnx")
     assert bad.returncode == 1 and "checkpoint not found" in bad.stderr
+
+
+def test_evaluate_cli_writes_tables(tmp_path):
+    from conftest import run
+    from facelift.model import save_regressor
+    torch.manual_seed(2)
+    save_regressor(FaceLiftRegressor(RegressorConfig.preset("cpu")), tmp_path / "net.pt")
+    r = run("facelift", "evaluate", "--checkpoint", tmp_path / "net.pt", "--testset", "synthetic:16", "--out", tmp_path / "eval")
+    assert r.returncode == 0, r.stderr[-2000:]
+    for f in ("regions.csv", "regions.md", "categories.csv", "categories.md", "regions.html"):
+        assert (tmp_path / "eval" / f).stat().st_size > 100
+    rows = (tmp_path / "eval" / "regions.csv").read_text().splitlines()
+    assert rows[0].startswith("region,net NMLC") and rows[-1].startswith("all,")
+    nmlc = dict(re.findall(r"^(.+?): NMLC ([\d.]+)", r.stdout, re.M))
+    assert float(nmlc["mean template, true pose"]) < float(nmlc["net"])  # an untrained net is worse than the posed template
+    bad = run("facelift", "evaluate", "--checkpoint", tmp_path / "net.pt", "--testset", "dad3dheads:/data", "--out", tmp_path / "x")
+    assert bad.returncode == 1 and "not available yet" in bad.stderr
