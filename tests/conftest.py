@@ -1,6 +1,9 @@
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,3 +22,16 @@ def run(*args, cwd=REPO, timeout=600, **kw) -> subprocess.CompletedProcess:
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+def kill_after_first_entry(args: list, manifest: Path, key: str, timeout: float = 300) -> int:
+    """Start a `facelift` command, SIGKILL it as soon as `manifest` lists one entry under `key`, return its exit code.
+    (Simulates a crash mid-run: what was recorded must survive, the rest must resume.)"""
+    proc = subprocess.Popen([str(BIN / "facelift"), *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if manifest.exists() and len(json.loads(manifest.read_text())[key]) >= 1:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    return proc.wait()

@@ -1,13 +1,10 @@
 """`facelift prepare`: the multi-view stage through the CLI, killed and resumed, machines merged, a real detector."""
-import json
 import signal
-import subprocess
-import time
 
 import numpy as np
 import torch
 
-from conftest import BIN, run
+from conftest import kill_after_first_entry, run
 from facelift.heads import SyntheticHeads
 from facelift.lift import PseudoLabelStore
 
@@ -18,17 +15,9 @@ def test_prepare_killed_then_resumed_equals_uninterrupted(tmp_path):
     assert ref.returncode == 0, ref.stderr[-2000:]
     assert "640 seeds in 10 shards" in ref.stdout
     out = tmp_path / "killed"
-    proc = subprocess.Popen([str(BIN / "facelift"), *args, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        m = out / "manifest.json"
-        if m.exists() and len(json.loads(m.read_text())["shards"]) >= 1:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.02)
-    proc.wait()
+    code = kill_after_first_entry([*args, "--out", out], out / "manifest.json", "shards")
     partial = PseudoLabelStore(out)
-    assert proc.returncode == -signal.SIGKILL and 1 <= len(partial.shards) < 10, "the kill must land mid-run"
+    assert code == -signal.SIGKILL and 1 <= len(partial.shards) < 10, "the kill must land mid-run"
     again = run("facelift", *args, "--out", out)
     assert again.returncode == 0, again.stderr[-2000:]
     a, b = PseudoLabelStore(out), PseudoLabelStore(tmp_path / "ref")

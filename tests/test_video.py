@@ -1,16 +1,12 @@
 """Video ingestion through the CLI on generated .mp4 files: bad files, a killed-then-resumed run, the frame store."""
-import json
 import shutil
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import BIN, run
+from conftest import kill_after_first_entry, run
 from facelift.video import FrameStore, make_synthetic_clips
 
 
@@ -55,18 +51,9 @@ def test_killed_ingestion_resumes_without_loss_or_duplicates(clips, tmp_path):
     ref = run("facelift", "videos", src, "--out", tmp_path / "ref", "--detector", "dlib", "--no-progress")
     assert ref.returncode == 0, ref.stderr[-2000:]
     out = tmp_path / "killed"
-    proc = subprocess.Popen([str(BIN / "facelift"), "videos", str(src), "--out", str(out), "--detector", "dlib", "--no-progress"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        m = out / "manifest.json"
-        if m.exists() and len(json.loads(m.read_text())["videos"]) >= 1:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.02)
-    proc.wait()
+    code = kill_after_first_entry(["videos", src, "--out", out, "--detector", "dlib", "--no-progress"], out / "manifest.json", "videos")
     partial = FrameStore(out)
-    assert proc.returncode == -signal.SIGKILL and 1 <= len(partial.manifest["videos"]) < 4, "the kill must land mid-run"
+    assert code == -signal.SIGKILL and 1 <= len(partial.manifest["videos"]) < 4, "the kill must land mid-run"
     r = run("facelift", "videos", src, "--out", out, "--detector", "dlib", "--no-progress")
     assert r.returncode == 0, r.stderr[-2000:]
     done, want = FrameStore(out), FrameStore(tmp_path / "ref")
