@@ -49,7 +49,7 @@ def test_demo_quick_end_to_end(tmp_path):
     # the report items: three figures and a summary whose figures check the Δt rule on every camera
     items = {p.stem: json.loads(p.read_text()) for p in (out / "report" / "camera").glob("*.json")}
     assert set(items) == {"sphere", "angles", "views", "summary"}
-    assert page.count('class="plot"') == 3 + 5 + 1 + 3    # camera, views, frames and pseudo-label sections
+    assert page.count('class="plot"') == 3 + 5 + 1 + 3 + 3    # camera, views, frames, pseudo-label and training sections
     assert '<section id="views">' in page and 'href="views.ipynb"' in page
     assert '<section id="frames">' in page and 'href="frames.ipynb"' in page
     manifest = json.loads((out / "frames" / "manifest.json").read_text())
@@ -57,6 +57,12 @@ def test_demo_quick_end_to_end(tmp_path):
     store = json.loads((out / "pseudo_labels" / "manifest.json").read_text())
     assert store["counts"]["seeds"] == 32 and store["view_set"] == "default"
     assert manifest["counts"]["videos"] == 2 and manifest["counts"]["frames_read"] == 24 and manifest["counts"]["faces_found"] > 12
+    # the training stage trained on the stores the earlier stages made, and validated against the truth
+    assert '<section id="train">' in page and 'href="train.ipynb"' in page
+    rows = [json.loads(l) for l in (out / "train" / "metrics.jsonl").read_text().splitlines()]
+    assert max(r["step"] for r in rows) == 16 and any("val/nmlc" in r for r in rows)
+    train_cfg = yaml.safe_load((out / "train" / "config.yaml").read_text())
+    assert train_cfg["config"]["pseudolabels"] == str(out.resolve() / "pseudo_labels") and train_cfg["samples"]["multiview"] == 32
     frusta = items["sphere"]["figure"]["data"][1]
     assert frusta["name"] == "frusta" and len(_array(frusta["x"])) == 40 * 8 * 3
     summary = items["summary"]["html"]
@@ -84,7 +90,7 @@ def _notebook_that_raises(path):
 def test_demo_failure_names_the_stage_and_its_notebook(tmp_path):
     pipes = tmp_path / "pipes"; pipes.mkdir()
     _notebook_that_raises(pipes / "camera_space.ipynb")
-    for name in ("views.ipynb", "frames.ipynb", "pseudo_labels.ipynb"):
+    for name in ("views.ipynb", "frames.ipynb", "pseudo_labels.ipynb", "train.ipynb"):
         nbformat.write(nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}}),
                        pipes / name)
     out = tmp_path / "run"
