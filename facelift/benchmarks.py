@@ -20,7 +20,7 @@ from .render import point_visibility
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TestSet', 'synthetic_testset', 'Evaluation', 'evaluate', 'regressor_predictor',
-           'write_tables']
+           'table_rows', 'regions_figure', 'write_tables']
 
 # %% ../nbs/13_benchmarks.ipynb #2da45dd2
 @dataclass
@@ -91,8 +91,9 @@ def evaluate(predict: Callable[[Tensor], Tensor] | Tensor, testset: TestSet, sch
 # %% ../nbs/13_benchmarks.ipynb #70a6b842
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
-def regressor_predictor(model, scheme: str = "ibug68", device: str | torch.device = "cpu") -> Callable[[Tensor], Tensor]:
-    "images uint8 [B,H,W,3] -> 2.5D landmarks [B,N,2] in the images' pixels, in `scheme`, from a FaceLiftRegressor."
+def regressor_predictor(model, scheme: str = "ibug68", device: str | torch.device = "cpu", template: bool = False) -> Callable[[Tensor], Tensor]:
+    """images uint8 [B,H,W,3] -> 2.5D landmarks [B,N,2] in the images' pixels, in `scheme`, from a FaceLiftRegressor;
+    `template=True`: its mean template projected at its predicted pose instead (the mean-template baseline)."""
     import torch.nn.functional as F
     model = model.to(device).eval()
     S = model.config.image_size
@@ -107,15 +108,29 @@ def regressor_predictor(model, scheme: str = "ibug68", device: str | torch.devic
         x = images.to(device).permute(0, 3, 1, 2).float() / 255
         H, W = x.shape[-2:]
         x = F.interpolate(x, size=(S, S), mode="bilinear", antialias=True, align_corners=False)
-        p = model((x - mean) / std).points2d[:, pick]
+        out = model((x - mean) / std)
+        p = (model.project(model.template, out.rotation, out.translation) if template else out.points2d)[:, pick]
         return p * torch.tensor([W / S, H / S], device=p.device)
     return predict
 
+def table_rows(evaluations: list[Evaluation], kind: str = "regions") -> list[dict]:
+    "Rows of a region (`kind='regions'`) or category table: the row name, then 'NMLC (95% interval)' per predictor."
+    key = {"regions": "region", "categories": "category"}[kind]
+    return [{key: r[key], **{e.name: f"{getattr(e, kind)[i]['mean']:.4f} ({getattr(e, kind)[i]['ci_low']:.4f}-{getattr(e, kind)[i]['ci_high']:.4f})"
+                             for e in evaluations}} for i, r in enumerate(getattr(evaluations[0], kind))]
+
+def regions_figure(evaluations: list[Evaluation], title: str = "NMLC per region (95% bootstrap intervals)") -> "go.Figure":
+    "Grouped bars of NMLC per region, one colour per predictor, with their bootstrap intervals."
+    import plotly.graph_objects as go
+    fig = go.Figure([go.Bar(name=e.name, x=[r["region"] for r in e.regions], y=[r["mean"] for r in e.regions],
+                            error_y=dict(type="data", symmetric=False, array=[r["ci_high"] - r["mean"] for r in e.regions],
+                                         arrayminus=[r["mean"] - r["ci_low"] for r in e.regions])) for e in evaluations])
+    fig.update_layout(barmode="group", title=title, yaxis_title="NMLC")
+    return fig
+
 def write_tables(evaluations: list[Evaluation], out_dir) -> dict[str, "Path"]:
     "Region and category tables of several predictors side by side: CSV, Markdown and an HTML bar chart; returns the paths."
-    import csv
     from pathlib import Path
-    import plotly.graph_objects as go
     from facelift.core import atomic_write_text
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -127,12 +142,7 @@ def write_tables(evaluations: list[Evaluation], out_dir) -> dict[str, "Path"]:
         buf = [",".join(header)] + [",".join(r) for r in rows]
         paths[f"{kind}.csv"] = atomic_write_text(out_dir / f"{kind}.csv", "\n".join(buf) + "\n")
         md = ["| " + " | ".join([key] + [e.name for e in evaluations]) + " |", "|" + "---|" * (1 + len(evaluations))]
-        md += ["| " + " | ".join([n] + [f"{getattr(e, kind)[i]['mean']:.4f} ({getattr(e, kind)[i]['ci_low']:.4f}-{getattr(e, kind)[i]['ci_high']:.4f})"
-                                         for e in evaluations]) + " |" for i, n in enumerate(names)]
+        md += ["| " + " | ".join(r.values()) + " |" for r in table_rows(evaluations, kind)]
         paths[f"{kind}.md"] = atomic_write_text(out_dir / f"{kind}.md", "\n".join(md) + "\n")
-    fig = go.Figure([go.Bar(name=e.name, x=[r["region"] for r in e.regions], y=[r["mean"] for r in e.regions],
-                            error_y=dict(type="data", symmetric=False, array=[r["ci_high"] - r["mean"] for r in e.regions],
-                                         arrayminus=[r["mean"] - r["ci_low"] for r in e.regions])) for e in evaluations])
-    fig.update_layout(barmode="group", title="NMLC per region (95% bootstrap intervals)", yaxis_title="NMLC")
-    paths["regions.html"] = atomic_write_text(out_dir / "regions.html", fig.to_html(include_plotlyjs=True, full_html=True))
+    paths["regions.html"] = atomic_write_text(out_dir / "regions.html", regions_figure(evaluations).to_html(include_plotlyjs=True, full_html=True))
     return paths

@@ -48,7 +48,8 @@ def demo_stages(quick: bool = False) -> list[Stage]:
                   dict(n_seeds=32 if quick else 256, shard_size=16 if quick else 64)),
             Stage("train", "Training", "train.ipynb",
                   dict(use_run_stores=True, steps=16 if quick else 600, val_samples=8 if quick else 64, log_every=4 if quick else 20,
-                       workers=0 if quick else 1))]
+                       workers=0 if quick else 1)),
+            Stage("evaluate", "Evaluation", "evaluate.ipynb", dict(n_test=48 if quick else 200, image_size=160 if quick else 224))]
 
 def repo_dir() -> Path:
     "The source checkout the package was installed from (pipelines and benchmarks live there)."
@@ -159,6 +160,7 @@ def _evaluate(args) -> int:
     model = load_regressor(args.checkpoint, args.device)
     template = ts.landmarks3d.mean(0)[list(get_scheme("wflw98").subset68)]
     evs = [evaluate(regressor_predictor(model, device=args.device), ts, name=Path(args.checkpoint).stem),
+           evaluate(regressor_predictor(model, device=args.device, template=True), ts, name="its template, its pose"),
            evaluate(ts.cameras.project(template[None].expand(len(ts), -1, -1)), ts, name="mean template, true pose")]
     paths = write_tables(evs, args.out)
     print(paths["regions.md"].read_text())

@@ -27,8 +27,8 @@ from .landmarks import REGIONS, Scheme, get_scheme
 # %% auto #0
 __all__ = ['REGION_COLORS', 'LOSS_TERMS', 'scheme_figure', 'camera_frusta', 'camera_sphere_figure', 'angle_histograms_figure',
            'projected_views_figure', 'image_grid_figure', 'view_mask_figure', 'landmarks3d_figure',
-           'residual_heatmap_figure', 'training_curves_figure', 'save_figure', 'save_html', 'table_html',
-           'write_report']
+           'residual_heatmap_figure', 'training_curves_figure', 'landmark_error_figure', 'save_figure', 'save_html',
+           'table_html', 'write_report']
 
 # %% ../nbs/14_viz.ipynb #b403624e
 REGION_COLORS = dict(contour="#636efa", brows="#ab63fa", nose="#00cc96", eyes="#ef553b", mouth="#ffa15a", pupils="#19d3f3")
@@ -305,6 +305,35 @@ def training_curves_figure(metrics, title: str = "Training") -> go.Figure:
     fig.update_xaxes(title="step", row=2)
     fig.update_yaxes(title="3D error (% IOD)", row=2, col=2); fig.update_yaxes(title="NMLC", row=2, col=2, secondary_y=True)
     fig.update_layout(title=title, height=700, legend=dict(orientation="h", y=-0.12))
+    return fig
+
+# %% ../nbs/14_viz.ipynb #19d20c79
+def landmark_error_figure(
+    points3d: Tensor,  # [N,3] where to draw the landmarks (e.g. the template)
+    errors: dict[str, Tensor] | Tensor,  # name -> [N] per-landmark values (NaN: not scored), or one [N]
+    scheme: str | Scheme = "ibug68",
+    title: str = "Error per landmark",
+    unit: str = "NMLC",
+) -> go.Figure:
+    "One 3D panel per predictor, landmarks coloured by their error on a shared scale (hover: index, name, value)."
+    s = get_scheme(scheme)
+    errors = {unit: errors} if isinstance(errors, Tensor) else errors
+    P = points3d.detach().cpu().float()
+    if P.shape != (s.n, 3): raise ValueError(f"points3d must have shape [{s.n}, 3] for {s.name}, got {list(P.shape)}")
+    vals = {k: v.detach().cpu().float() for k, v in errors.items()}
+    bad = [k for k, v in vals.items() if v.shape != (s.n,)]
+    if bad: raise ValueError(f"errors {bad} must have shape [{s.n}] for {s.name}")
+    every = torch.cat(list(vals.values()))
+    lo, hi = every.nanquantile(0.02).item(), every.nanquantile(0.98).item()
+    fig = make_subplots(1, len(vals), specs=[[{"type": "scene"}] * len(vals)], subplot_titles=list(vals))
+    for i, (name, v) in enumerate(vals.items()):
+        fig.add_scatter3d(x=P[:, 0], y=P[:, 2], z=P[:, 1], mode="markers", name=name, row=1, col=i + 1,
+                          hovertext=[f"{j}: {n}<br>{unit} {e:.4g}" for j, (n, e) in enumerate(zip(s.names, v.tolist()))], hoverinfo="text",
+                          marker=dict(size=5, color=v.nan_to_num(nan=lo).numpy(), cmin=lo, cmax=hi, colorscale="Viridis",
+                                      showscale=i == len(vals) - 1, colorbar=dict(title=unit)))
+    scene = dict(aspectmode="data", xaxis_title="x", yaxis_title="z (forwards)", zaxis_title="y (up)", camera=dict(eye=dict(x=0.2, y=2.0, z=0.3)))
+    fig.update_layout(title=title, height=480, showlegend=False, margin=dict(l=0, r=0, t=60, b=0),
+                      **{f"scene{'' if i == 0 else i + 1}": scene for i in range(len(vals))})
     return fig
 
 # %% ../nbs/14_viz.ipynb #4e963051

@@ -49,7 +49,7 @@ def test_demo_quick_end_to_end(tmp_path):
     # the report items: three figures and a summary whose figures check the Δt rule on every camera
     items = {p.stem: json.loads(p.read_text()) for p in (out / "report" / "camera").glob("*.json")}
     assert set(items) == {"sphere", "angles", "views", "summary"}
-    assert page.count('class="plot"') == 3 + 5 + 1 + 3 + 3    # camera, views, frames, pseudo-label and training sections
+    assert page.count('class="plot"') == 3 + 5 + 1 + 3 + 3 + 4    # camera, views, frames, pseudo-label, training and evaluation sections
     assert '<section id="views">' in page and 'href="views.ipynb"' in page
     assert '<section id="frames">' in page and 'href="frames.ipynb"' in page
     manifest = json.loads((out / "frames" / "manifest.json").read_text())
@@ -63,6 +63,14 @@ def test_demo_quick_end_to_end(tmp_path):
     assert max(r["step"] for r in rows) == 16 and any("val/nmlc" in r for r in rows)
     train_cfg = yaml.safe_load((out / "train" / "config.yaml").read_text())
     assert train_cfg["config"]["pseudolabels"] == str(out.resolve() / "pseudo_labels") and train_cfg["samples"]["multiview"] == 32
+    # the evaluation stage scored the trained network and both template baselines on 48 held-out test images
+    assert '<section id="evaluate">' in page and 'href="evaluate.ipynb"' in page
+    md = (out / "evaluation" / "regions.md").read_text().splitlines()
+    assert md[0] == "| region | FaceLift regressor | its template, its pose | mean template, true pose (oracle) |" and len(md) >= 2 + 5
+    summary_eval = json.loads((out / "report" / "evaluate" / "summary.json").read_text())["html"]
+    nmlc = dict(zip(re.findall(r"<tr><td>(.*?)</td>", summary_eval), map(float, re.findall(r"<tr><td>.*?</td><td>([\d.]+)</td>", summary_eval))))
+    assert set(nmlc) == {"FaceLift regressor", "its template, its pose", "mean template, true pose (oracle)"}
+    assert nmlc["mean template, true pose (oracle)"] < 0.1 < nmlc["its template, its pose"]  # 16 steps do not learn the pose; the oracle knows it
     frusta = items["sphere"]["figure"]["data"][1]
     assert frusta["name"] == "frusta" and len(_array(frusta["x"])) == 40 * 8 * 3
     summary = items["summary"]["html"]
@@ -90,7 +98,7 @@ def _notebook_that_raises(path):
 def test_demo_failure_names_the_stage_and_its_notebook(tmp_path):
     pipes = tmp_path / "pipes"; pipes.mkdir()
     _notebook_that_raises(pipes / "camera_space.ipynb")
-    for name in ("views.ipynb", "frames.ipynb", "pseudo_labels.ipynb", "train.ipynb"):
+    for name in ("views.ipynb", "frames.ipynb", "pseudo_labels.ipynb", "train.ipynb", "evaluate.ipynb"):
         nbformat.write(nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}}),
                        pipes / name)
     out = tmp_path / "run"
