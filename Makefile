@@ -49,7 +49,7 @@ lab: venv
 
 # re-execute every notebook in place (refreshes committed outputs), then clean
 notebooks: venv
-	for nb in nbs/[0-9]*.ipynb; do $(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done
+	for nb in nbs/[0-9]*.ipynb; do $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.store_widget_state=False "$$nb" || exit 1; done
 	$(BIN)/nbdev-clean
 	$(MAKE) readme
 

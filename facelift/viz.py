@@ -27,8 +27,9 @@ from .landmarks import REGIONS, Scheme, get_scheme
 # %% auto #0
 __all__ = ['REGION_COLORS', 'LOSS_TERMS', 'scheme_figure', 'camera_frusta', 'camera_sphere_figure', 'angle_histograms_figure',
            'projected_views_figure', 'image_grid_figure', 'view_mask_figure', 'landmarks3d_figure',
-           'residual_heatmap_figure', 'training_curves_figure', 'landmark_error_figure', 'save_figure', 'save_html',
-           'table_html', 'write_report']
+           'residual_heatmap_figure', 'training_curves_figure', 'landmark_error_figure', 'camera_view_figure',
+           'camera_explorer', 'view_mask_editor', 'pseudolabel_figure', 'pseudolabel_inspector', 'training_monitor',
+           'save_figure', 'save_html', 'table_html', 'write_report']
 
 # %% ../nbs/14_viz.ipynb #b403624e
 REGION_COLORS = dict(contour="#636efa", brows="#ab63fa", nose="#00cc96", eyes="#ef553b", mouth="#ffa15a", pupils="#19d3f3")
@@ -335,6 +336,207 @@ def landmark_error_figure(
     fig.update_layout(title=title, height=480, showlegend=False, margin=dict(l=0, r=0, t=60, b=0),
                       **{f"scene{'' if i == 0 else i + 1}": scene for i in range(len(vals))})
     return fig
+
+# %% ../nbs/14_viz.ipynb #0a641379
+def _show_in(target: go.FigureWidget, fig: go.Figure) -> go.FigureWidget:
+    "Replace the traces and layout of a live FigureWidget by those of `fig`: the widget (and its place on the page) stays."
+    with target.batch_update():
+        target.data = ()
+        target.add_traces(list(fig.data))
+        target.layout = fig.layout
+    return target
+
+def _explorer(f, fig: go.FigureWidget, extra: list | None = None, **controls) -> "ipywidgets.interactive":
+    "`interactive(f, **controls)` laid out as its controls (wrapped in rows) above the FigureWidget that `f` refreshes and returns."
+    import ipywidgets as W
+    w = W.interactive(f, **controls)
+    w.children = (W.HBox(list(w.children[:-1]) + (extra or []), layout=W.Layout(flex_flow="row wrap")), fig)
+    return w
+
+def _png_source(image: Tensor) -> str:
+    "An image [H,W,3] uint8 as a PNG data URI (what go.Image(source=...) shows; far lighter than a pixel array)."
+    import base64, cv2
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(image.detach().cpu().numpy(), cv2.COLOR_RGB2BGR))
+    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode()
+
+# %% ../nbs/14_viz.ipynb #10538a1b
+def camera_view_figure(generator, seed: int, space: CameraSpace, azimuth: float, elevation: float, roll: float = 0.0,
+                       delta_t: tuple[float, float, float] = (0.0, 0.0, 0.0), scheme: str | Scheme = "wflw98") -> go.Figure:
+    "One camera of the space: the rendered head with its projected truth landmarks (if the generator knows them) beside the camera on the sphere."
+    s = get_scheme(scheme)
+    cam = space.camera(azimuth, elevation, roll, torch.tensor(delta_t, dtype=torch.float32))
+    image = generator.render(torch.tensor([seed]), cam)[0]
+    lm = generator.truth(torch.tensor([seed])).landmarks3d[0].cpu() if hasattr(generator, "truth") else None
+    fig = make_subplots(1, 2, specs=[[{"type": "xy"}, {"type": "scene"}]], column_widths=[0.45, 0.55],
+                        subplot_titles=(f"seed {seed}: α={azimuth:.0f}° β={elevation:.0f}° γ={roll:.0f}° Δt=({', '.join(f'{v:.2f}' for v in delta_t)})",
+                                        "the camera on the sphere"))
+    fig.add_trace(go.Image(source=_png_source(image), hoverinfo="skip", name="render"), 1, 1)
+    note = ""
+    if lm is not None:
+        uv = cam.project(lm[None])[0].cpu()
+        fig.add_scatter(x=uv[:, 0].numpy(), y=uv[:, 1].numpy(), mode="markers", marker=dict(size=4, color=_region_colors(s)),
+                        hovertext=list(s.names), hoverinfo="text", name="landmarks", row=1, col=1)
+        box = (uv.amax(0) - uv.amin(0)).min().item() / space.image_size
+        note = f" · landmark box {box:.0%} of the image (sampler's rule: ≥ {space.min_box_fraction:.0%})"
+    sw = _sphere_wireframe(space.look_at, space.radius)
+    fig.add_scatter3d(x=sw[:, 0], y=sw[:, 1], z=sw[:, 2], mode="lines", line=dict(color="#ddd", width=1), name="sphere", hoverinfo="skip", row=1, col=2)
+    edges, tops = camera_frusta(cam, depth=0.6)
+    fig.add_scatter3d(x=edges[:, 0], y=edges[:, 1], z=edges[:, 2], mode="lines", line=dict(color="#1f77b4", width=3), name="frustum", row=1, col=2)
+    fig.add_scatter3d(x=tops[:, 0], y=tops[:, 1], z=tops[:, 2], mode="lines", line=dict(color="#d62728", width=6), name="image top", row=1, col=2)
+    if lm is not None:
+        fig.add_scatter3d(x=lm[:, 0].numpy(), y=lm[:, 1].numpy(), z=lm[:, 2].numpy(), mode="markers", marker=dict(size=2, color=_region_colors(s)),
+                          name="landmarks 3D", hoverinfo="skip", row=1, col=2)
+    fig.update_xaxes(visible=False, row=1, col=1); fig.update_yaxes(visible=False, row=1, col=1)
+    fig.update_layout(height=460, showlegend=False, margin=dict(l=10, r=10, t=60, b=10), title=f"Camera explorer{note}",
+                      scene=dict(aspectmode="data", xaxis_title="x", yaxis_title="y (up)", zaxis_title="z (face)",
+                                 camera=dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.4, y=0.7, z=1.4))))
+    return fig
+
+def camera_explorer(generator=None, space: CameraSpace | None = None, seed: int = 0) -> "ipywidgets.interactive":
+    """Sliders for azimuth α, elevation β, roll γ (within the space's limits), the camera-frame shift Δt and the identity ->
+    the rendered head with its projected landmarks and the camera on the sphere, updated in place. `.result`: the figure."""
+    import ipywidgets as W
+    from facelift.heads import SyntheticHeads
+    space = space or CameraSpace(image_size=160)
+    generator = generator or SyntheticHeads(image_size=space.image_size)
+    fig = go.FigureWidget()
+    slider = lambda lo, hi, v, d, step=1.0: W.FloatSlider(value=v, min=lo, max=hi, step=step, description=d, continuous_update=False)
+    def show(seed, azimuth, elevation, roll, dx, dy, dz):
+        return _show_in(fig, camera_view_figure(generator, seed, space, azimuth, elevation, roll, (dx, dy, dz)))
+    return _explorer(show, fig, seed=W.IntText(value=seed, description="seed"),
+                     azimuth=slider(-space.A, space.A, 0.0, "α azimuth"), elevation=slider(-space.B, space.B, 0.0, "β elevation"),
+                     roll=slider(-space.Gamma, space.Gamma, 0.0, "γ roll"), dx=slider(-0.4, 0.4, 0.0, "Δt x", 0.01),
+                     dy=slider(-0.4, 0.4, 0.0, "Δt y", 0.01), dz=slider(-1.0, 1.0, 0.0, "Δt z", 0.02))
+
+# %% ../nbs/14_viz.ipynb #647f2813
+def _trust_groups(view_set, trust: tuple[str, ...]) -> set[str]:
+    "The scheme's liftable groups a view's `trust` list covers ('all', regions and groups expanded to groups)."
+    s = get_scheme(view_set.scheme)
+    m = s.mask(*[t for t in trust if t != "all"]) if "all" not in trust else torch.ones(s.n, dtype=torch.bool)
+    return {g for g, idx in s.groups.items() if bool(s.liftable[idx].any()) and bool(m[idx].all())}
+
+def _trust_list(view_set, groups: set[str]) -> list[str]:
+    "A readable `trust` list for a set of groups: 'all' when every liftable group is in, whole regions by their name, then the rest."
+    s = get_scheme(view_set.scheme)
+    liftable = [g for g, idx in s.groups.items() if bool(s.liftable[idx].any())]
+    if set(liftable) <= groups: return ["all"]
+    out, left = [], set(groups)
+    for r, idx in s.regions.items():
+        inside = {g for g in liftable if set(s.groups[g]) <= set(idx)}
+        if inside and inside <= left: out.append(r); left -= inside
+    return out + [g for g in liftable if g in left]
+
+def view_mask_editor(view_set, path=None, generator=None, seed: int = 0, image_size: int = 160) -> "ipywidgets.interactive":
+    """A views x landmark-groups matrix of checkboxes; the picked view is previewed (rendered head, voting landmarks green,
+    masked ones grey) beside the whole views x landmarks mask; 'Save' writes the view-set YAML to `path` (atomically).
+    `.result`: the figure; `.edited()`: the view set as edited; `.checkboxes[view][group]`: the matrix."""
+    import ipywidgets as W
+    from facelift.heads import SyntheticHeads
+    from facelift.lift import ViewSet, View
+    s = get_scheme(view_set.scheme)
+    groups = [g for g, idx in s.groups.items() if bool(s.liftable[idx].any())]
+    space = CameraSpace(image_size=image_size)
+    generator = generator or SyntheticHeads(scheme=s.name, image_size=image_size)
+    truth = generator.truth(torch.tensor([seed])).landmarks3d[0].cpu() if hasattr(generator, "truth") else None
+    boxes = [[W.Checkbox(value=g in _trust_groups(view_set, v.trust), indent=False, layout=W.Layout(width="28px")) for g in groups]
+             for v in view_set.views]
+    fig = go.FigureWidget()
+    status = W.HTML()
+    def edited():
+        views = [View(v.name, v.azimuth, v.elevation, v.roll, v.delta_t, tuple(_trust_list(view_set, {g for g, b in zip(groups, row) if b.value})))
+                 for v, row in zip(view_set.views, boxes)]
+        return ViewSet(view_set.name, view_set.scheme, views)
+    def show(view):
+        vs = edited()
+        i = [v.name for v in vs.views].index(view)
+        cam = vs.cameras(space)[i:i + 1]
+        image = generator.render(torch.tensor([seed]), cam)[0]
+        votes = vs.mask()[i]
+        preview = make_subplots(1, 2, column_widths=[0.3, 0.7], subplot_titles=(f"{view}: {int(votes.sum())} landmarks vote",
+                                                                                  "all views x landmarks (green: votes)"))
+        preview.add_trace(go.Image(source=_png_source(image), hoverinfo="skip", name="render"), 1, 1)
+        if truth is not None:
+            uv = cam.project(truth[None])[0].cpu()
+            for name, sel, color in (("votes", votes, "#2ca02c"), ("masked", ~votes, "#9a9a9a")):
+                preview.add_scatter(x=uv[sel, 0].numpy(), y=uv[sel, 1].numpy(), mode="markers", marker=dict(size=5, color=color), name=name,
+                                    hovertext=[s.names[j] for j in sel.nonzero()[:, 0].tolist()], hoverinfo="text", row=1, col=1)
+        matrix = view_mask_figure(vs).data[0]
+        preview.add_trace(matrix, 1, 2)
+        preview.update_xaxes(visible=False, row=1, col=1); preview.update_yaxes(visible=False, row=1, col=1)
+        preview.update_xaxes(showticklabels=False, row=1, col=2); preview.update_yaxes(autorange="reversed", row=1, col=2)
+        preview.update_layout(height=max(420, 22 * len(vs) + 140), showlegend=False, margin=dict(l=10, r=10, t=50, b=10),
+                              title=f"View set '{vs.name}' ({'edited' if vs.sha256 != view_set.sha256 else 'as loaded'})")
+        return _show_in(fig, preview)
+    def save(_=None):
+        if path is None: status.value = "<b>no path given</b>: pass path= to save"; return
+        vs = edited(); vs.save(path)
+        status.value = f"saved {len(vs)} views to <code>{html.escape(str(path))}</code>"
+    button = W.Button(description="Save YAML", icon="save"); button.on_click(save)
+    header = [W.Label("", layout=W.Layout(width="110px"))] + [W.HTML(f"<div style='writing-mode:vertical-rl;font-size:10px'>{g}</div>",
+                                                                      layout=W.Layout(width="28px")) for g in groups]
+    rows = [W.HBox(header)] + [W.HBox([W.Label(v.name, layout=W.Layout(width="110px"))] + row) for v, row in zip(view_set.views, boxes)]
+    w = _explorer(show, fig, [button, status], view=W.Dropdown(options=[v.name for v in view_set.views], description="preview"))
+    for row in boxes:
+        for b in row: b.observe(lambda _: w.update(), "value")
+    w.children = (W.HBox([W.VBox(rows), W.VBox(list(w.children[0].children))]), fig)
+    w.checkboxes, w.edited, w.save = {v.name: dict(zip(groups, row)) for v, row in zip(view_set.views, boxes)}, edited, save
+    return w
+
+# %% ../nbs/14_viz.ipynb #add34b5a
+def pseudolabel_figure(store, seed: int, view_set=None, generator=None) -> go.Figure:
+    "One identity of a `PseudoLabelStore`: 3D pseudo-labels vs the store's template vs the truth (if the generator knows it), and the residual of every vote."
+    from facelift.lift import default_view_set
+    d = store.load(("seeds", "points3d", "valid", "residuals", "rms_px"))
+    hits = (d["seeds"] == seed).nonzero()[:, 0]
+    if len(hits) == 0: raise ValueError(f"seed {seed} is not in the store {store.root}")
+    i = int(hits[0])
+    s = get_scheme(store.manifest["scheme"])
+    view_set = view_set or default_view_set()
+    res = d["residuals"][i].float()
+    if res.shape[0] != len(view_set): raise ValueError(f"the store has residuals for {res.shape[0]} views, the view set {view_set.name!r} {len(view_set)}")
+    truth = generator.truth(torch.tensor([seed])).landmarks3d[0].cpu() if generator is not None and hasattr(generator, "truth") else None
+    P = torch.where(d["valid"][i][:, None], d["points3d"][i].float(), torch.nan)
+    f3 = landmarks3d_figure(P, s, template=store.template(), truth=truth)
+    heat = residual_heatmap_figure(res, [v.name for v in view_set.views], s)
+    fig = make_subplots(1, 2, specs=[[{"type": "scene"}, {"type": "xy"}]], column_widths=[0.45, 0.55],
+                        subplot_titles=("pseudo-labels vs template vs truth", "residual of every vote (px)"))
+    for t in f3.data: fig.add_trace(t, 1, 1)
+    fig.add_trace(heat.data[0], 1, 2)
+    err = f" · median 3D error vs truth {(P - truth).norm(dim=-1).nanmedian():.4f}" if truth is not None else ""
+    fig.update_layout(height=520, margin=dict(l=0, r=10, t=60, b=10), legend=dict(x=0, y=1), scene=f3.layout.scene,
+                      title=f"Seed {seed}: {int(d['valid'][i].sum())} valid landmarks, median RMS {d['rms_px'][i].nanmedian():.2f} px{err}")
+    fig.update_xaxes(showticklabels=False, row=1, col=2); fig.update_yaxes(autorange="reversed", row=1, col=2)
+    return fig
+
+def pseudolabel_inspector(store, view_set=None, generator=None) -> "ipywidgets.interactive":
+    """Pick a seed of a `PseudoLabelStore` -> its 3D pseudo-labels vs template vs truth and its per-view residuals, updated in place.
+    For a store of the embedded default, the synthetic heads supply the truth. `.result`: the figure."""
+    import ipywidgets as W
+    from facelift.heads import SyntheticHeads
+    from facelift.lift import PseudoLabelStore
+    store = store if isinstance(store, PseudoLabelStore) else PseudoLabelStore(store)
+    if generator is None and store.manifest.get("generator") == "SyntheticHeads": generator = SyntheticHeads(scheme=store.manifest["scheme"])
+    seeds = store.load(("seeds",))["seeds"].tolist()
+    fig = go.FigureWidget()
+    return _explorer(lambda seed: _show_in(fig, pseudolabel_figure(store, seed, view_set, generator)), fig,
+                     seed=W.Dropdown(options=seeds, value=seeds[0], description="seed"))
+
+# %% ../nbs/14_viz.ipynb #ee1df2f5
+def training_monitor(run_dir, interval_s: float = 5.0) -> "ipywidgets.interactive":
+    """Live curves of a training run: a Play widget ticks every `interval_s` seconds in the browser, and each tick re-reads
+    `run_dir/metrics.jsonl` (complete lines only, so a run still writing is fine) into the figure, in place. `.result`: the figure."""
+    import ipywidgets as W
+    from facelift.train import MetricsLog
+    path = Path(run_dir) / "metrics.jsonl"
+    fig, status = go.FigureWidget(), W.HTML()
+    def refresh(tick):
+        rows = MetricsLog(path).read() if path.exists() else []
+        steps = [r["step"] for r in rows if "loss" in r]
+        age = f", written {time.time() - path.stat().st_mtime:.0f} s ago" if path.exists() else ""
+        status.value = f"<code>{html.escape(str(path))}</code>: " + (f"step {steps[-1]}{age}" if steps else "no logged step yet")
+        return _show_in(fig, training_curves_figure(rows, title=f"Training run {Path(run_dir).name}"))
+    clock = W.Play(value=0, min=0, max=10 ** 9, interval=int(interval_s * 1000), description="live")
+    return _explorer(refresh, fig, [status], tick=clock)
 
 # %% ../nbs/14_viz.ipynb #4e963051
 def _item_path(run_dir, section: str, name: str) -> Path:
