@@ -15,7 +15,7 @@ from torch import Tensor
 from .core import check_rotation, check_tensor
 
 # %% auto #0
-__all__ = ['Camera', 'roll_matrix', 'look_at_rotation', 'sphere_point', 'CameraSpace', 'hull_points']
+__all__ = ['Camera', 'roll_matrix', 'look_at_rotation', 'sphere_point', 'CameraSpace', 'hull_points', 'camera_angles']
 
 # %% ../nbs/00_camera.ipynb #33c1b77e
 def _image_hw(image_size) -> tuple[int, int] | None:
@@ -276,3 +276,13 @@ def hull_points(points: Tensor) -> Tensor:
     try: idx = ConvexHull(points.detach().cpu().double().numpy()).vertices
     except (QhullError, ValueError): return points
     return points[torch.as_tensor(idx, device=points.device)]
+
+# %% ../nbs/00_camera.ipynb #f12fa5f2
+def camera_angles(R: Tensor) -> Tensor:
+    "Azimuth, elevation and roll in degrees [B,3] of world-to-camera rotations [B,3,3] of the look-at space (the inverse of `CameraSpace.camera`)."
+    back = -R[..., 2, :]  # unit direction from the look-at point to the camera
+    az = torch.atan2(back[..., 0], back[..., 2])
+    el = torch.asin(back[..., 1].clamp(-1, 1))
+    R0 = look_at_rotation(sphere_point(az, el), torch.zeros(3, dtype=R.dtype, device=R.device))
+    M = R @ R0.transpose(-1, -2)  # = roll_matrix(roll)
+    return torch.rad2deg(torch.stack([az, el, torch.atan2(M[..., 1, 0], M[..., 0, 0])], -1))

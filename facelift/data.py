@@ -55,7 +55,7 @@ class MultiViewDataset:
         self,
         store: PseudoLabelStore | str | Path,
         image_size: int = 112,  # model input size; cameras are drawn for it
-        generator_factory: Callable | None = None,  # () -> Generator; default: the synthetic heads at image_size
+        generator_factory: Callable | None = None,  # () -> Generator; default: the synthetic heads at image_size, caching up to 2048 built heads (~0.25 MB each)
         limit: int | None = None,  # use only the first `limit` seeds (the paper's 100 / 1k / 10k ablation)
         limits: tuple[float, float, float] = (110.0, 60.0, 90.0),  # the camera space's (A, B, Γ), degrees
     ):
@@ -70,7 +70,7 @@ class MultiViewDataset:
         self.template = filled_template(store, self.scheme.name)
         self.image_size = image_size
         self.space = CameraSpace(*limits, image_size=image_size)
-        self.generator_factory = generator_factory or partial(SyntheticHeads, image_size=image_size)
+        self.generator_factory = generator_factory or partial(SyntheticHeads, image_size=image_size, cache=min(n, 2048))
         self._generator, self._pid = None, None
 
     def __len__(self) -> int: return len(self.seeds)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import torch
@@ -434,6 +435,7 @@ class SyntheticHeads:
         image_size: int = 224,
         device=None,  # where geometry is built (default CPU)
         supersample: int = 1,  # anti-aliasing of renders
+        cache: int = 0,  # built and lit heads kept per seed (least recently used dropped): renders of seen seeds skip building
     ):
         self.scheme = get_scheme(scheme)
         if self.scheme.name not in ("wflw98", "ibug68"): raise ValueError(f"synthetic heads define wflw98 and ibug68, not {self.scheme.name}")
@@ -442,6 +444,7 @@ class SyntheticHeads:
         self.topology = HeadTopology.build()
         self.renderer = MeshRenderer(image_size, supersample=supersample)
         self._index = torch.tensor(get_scheme("wflw98").subset68 if self.scheme.name == "ibug68" else range(98))
+        self.cache, self._cache = int(cache), OrderedDict()
 
     def _seeds(self, seeds) -> Tensor:
         s = torch.as_tensor(seeds, dtype=torch.long, device=self.device).reshape(-1)
@@ -607,11 +610,12 @@ class SyntheticHeads:
         seeds = self._seeds(seeds) - self.seed_offset
         if len(cameras) != len(seeds): raise ValueError(f"{len(seeds)} seeds but {len(cameras)} cameras")
         uniq, inverse = torch.unique(seeds, return_inverse=True) if expression is None else (seeds, torch.arange(len(seeds)))
-        b = self.build(uniq, expression)  # a seed fixes its head: build (and light) each distinct head once
         app = appearance or self.appearance(seeds)
-        if appearance is None:  # lighting is per seed and in world space: shade the distinct heads, then share
-            colors = shade(b["colors"], b["vertex_normals"], self.appearance(uniq).light)[inverse]
+        if appearance is None:  # a seed fixes its head and its light (world space): build and shade each distinct head once
+            b = self._lit_heads(uniq) if expression is None else self._lit(uniq, self.build(uniq, expression))
+            colors = b["colors"][inverse]
         else:
+            b = self.build(uniq, expression)
             colors = shade(b["colors"][inverse], b["vertex_normals"][inverse], app.light)
         b = {k: ({kk: vv[inverse] for kk, vv in v.items()} if isinstance(v, dict) else v[inverse])
              for k, v in b.items() if k not in ("colors", "vertex_normals")}
@@ -621,6 +625,27 @@ class SyntheticHeads:
         idx = self._index.to(self.device)
         truth = HeadTruth(b["landmarks"][:, idx], b["normals"][:, idx], b["vertices"], self.topology.faces, b["expression"], b["identity"])
         return res, truth
+
+    def _lit(self, seeds: Tensor, b: dict) -> dict:
+        "Built heads `b` of `seeds` with their albedo shaded by each seed's light (and the vertex normals dropped)."
+        b = dict(b); b["colors"] = shade(b["colors"], b.pop("vertex_normals"), self.appearance(seeds).light)
+        return b
+
+    def _lit_heads(self, seeds: Tensor) -> dict:
+        "Distinct seeds [U] built and lit, through the LRU cache of `cache` heads (all built in one batch when missing)."
+        if not self.cache: return self._lit(seeds, self.build(seeds))
+        keys = seeds.tolist()
+        missing = [k for k in keys if k not in self._cache]
+        if missing:
+            m = torch.tensor(missing, device=self.device)
+            fresh = self._lit(m, self.build(m))
+            pick = lambda v, j: {kk: vv[j] for kk, vv in v.items()} if isinstance(v, dict) else v[j]
+            for j, k in enumerate(missing): self._cache[k] = {key: pick(v, j) for key, v in fresh.items()}
+        heads = [self._cache[k] for k in keys]
+        for k in keys: self._cache.move_to_end(k)
+        while len(self._cache) > self.cache: self._cache.popitem(last=False)
+        stack = lambda vs: {kk: torch.stack([v[kk] for v in vs]) for kk in vs[0]} if isinstance(vs[0], dict) else torch.stack(vs)
+        return {key: stack([h[key] for h in heads]) for key in heads[0]}
 
     def render(self, seeds, cameras: Camera) -> Tensor:
         "The `Generator` protocol: uint8 images [B,H,W,3] of seeds [B] seen by cameras (B)."

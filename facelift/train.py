@@ -84,7 +84,8 @@ class TrainConfig:
         return (total, 0) if self.mv_only else (0, total) if self.mf_only else (self.mv_per_batch, self.mf_per_batch)
 
 TRAIN_PRESETS = {
-    "cpu": dict(model="cpu", epochs=6, seeds=512, videos=12, lr=1e-4, encoder_lr_scale=1.0, val_samples=64, workers=1),
+    "cpu": dict(model="cpu", epochs=6, seeds=512, videos=12, lr=1e-4, encoder_lr_scale=1.0, val_samples=64,
+                workers=0),  # 2 cores: a worker process only competes with the training threads (benchmarks/bench_train.py)
     "paper": dict(model="paper", epochs=225, seeds=10000, videos=None, lr=1e-5, encoder_lr_scale=1.0, lr_decay=0.9, decay_every=3,
                   loss_weights=dict(points3d=1.0, delta_t=1.0, lll_mv=1.0, rotation=1.0, lll_mf=1.0), val_samples=200, workers=6,
                   checkpoint_every=1000, log_every=50),
