@@ -55,6 +55,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'facelift.cli._videos': ('cli.html#_videos', 'facelift/cli.py'),
                               'facelift.cli.build_parser': ('cli.html#build_parser', 'facelift/cli.py'),
                               'facelift.cli.demo_stages': ('cli.html#demo_stages', 'facelift/cli.py'),
+                              'facelift.cli.export_html': ('cli.html#export_html', 'facelift/cli.py'),
                               'facelift.cli.main': ('cli.html#main', 'facelift/cli.py'),
                               'facelift.cli.make_detector': ('cli.html#make_detector', 'facelift/cli.py'),
                               'facelift.cli.make_generator': ('cli.html#make_generator', 'facelift/cli.py'),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import platform
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,8 +22,8 @@ from .core import atomic_write_text
 from .viz import save_html, table_html, write_report
 
 # %% auto #0
-__all__ = ['Stage', 'StageFailed', 'demo_stages', 'repo_dir', 'run_stages', 'make_generator', 'make_detector', 'build_parser',
-           'main']
+__all__ = ['Stage', 'StageFailed', 'demo_stages', 'repo_dir', 'export_html', 'run_stages', 'make_generator', 'make_detector',
+           'build_parser', 'main']
 
 # %% ../nbs/15_cli.ipynb #ddb85ae6
 @dataclass
@@ -54,6 +55,15 @@ def repo_dir() -> Path:
     "The source checkout the package was installed from (pipelines and benchmarks live there)."
     return Path(facelift.__file__).resolve().parent.parent
 
+def export_html(notebook: Path) -> Path:
+    """An executed notebook as an HTML page beside it that opens offline: JupyterLab's export without its CDN scripts
+    (template `data/nbconvert/offline`), and without the CDN MathJax tag Plotly's notebook renderer adds to each figure."""
+    from nbconvert import HTMLExporter
+    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(repo_dir() / "data" / "nbconvert")])
+    body, _ = exporter.from_filename(str(notebook))
+    body = re.sub(r'<script src="https?://[^"]*"></script>', "", body)
+    return atomic_write_text(Path(notebook).with_suffix(".html"), body)
+
 def run_stages(
     run_dir,  # output folder: executed notebooks, report items, report.html
     stages: list[Stage],
@@ -80,6 +90,7 @@ def run_stages(
                                 kernel_name="python3", progress_bar=False, cwd=str(run_dir))
         except pm.PapermillExecutionError as e:
             raise StageFailed(f"stage '{s.key}' failed: {e.ename}: {e.evalue} (see cell {e.exec_count} of {out})") from e
+        export_html(out)
         timings.append(dict(stage=s.key, notebook=s.notebook, seconds=round(time.perf_counter() - t0, 1)))
     save_html(table_html(timings), run_dir, "run", "timings", caption="Wall time of each stage on this machine.")
     return write_report(run_dir, [(s.key, s.title, s.notebook) for s in stages] + [("run", "Run", None)])

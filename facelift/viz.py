@@ -368,8 +368,7 @@ def camera_view_figure(generator, seed: int, space: CameraSpace, azimuth: float,
     image = generator.render(torch.tensor([seed]), cam)[0]
     lm = generator.truth(torch.tensor([seed])).landmarks3d[0].cpu() if hasattr(generator, "truth") else None
     fig = make_subplots(1, 2, specs=[[{"type": "xy"}, {"type": "scene"}]], column_widths=[0.45, 0.55],
-                        subplot_titles=(f"seed {seed}: α={azimuth:.0f}° β={elevation:.0f}° γ={roll:.0f}° Δt=({', '.join(f'{v:.2f}' for v in delta_t)})",
-                                        "the camera on the sphere"))
+                        subplot_titles=("the render and its landmarks", "the camera on the sphere"))
     fig.add_trace(go.Image(source=_png_source(image), hoverinfo="skip", name="render"), 1, 1)
     note = ""
     if lm is not None:
@@ -377,7 +376,7 @@ def camera_view_figure(generator, seed: int, space: CameraSpace, azimuth: float,
         fig.add_scatter(x=uv[:, 0].numpy(), y=uv[:, 1].numpy(), mode="markers", marker=dict(size=4, color=_region_colors(s)),
                         hovertext=list(s.names), hoverinfo="text", name="landmarks", row=1, col=1)
         box = (uv.amax(0) - uv.amin(0)).min().item() / space.image_size
-        note = f" · landmark box {box:.0%} of the image (sampler's rule: ≥ {space.min_box_fraction:.0%})"
+        note = f"<br><sub>landmark box {box:.0%} of the image (the sampler's rule: ≥ {space.min_box_fraction:.0%})</sub>"
     sw = _sphere_wireframe(space.look_at, space.radius)
     fig.add_scatter3d(x=sw[:, 0], y=sw[:, 1], z=sw[:, 2], mode="lines", line=dict(color="#ddd", width=1), name="sphere", hoverinfo="skip", row=1, col=2)
     edges, tops = camera_frusta(cam, depth=0.6)
@@ -387,7 +386,8 @@ def camera_view_figure(generator, seed: int, space: CameraSpace, azimuth: float,
         fig.add_scatter3d(x=lm[:, 0].numpy(), y=lm[:, 1].numpy(), z=lm[:, 2].numpy(), mode="markers", marker=dict(size=2, color=_region_colors(s)),
                           name="landmarks 3D", hoverinfo="skip", row=1, col=2)
     fig.update_xaxes(visible=False, row=1, col=1); fig.update_yaxes(visible=False, row=1, col=1)
-    fig.update_layout(height=460, showlegend=False, margin=dict(l=10, r=10, t=60, b=10), title=f"Camera explorer{note}",
+    angles = f"seed {seed}: α={azimuth:.0f}° β={elevation:.0f}° γ={roll:.0f}° Δt=({', '.join(f'{v:.2f}' for v in delta_t)})"
+    fig.update_layout(height=480, showlegend=False, margin=dict(l=10, r=10, t=90, b=10), title=angles + note,
                       scene=dict(aspectmode="data", xaxis_title="x", yaxis_title="y (up)", zaxis_title="z (face)",
                                  camera=dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.4, y=0.7, z=1.4))))
     return fig
@@ -590,7 +590,9 @@ def write_report(
         body.append(f'<section id="{key}"><h2>{html.escape(sec_title)}</h2>')
         if notebook:
             ok = (run_dir / notebook).exists()
-            body.append(f'<p class="meta">Executed notebook: <a href="{html.escape(notebook)}">{html.escape(notebook)}</a>'
+            page = Path(notebook).with_suffix(".html").name
+            as_html = f' (<a href="{html.escape(page)}">as a web page</a>)' if (run_dir / page).exists() else ""
+            body.append(f'<p class="meta">Executed notebook: <a href="{html.escape(notebook)}">{html.escape(notebook)}</a>{as_html}'
                         + ("" if ok else ' <span class="missing">(missing: the stage did not run)</span>') + "</p>")
         if not items: body.append('<p class="missing">No results for this section.</p>')
         for it in items:

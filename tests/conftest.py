@@ -35,3 +35,10 @@ def kill_after_first_entry(args: list, manifest: Path, key: str, timeout: float 
             break
         time.sleep(0.02)
     return proc.wait()
+
+
+@pytest.fixture(scope="session")
+def quick_demo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    "One `facelift demo --quick` run shared by the tests that read its outputs: (run directory, the finished process)."
+    out = tmp_path_factory.mktemp("demo") / "run"
+    return out, run("facelift", "demo", "--quick", "--no-progress", "--out", out)

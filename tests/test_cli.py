@@ -30,9 +30,8 @@ def test_no_subcommand_lists_them():
     assert r.returncode == 2 and "demo" in r.stderr and "bench" in r.stderr
 
 
-def test_demo_quick_end_to_end(tmp_path):
-    out = tmp_path / "run"
-    r = run("facelift", "demo", "--quick", "--no-progress", "--out", out)
+def test_demo_quick_end_to_end(quick_demo):
+    out, r = quick_demo
     assert r.returncode == 0, r.stderr[-3000:]
     report = out / "report.html"
     assert f"report: {report}" in r.stdout
@@ -40,7 +39,7 @@ def test_demo_quick_end_to_end(tmp_path):
     # offline: plotly.js is written beside the report, nothing is fetched from the network
     assert (out / "plotly.min.js").stat().st_size > 1_000_000
     assert not re.search(r'<script[^>]+src="(https?:)?//', page)
-    assert '<section id="camera">' in page and 'href="camera_space.ipynb"' in page
+    assert '<section id="camera">' in page and 'href="camera_space.ipynb"' in page and 'href="camera_space.html"' in page
     # the executed notebook is the record: papermill injected the run's parameters and every cell ran
     nb = nbformat.read(out / "camera_space.ipynb", as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
