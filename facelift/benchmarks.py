@@ -5,35 +5,38 @@
 # %% ../nbs/13_benchmarks.ipynb #6cede4ee
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from .camera import Camera, CameraSpace
-from .detect import face_box
+from .detect import apply_similarity, crop_face, face_box
 from .heads import SyntheticHeads
 from .landmarks import get_scheme
 from .metrics import Scores, box_norm, category_table, nme, nmlc, region_table
 from .render import point_visibility
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TestSet', 'synthetic_testset', 'Evaluation', 'evaluate', 'regressor_predictor',
-           'table_rows', 'regions_figure', 'write_tables']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TestSet', 'synthetic_testset', 'Evaluation', 'evaluate', 'dad3dheads', 'read_krt',
+           'read_obj_vertices', 'multiface', 'regressor_predictor', 'table_rows', 'regions_figure', 'write_tables']
 
 # %% ../nbs/13_benchmarks.ipynb #2da45dd2
 @dataclass
 class TestSet:
-    "Images [M,H,W,3] uint8, evaluation vertices [M,V,2] (projected), the test set's own iBUG-68 definition `index [68]` into them, face boxes [M,4], cameras, seeds [M], truth landmarks [M,N,3] (wflw98), categories name -> [M] bool."
+    "Images [M,H,W,3] uint8, evaluation vertices [M,V,2] (projected), the test set's own iBUG-68 definition `index [68]` into them (None: unknown, no NME), face boxes [M,4], cameras, seeds [M] (item numbers), truth landmarks [M,N,3] (wflw98), categories name -> [M] bool; cameras and truth landmarks are None for real test sets."
     name: str
     images: Tensor
     verts: Tensor
-    index: Tensor
+    index: Tensor | None
     boxes: Tensor
-    cameras: Camera
+    cameras: Camera | None
     seeds: Tensor
-    landmarks3d: Tensor
+    landmarks3d: Tensor | None
     categories: dict[str, Tensor]
 
     def __len__(self) -> int: return len(self.seeds)
@@ -68,7 +71,7 @@ class Evaluation:
     "NMLC scores (and NME with the test set's definition), their region and category tables, and the images where the predictor failed."
     name: str
     scores: Scores
-    nme: Scores
+    nme: Scores | None  # None: the test set has no landmark definition of its own
     regions: list[dict]
     categories: list[dict]
     failures: int
@@ -85,8 +88,119 @@ def evaluate(predict: Callable[[Tensor], Tensor] | Tensor, testset: TestSet, sch
     z = box_norm(testset.boxes[ok])
     scores = nmlc(preds[ok], testset.verts[ok], z)
     cats = {k: v[ok] for k, v in testset.categories.items()}
-    return Evaluation(name, scores, nme(preds[ok], testset.verts[ok], testset.index, z), region_table(scores, s),
+    return Evaluation(name, scores, None if testset.index is None else nme(preds[ok], testset.verts[ok], testset.index, z), region_table(scores, s),
                       category_table(scores, cats), int((~ok).sum()))
+
+# %% ../nbs/13_benchmarks.ipynb #0f3fc643
+def _read_json(path: Path, what: str):
+    if not path.is_file(): raise FileNotFoundError(f"{what} not found: {path}")
+    try: return json.loads(path.read_text())
+    except json.JSONDecodeError as e: raise ValueError(f"{path}: not valid JSON ({e})") from None
+
+def _read_image(path: Path) -> np.ndarray:
+    import cv2
+    if not path.is_file(): raise FileNotFoundError(f"image not found: {path}")
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None: raise ValueError(f"{path}: not a readable image")
+    return np.ascontiguousarray(img[..., ::-1])
+
+def _crop_items(images: list[np.ndarray], verts: list[Tensor], boxes: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor]:
+    "Square crops [M,size,size,3] around each box (25% margin), with the vertices [M,V,2] and boxes [M,4] in crop pixels."
+    crops, V, B = [], [], []
+    for img, v, b in zip(images, verts, boxes):  # images of different sizes: one crop each
+        c, M = crop_face(torch.from_numpy(img), box=b, size=size)
+        crops.append(c); V.append(apply_similarity(M, v)); B.append(apply_similarity(M, b.reshape(2, 2)).reshape(4))
+    return torch.stack(crops), torch.stack(V), torch.stack(B)
+
+def _same_size(verts: list[Tensor], paths: list[Path]) -> None:
+    n = {len(v) for v in verts}
+    if len(n) > 1: raise ValueError(f"meshes differ in vertex count ({sorted(n)}), e.g. {paths[0]} has {len(verts[0])}")
+
+def dad3dheads(root, split: str = "val", limit: int | None = None, image_size: int = 256, index68=None) -> TestSet:
+    "DAD-3DHeads' `split` (see above) as a test set; `index68`: FLAME vertex indices [68] of the 68 landmarks (for NME)."
+    d = Path(root) / split
+    listing = d / f"{split}.json"
+    meta = _read_json(listing, "DAD-3DHeads item list")
+    if not isinstance(meta, list) or not meta: raise ValueError(f"{listing}: expected a non-empty list of items")
+    images, verts, boxes, paths = [], [], [], []
+    cats = {k: [] for k in ("front", "sided", "atypical", "expression", "occlusion")}
+    for item in meta[:limit]:
+        try: iid, (x, y, w, h), attrs = str(item["item_id"]), item["bbox"], item.get("attributes", {})
+        except (KeyError, TypeError, ValueError) as e: raise ValueError(f"{listing}: an item lacks a valid 'item_id' or 'bbox' ({item!r:.120})") from e
+        path = d / "annotations" / f"{iid}.json"
+        a = _read_json(path, "DAD-3DHeads annotation")
+        try: X, MV, P = (torch.tensor(a[k], dtype=torch.float64) for k in ("vertices", "model_view_matrix", "projection_matrix"))
+        except KeyError as e: raise ValueError(f"{path}: missing {e.args[0]!r}") from None
+        except (TypeError, ValueError) as e: raise ValueError(f"{path}: {e}") from None
+        if X.ndim != 2 or X.shape[1] != 3 or MV.shape != (4, 4) or P.shape != (4, 4):
+            raise ValueError(f"{path}: expected vertices [V, 3] and two 4x4 matrices, got {list(X.shape)}, {list(MV.shape)}, {list(P.shape)}")
+        img = _read_image(d / "images" / f"{iid}.png")
+        hom = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], 1) @ (P @ MV).T
+        uv = hom[:, :2] / hom[:, 3:]
+        images.append(img); paths.append(path)
+        verts.append(torch.stack([uv[:, 0], img.shape[0] - uv[:, 1]], -1).float())  # y up -> image rows
+        boxes.append([float(x), float(y), float(x) + float(w), float(y) + float(h)])
+        for k in ("front", "sided", "atypical"): cats[k].append(attrs.get("pose") == k)
+        cats["expression"].append(str(attrs.get("expression")).lower() == "true")
+        cats["occlusion"].append(str(attrs.get("occlusions")).lower() == "true")
+    _same_size(verts, paths)
+    crops, V, B = _crop_items(images, verts, torch.tensor(boxes), image_size)
+    index = None if index68 is None else torch.as_tensor(index68, dtype=torch.long)
+    return TestSet("dad3dheads", crops, V, index, B, None, torch.arange(len(crops)), None, {k: torch.tensor(v) for k, v in cats.items()})
+
+def read_krt(path) -> dict[str, dict[str, Tensor]]:
+    "Camera name -> K [3,3], dist [5], R [3,3], t [3] from a Multiface `KRT` file (see above)."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"camera calibration not found: {path}")
+    lines = [l.split() for l in path.read_text().splitlines()]
+    cams, i = {}, 0
+    while i < len(lines):
+        if not lines[i]: i += 1; continue
+        name = lines[i][0]
+        try:
+            rows = [[float(v) for v in lines[i + k]] for k in range(1, 8)]
+            K, dist, RT = torch.tensor(rows[:3]), torch.tensor(rows[3][:5]), torch.tensor(rows[4:7])
+        except (IndexError, ValueError, RuntimeError):
+            raise ValueError(f"{path}: camera {name!r} (line {i + 1}) needs 3 rows of K, 5 distortion coefficients and 3 rows of [R|t]") from None
+        if K.shape != (3, 3) or RT.shape != (3, 4): raise ValueError(f"{path}: camera {name!r} (line {i + 1}): K must be 3x3 and [R|t] 3x4")
+        cams[name] = dict(K=K, dist=dist, R=RT[:, :3], t=RT[:, 3])
+        i += 8
+    if not cams: raise ValueError(f"{path}: no camera")
+    return cams
+
+def read_obj_vertices(path) -> Tensor:
+    "Vertices [V,3] of a Wavefront OBJ file."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"mesh not found: {path}")
+    v = [l.split()[1:4] for l in path.read_text().splitlines() if l.startswith("v ")]
+    try: X = torch.tensor([[float(c) for c in p] for p in v])
+    except ValueError: raise ValueError(f"{path}: a vertex line is not three numbers") from None
+    if X.ndim != 2 or len(X) == 0 or X.shape[1] != 3: raise ValueError(f"{path}: no vertices")
+    return X
+
+def multiface(root, limit: int | None = None, image_size: int = 256) -> TestSet:
+    "One Multiface capture (see above) as a test set: every image whose frame has a tracked mesh."
+    root = Path(root)
+    cams = read_krt(root / "KRT")
+    items = sorted(root.glob("images/*/*/*.png"))[:limit]
+    if not items: raise FileNotFoundError(f"no images in {root / 'images'} (expected images/<expression>/<camera>/<frame>.png)")
+    meshes, images, verts, paths, dirs = {}, [], [], [], []
+    for p in items:
+        exp, cam, frame = p.parts[-3], p.parts[-2], p.stem
+        if cam not in cams: raise ValueError(f"{p}: camera {cam!r} is not in {root / 'KRT'}")
+        mesh = root / "tracked_mesh" / exp / f"{frame}.obj"
+        if mesh not in meshes: meshes[mesh] = read_obj_vertices(mesh)
+        X, c = meshes[mesh], cams[cam]
+        x = X @ c["R"].T + c["t"]
+        if (x[:, 2] <= 0).any(): raise ValueError(f"{mesh}: part of the mesh is behind camera {cam!r}")
+        uvw = x @ c["K"].T
+        images.append(_read_image(p)); verts.append(uvw[:, :2] / uvw[:, 2:]); paths.append(mesh)
+        dirs.append(torch.nn.functional.normalize(-c["R"].T @ c["t"] - X.mean(0), dim=0))  # head centre -> camera
+    _same_size(verts, paths)
+    crops, V, B = _crop_items(images, verts, face_box(torch.stack(verts)), image_size)
+    D = torch.stack(dirs)
+    angle = torch.rad2deg(torch.acos((D @ torch.nn.functional.normalize(D.mean(0), dim=0)).clamp(-1, 1)))
+    return TestSet("multiface", crops, V, None, B, None, torch.arange(len(crops)), None, {"front": angle < 30, "sided": angle >= 30})
 
 # %% ../nbs/13_benchmarks.ipynb #70a6b842
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

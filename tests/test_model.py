@@ -109,5 +109,7 @@ def test_evaluate_cli_writes_tables(tmp_path):
     assert rows[0].startswith("region,net NMLC") and rows[-1].startswith("all,")
     nmlc = dict(re.findall(r"^(.+?): NMLC ([\d.]+)", r.stdout, re.M))
     assert float(nmlc["mean template, true pose"]) < float(nmlc["net"])  # an untrained net is worse than the posed template
-    bad = run("facelift", "evaluate", "--checkpoint", tmp_path / "net.pt", "--testset", "dad3dheads:/data", "--out", tmp_path / "x")
-    assert bad.returncode == 1 and "not available yet" in bad.stderr
+    bad = run("facelift", "evaluate", "--checkpoint", tmp_path / "net.pt", "--testset", "dad3dheads:/nowhere", "--out", tmp_path / "x")
+    assert bad.returncode == 1 and "DAD-3DHeads item list not found: /nowhere/val/val.json" in bad.stderr
+    bad = run("facelift", "evaluate", "--checkpoint", tmp_path / "net.pt", "--testset", "imagenet", "--out", tmp_path / "x")
+    assert bad.returncode == 1 and "--testset must be synthetic[:N], dad3dheads:ROOT or multiface:ROOT" in bad.stderr

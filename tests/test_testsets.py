@@ -1,0 +1,58 @@
+"""`facelift evaluate` on real test-set layouts: a DAD-3DHeads folder and a Multiface capture written by the test from synthetic
+heads (so the truth is known), and their bad inputs."""
+import json
+
+import cv2
+import numpy as np
+import torch
+
+from conftest import run
+from facelift.camera import CameraSpace
+from facelift.heads import SyntheticHeads
+from facelift.model import FaceLiftRegressor, save_regressor
+
+
+def _scene():
+    heads = SyntheticHeads(image_size=160, distribution="video")
+    cams = CameraSpace(image_size=160).camera(torch.tensor([0.0, 40.0]), torch.tensor([0.0, 10.0]), delta_t=torch.tensor([0.0, 0.0, 0.5]))
+    return heads.render(torch.tensor([4, 4]), cams), heads.truth(torch.tensor([4])).vertices[0], cams
+
+
+def test_evaluate_dad3dheads_and_multiface_layouts(tmp_path):
+    torch.manual_seed(0)
+    save_regressor(FaceLiftRegressor(), tmp_path / "net.pt")
+    images, mesh, cams = _scene()
+    d = tmp_path / "DAD-3DHeadsDataset" / "val"; (d / "annotations").mkdir(parents=True); (d / "images").mkdir()
+    krt, items = [], []
+    for i in range(2):
+        K, R, t = cams.K[i], cams.R[i], cams.t[i]
+        MV = torch.eye(4); MV[:3, :3], MV[:3, 3] = R, t
+        P = torch.tensor([[K[0, 0], 0, K[0, 2], 0], [0, -K[1, 1], 160 - K[1, 2], 0], [0, 0, 1, 0], [0, 0, 1, 0]])
+        (d / "annotations" / f"a{i}.json").write_text(json.dumps(dict(vertices=mesh.tolist(), model_view_matrix=MV.tolist(), projection_matrix=P.tolist())))
+        cv2.imwrite(str(d / "images" / f"a{i}.png"), images[i].numpy()[..., ::-1])
+        uv = cams[i:i + 1].project(mesh[None])[0]
+        lo, hi = uv.amin(0), uv.amax(0)
+        items.append(dict(item_id=f"a{i}", bbox=[*lo.tolist(), *(hi - lo).tolist()], attributes=dict(pose=["front", "sided"][i], expression="false", occlusions="false")))
+        krt += [f"40000{i}", *(" ".join(map(str, r)) for r in K.tolist()), "0 0 0 0 0", *(" ".join(map(str, r)) for r in torch.cat([R, t[:, None]], 1).tolist()), ""]
+    (d / "val.json").write_text(json.dumps(items))
+    np.savetxt(tmp_path / "index68.txt", np.arange(0, 68 * 50, 50), fmt="%d")
+    out = tmp_path / "dad"
+    r = run("facelift", "evaluate", "--checkpoint", tmp_path / "net.pt", "--testset", f"dad3dheads:{tmp_path / 'DAD-3DHeadsDataset'}",
+            "--index68", tmp_path / "index68.txt", "--out", out)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "net: NMLC" in r.stdout and "its template, its pose: NMLC" in r.stdout and "NME -" not in r.stdout
+    cats = (out / "categories.csv").read_text().splitlines()
+    assert cats[0].startswith("category,net NMLC") and [c.split(",")[0] for c in cats[1:]] == ["front", "sided", "atypical", "expression", "occlusion"]
+    # Multiface: the same views as a capture (KRT, a tracked mesh, one image per camera)
+    m = tmp_path / "m--capture"; (m / "tracked_mesh" / "E001").mkdir(parents=True)
+    (m / "KRT").write_text("\n".join(krt))
+    (m / "tracked_mesh" / "E001" / "000010.obj").write_text("".join(f"v {x} {y} {z}\n" for x, y, z in mesh.tolist()))
+    for i in range(2):
+        (m / "images" / "E001" / f"40000{i}").mkdir(parents=True)
+        cv2.imwrite(str(m / "images" / "E001" / f"40000{i}" / "000010.png"), images[i].numpy()[..., ::-1])
+    r = run("facelift", "evaluate", "--checkpoint", tmp_path / "net.pt", "--testset", f"multiface:{m}", "--out", tmp_path / "mf")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "NME - (no index68)" in r.stdout and (tmp_path / "mf" / "regions.md").exists()
+    (m / "tracked_mesh" / "E001" / "000010.obj").unlink()
+    bad = run("facelift", "evaluate", "--checkpoint", tmp_path / "net.pt", "--testset", f"multiface:{m}", "--out", tmp_path / "x")
+    assert bad.returncode == 1 and f"mesh not found: {m / 'tracked_mesh' / 'E001' / '000010.obj'}" in bad.stderr
