@@ -22,8 +22,9 @@ from .metrics import Scores, box_norm, category_table, nme, nmlc, region_table
 from .render import point_visibility
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TestSet', 'synthetic_testset', 'Evaluation', 'evaluate', 'dad3dheads', 'read_krt',
-           'read_obj_vertices', 'multiface', 'regressor_predictor', 'table_rows', 'regions_figure', 'write_tables']
+__all__ = ['PEERS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TestSet', 'synthetic_testset', 'Evaluation', 'evaluate', 'dad3dheads',
+           'read_krt', 'read_obj_vertices', 'multiface', 'dlib_predictor', 'peer_evaluations', 'regressor_predictor',
+           'table_rows', 'regions_figure', 'write_tables']
 
 # %% ../nbs/13_benchmarks.ipynb #2da45dd2
 @dataclass
@@ -201,6 +202,23 @@ def multiface(root, limit: int | None = None, image_size: int = 256) -> TestSet:
     D = torch.stack(dirs)
     angle = torch.rad2deg(torch.acos((D @ torch.nn.functional.normalize(D.mean(0), dim=0)).clamp(-1, 1)))
     return TestSet("multiface", crops, V, None, B, None, torch.arange(len(crops)), None, {"front": angle < 30, "sided": angle >= 30})
+
+# %% ../nbs/13_benchmarks.ipynb #abd75c10
+def dlib_predictor(upsample: int = 1) -> Callable[[Tensor], Tensor]:
+    "dlib's HOG face boxes and iBUG-68 predictor: images uint8 [B,H,W,3] -> [B,68,2] pixels, NaN where no face is found."
+    from facelift.detect import DlibDetector
+    detector = DlibDetector(upsample=upsample)
+    return lambda images: detector(images).points
+
+PEERS = {"dlib 68 (2D peer)": dlib_predictor}
+
+def peer_evaluations(testset: TestSet, peers: dict[str, Callable] | None = None) -> tuple[list[Evaluation], dict[str, str]]:
+    "Evaluations of the peers (name -> predictor factory; default `PEERS`) on `testset`, and why a peer has none (it found no face)."
+    done, notes = [], {}
+    for name, make in (PEERS if peers is None else peers).items():
+        try: done.append(evaluate(make(), testset, name=name))
+        except ValueError as e: notes[name] = str(e)
+    return done, notes
 
 # %% ../nbs/13_benchmarks.ipynb #70a6b842
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

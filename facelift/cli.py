@@ -161,7 +161,7 @@ def _prepare(args) -> int:
 
 def _evaluate(args) -> int:
     import numpy as np
-    from facelift.benchmarks import dad3dheads, evaluate, multiface, regressor_predictor, synthetic_testset, write_tables
+    from facelift.benchmarks import dad3dheads, evaluate, multiface, peer_evaluations, regressor_predictor, synthetic_testset, write_tables
     from facelift.landmarks import get_scheme
     from facelift.model import load_regressor
     kind, _, rest = args.testset.partition(":")
@@ -176,6 +176,9 @@ def _evaluate(args) -> int:
     if ts.cameras is not None:  # synthetic: the mean template placed with the true camera (an oracle)
         template = ts.landmarks3d.mean(0)[list(get_scheme("wflw98").subset68)]
         evs.append(evaluate(ts.cameras.project(template[None].expand(len(ts), -1, -1)), ts, name="mean template, true pose"))
+    peers, notes = peer_evaluations(ts)
+    evs += peers
+    for name, why in notes.items(): print(f"{name}: {why}")
     paths = write_tables(evs, args.out)
     print(paths["regions.md"].read_text())
     print(paths["categories.md"].read_text())
