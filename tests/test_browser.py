@@ -1,6 +1,7 @@
 """Real browser checks in headless Chromium (Debian's package, installed here if missing), offline: the demo report and an
 executed notebook's web page draw every plot without a console error or a network request, and the camera explorer
 works in JupyterLab the way people use it (a slider dragged with the mouse changes the figure)."""
+import json
 import os
 import secrets
 import shutil
@@ -98,6 +99,39 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 
 
+def _kernel_idle(base: str, token: str, timeout: float = 120) -> None:
+    "Wait until the notebook's kernel, as the server reports it, is started and idle."
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        sessions = json.loads(urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=5).read())
+        if any((s.get("kernel") or {}).get("execution_state") == "idle" for s in sessions): return
+        time.sleep(0.5)
+    raise AssertionError(f"the kernel did not become idle within {timeout:.0f} s: {sessions}")
+
+
+def _diagnosis(page, tmp_path) -> str:
+    "What the page and the server show when the explorer did not appear (a screenshot is kept beside the log)."
+    page.screenshot(path=str(tmp_path / "lab.png"))
+    return (f"page text:\n{page.inner_text('body')[-2000:]}\n\nlab.log:\n{(tmp_path / 'lab.log').read_text()[-3000:]}\n"
+            f"screenshot: {tmp_path / 'lab.png'}")
+
+
+def _run_first_cell(page, base: str, token: str, tmp_path, tries: int = 3) -> None:
+    """Run the notebook's first cell as a user does (click into it, Shift+Enter) once its kernel is idle; press again if the
+    keystroke was lost (the cell's prompt never showed `[*]` or a number), as a user would."""
+    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=120_000)
+    _kernel_idle(base, token)
+    started = "() => /\\[[*0-9]+\\]/.test(document.querySelector('.jp-Notebook .jp-Cell .jp-InputPrompt').textContent)"
+    for _ in range(tries):
+        page.click(".jp-Notebook .jp-Cell .cm-content")
+        page.keyboard.press("Shift+Enter")
+        try:
+            page.wait_for_function(started, timeout=30_000); return
+        except Exception:
+            continue
+    raise AssertionError(f"the cell did not start after {tries} Shift+Enter\n" + _diagnosis(page, tmp_path))
+
+
 def test_camera_explorer_in_jupyterlab(tmp_path, browser):
     "JupyterLab on a loopback port; the camera explorer notebook run from the UI; the azimuth slider dragged: the figure follows."
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
@@ -119,11 +153,14 @@ def test_camera_explorer_in_jupyterlab(tmp_path, browser):
             except OSError:
                 assert time.time() < deadline and lab.poll() is None, (tmp_path / "lab.log").read_text()[-3000:]
                 time.sleep(0.5)
-        page, _, external = _open(browser, f"http://127.0.0.1:{port}/lab/tree/explore.ipynb?token={token}", local=f"http://127.0.0.1:{port}")
-        page.click(".jp-Notebook .jp-Cell .cm-content", timeout=120_000)
-        page.keyboard.press("Shift+Enter")  # run the cell, as a user does
+        base = f"http://127.0.0.1:{port}"
+        page, _, external = _open(browser, f"{base}/lab/tree/explore.ipynb?token={token}", local=base)
+        _run_first_cell(page, base, token, tmp_path)
         slider = page.locator(".widget-hslider", has_text="α azimuth")
-        slider.wait_for(timeout=180_000)
+        try:
+            slider.wait_for(timeout=180_000)
+        except Exception as e:
+            raise AssertionError(_diagnosis(page, tmp_path)) from e
         title = page.locator(".js-plotly-plot .gtitle").first
         title.wait_for(timeout=120_000)
         before = title.text_content()
