@@ -22,9 +22,10 @@ from .metrics import Scores, box_norm, category_table, nme, nmlc, region_table
 from .render import point_visibility
 
 # %% auto #0
-__all__ = ['PEERS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TestSet', 'synthetic_testset', 'Evaluation', 'evaluate', 'dad3dheads',
-           'read_krt', 'read_obj_vertices', 'multiface', 'dlib_predictor', 'peer_evaluations', 'regressor_predictor',
-           'table_rows', 'regions_figure', 'write_tables']
+__all__ = ['MEDIAPIPE_VERSION', 'MEDIAPIPE_TO_IBUG68', 'PEERS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TestSet', 'synthetic_testset',
+           'Evaluation', 'evaluate', 'dad3dheads', 'read_krt', 'read_obj_vertices', 'multiface', 'dlib_predictor',
+           'mediapipe_env', 'mediapipe_predictor', 'peer_evaluations', 'regressor_predictor', 'table_rows',
+           'regions_figure', 'write_tables']
 
 # %% ../nbs/13_benchmarks.ipynb #2da45dd2
 @dataclass
@@ -210,12 +211,67 @@ def dlib_predictor(upsample: int = 1) -> Callable[[Tensor], Tensor]:
     detector = DlibDetector(upsample=upsample)
     return lambda images: detector(images).points
 
-PEERS = {"dlib 68 (2D peer)": dlib_predictor}
+# %% ../nbs/13_benchmarks.ipynb #0610c534
+MEDIAPIPE_VERSION = "0.10.21"
 
-def peer_evaluations(testset: TestSet, peers: dict[str, Callable] | None = None) -> tuple[list[Evaluation], dict[str, str]]:
-    "Evaluations of the peers (name -> predictor factory; default `PEERS`) on `testset`, and why a peer has none (it found no face)."
+# for each iBUG-68 landmark, the MediaPipe Face Mesh point at the same place (subject's right side first, as in iBUG)
+MEDIAPIPE_TO_IBUG68 = ([127, 234, 93, 132, 58, 172, 136, 150, 152, 379, 365, 397, 288, 361, 323, 454, 356]  # jaw line
+                       + [70, 63, 105, 66, 107, 336, 296, 334, 293, 300]                                   # brows
+                       + [168, 197, 5, 4, 75, 97, 2, 326, 305]                                             # bridge, base
+                       + [33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380]                       # eyes
+                       + [61, 40, 37, 0, 267, 270, 291, 321, 314, 17, 84, 91]                              # outer lips
+                       + [78, 81, 13, 311, 308, 402, 14, 178])                                             # inner lips
+
+def mediapipe_env(root: str | Path | None = None) -> Path:
+    """The python of an isolated environment holding `mediapipe==MEDIAPIPE_VERSION` (with numpy < 2), built on first use with
+    venv + pip into `root` (default `$FACELIFT_MEDIAPIPE_ENV` or `~/.cache/facelift/mediapipe-<version>`) and moved into place
+    only once complete, so an interrupted build is started again rather than half-used."""
+    import os, shutil, subprocess, sys
+    root = Path(root or os.environ.get("FACELIFT_MEDIAPIPE_ENV") or Path.home() / ".cache" / "facelift" / f"mediapipe-{MEDIAPIPE_VERSION}")
+    python = root / "bin" / "python"
+    if (root / "READY").exists(): return python
+    part = root.with_name(root.name + ".part")
+    shutil.rmtree(part, ignore_errors=True)
+    print(f"building the MediaPipe {MEDIAPIPE_VERSION} environment in {root} (about 1 GB, once)", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", str(part)], check=True)
+    r = subprocess.run([str(part / "bin" / "python"), "-m", "pip", "install", "-q", f"mediapipe=={MEDIAPIPE_VERSION}", "numpy<2"],
+                       capture_output=True, text=True)
+    if r.returncode: raise RuntimeError(f"could not install mediapipe=={MEDIAPIPE_VERSION} into {part}:\n{r.stderr[-3000:]}")
+    (part / "READY").write_text(f"mediapipe=={MEDIAPIPE_VERSION}\n")
+    shutil.rmtree(root, ignore_errors=True)
+    part.rename(root)
+    return python
+
+def mediapipe_predictor(python: str | Path | None = None, min_confidence: float = 0.5, all_points: bool = False) -> Callable[[Tensor], Tensor]:
+    """MediaPipe Face Mesh run in its own environment (`python`, default `mediapipe_env()`): images uint8 [B,H,W,3] -> its iBUG-68
+    points [B,68,2] in pixels (`all_points=True`: all 478 [B,478,3], z in pixels), NaN where it finds no face."""
+    import subprocess, tempfile
+    import facelift
+    python = Path(python) if python else mediapipe_env()
+    if not python.exists(): raise FileNotFoundError(f"no python at {python}: build the MediaPipe environment with mediapipe_env()")
+    runner = Path(facelift.__file__).with_name("mediapipe_runner.py")
+    call = "import runpy, sys; runpy.run_path(sys.argv[1])['main'](*sys.argv[2:])"
+
+    def predict(images: Tensor) -> Tensor:
+        with tempfile.TemporaryDirectory() as d:
+            np.save(f"{d}/images.npy", images.cpu().numpy())
+            r = subprocess.run([str(python), "-c", call, str(runner), f"{d}/images.npy", f"{d}/points.npy", str(min_confidence)],
+                               capture_output=True, text=True)
+            if r.returncode: raise RuntimeError(f"MediaPipe ({python}) failed on {len(images)} images:\n{r.stderr[-3000:]}")
+            points = torch.from_numpy(np.load(f"{d}/points.npy"))
+        return points if all_points else points[:, MEDIAPIPE_TO_IBUG68, :2].contiguous()
+    return predict
+
+# %% ../nbs/13_benchmarks.ipynb #32e65903
+PEERS = {"dlib": ("dlib 68 (2D peer)", dlib_predictor), "mediapipe": ("MediaPipe 478 (68 scored)", mediapipe_predictor)}
+
+def peer_evaluations(testset: TestSet, names: tuple[str, ...] = ("dlib",)) -> tuple[list[Evaluation], dict[str, str]]:
+    """Evaluations of the peers `names` (keys of `PEERS`; MediaPipe builds its environment on first use, so it is asked for by name)
+    on `testset`, and why a peer has none (it found no face)."""
+    unknown = sorted(set(names) - set(PEERS))
+    if unknown: raise ValueError(f"unknown peer(s) {unknown}; known: {sorted(PEERS)}")
     done, notes = [], {}
-    for name, make in (PEERS if peers is None else peers).items():
+    for name, make in (PEERS[n] for n in names):
         try: done.append(evaluate(make(), testset, name=name))
         except ValueError as e: notes[name] = str(e)
     return done, notes

@@ -176,7 +176,7 @@ def _evaluate(args) -> int:
     if ts.cameras is not None:  # synthetic: the mean template placed with the true camera (an oracle)
         template = ts.landmarks3d.mean(0)[list(get_scheme("wflw98").subset68)]
         evs.append(evaluate(ts.cameras.project(template[None].expand(len(ts), -1, -1)), ts, name="mean template, true pose"))
-    peers, notes = peer_evaluations(ts)
+    peers, notes = peer_evaluations(ts, tuple(args.peers))
     evs += peers
     for name, why in notes.items(): print(f"{name}: {why}")
     paths = write_tables(evs, args.out)
@@ -278,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", default="val", help="DAD-3DHeads split (default val)")
     ev.add_argument("--limit", type=int, default=None, help="real test sets: at most this many images")
     ev.add_argument("--index68", type=Path, default=None, help="text file of the 68 landmarks' mesh vertex indices (enables NME on real test sets)")
+    ev.add_argument("--peers", nargs="*", default=["dlib"], choices=["dlib", "mediapipe"],
+                    help="peers scored in the same tables (mediapipe builds its own environment on first use, about 1 GB)")
     ev.add_argument("--out", required=True, type=Path, help="folder for the tables")
     ev.add_argument("--device", default="cpu", help="device (default cpu)")
     ev.set_defaults(func=_evaluate)
