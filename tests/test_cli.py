@@ -65,12 +65,13 @@ def test_demo_quick_end_to_end(quick_demo):
     # the evaluation stage scored the trained network and both template baselines on 48 held-out test images
     assert '<section id="evaluate">' in page and 'href="evaluate.ipynb"' in page
     md = (out / "evaluation" / "regions.md").read_text().splitlines()
-    assert md[0] == "| region | FaceLift regressor | its template, its pose | mean template, true pose (oracle) |" and len(md) >= 2 + 5
+    assert md[0].startswith("| region | FaceLift regressor | its template, its pose | mean template, true pose (oracle) |") and len(md) >= 2 + 5
     summary_item = json.loads((out / "report" / "evaluate" / "summary.json").read_text())
     summary_eval = summary_item["html"]
     nmlc = dict(zip(re.findall(r"<tr><td>(.*?)</td>", summary_eval), map(float, re.findall(r"<tr><td>.*?</td><td>([\d.]+)</td>", summary_eval))))
     assert {"FaceLift regressor", "its template, its pose", "mean template, true pose (oracle)"} <= set(nmlc)
-    assert "dlib 68 (2D peer)" in nmlc or "dlib 68 (2D peer) found no face" in summary_item["caption"]  # the peer: scored, or its absence said
+    # the peer: scored (a column of the tables), or its absence said (dlib's HOG detector may find none of the 48 synthetic faces)
+    assert ("dlib 68 (2D peer)" in nmlc) == md[0].endswith("| dlib 68 (2D peer) |") != ("dlib 68 (2D peer) found no face" in summary_item["caption"])
     assert nmlc["mean template, true pose (oracle)"] < 0.1 < nmlc["its template, its pose"]  # 16 steps do not learn the pose; the oracle knows it
     frusta = items["sphere"]["figure"]["data"][1]
     assert frusta["name"] == "frusta" and len(_array(frusta["x"])) == 40 * 8 * 3
