@@ -25,7 +25,7 @@ from .render import point_visibility
 __all__ = ['MEDIAPIPE_VERSION', 'MEDIAPIPE_TO_IBUG68', 'PEERS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TestSet', 'synthetic_testset',
            'Evaluation', 'evaluate', 'dad3dheads', 'read_krt', 'read_obj_vertices', 'multiface', 'dlib_predictor',
            'mediapipe_env', 'mediapipe_predictor', 'peer_evaluations', 'regressor_predictor', 'table_rows',
-           'regions_figure', 'write_tables']
+           'paper_table', 'regions_figure', 'write_tables']
 
 # %% ../nbs/13_benchmarks.ipynb #2da45dd2
 @dataclass
@@ -307,6 +307,23 @@ def table_rows(evaluations: list[Evaluation], kind: str = "regions") -> list[dic
     return [{key: r[key], **{e.name: f"{getattr(e, kind)[i]['mean']:.4f} ({getattr(e, kind)[i]['ci_low']:.4f}-{getattr(e, kind)[i]['ci_high']:.4f})"
                              for e in evaluations}} for i, r in enumerate(getattr(evaluations[0], kind))]
 
+def paper_table(evaluations: list[Evaluation], categories: bool = True) -> list[dict]:
+    """The paper's layout: one row per predictor, NMLC x 100 over all landmarks ('full'), per region and, as in its Table 1
+    (DAD-3DHeads), per category; `categories=False` gives its Table 2 (Multiface: regions only)."""
+    rows = []
+    for e in evaluations:
+        row = {"model": e.name, "full": round(100 * next(r["mean"] for r in e.regions if r["region"] == "all"), 2)}
+        row.update({r["region"]: round(100 * r["mean"], 2) for r in e.regions if r["region"] != "all"})
+        if categories: row.update({c["category"]: round(100 * c["mean"], 2) for c in e.categories})
+        rows.append(row)
+    return rows
+
+def _markdown(rows: list[dict]) -> str:
+    return "\n".join(["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] + ["| " + " | ".join(map(str, r.values())) + " |" for r in rows]) + "\n"
+
+def _csv(rows: list[dict]) -> str:
+    return "\n".join([",".join(rows[0])] + [",".join(f'"{v}"' if "," in str(v) else str(v) for v in r.values()) for r in rows]) + "\n"
+
 def regions_figure(evaluations: list[Evaluation], title: str = "NMLC per region (95% bootstrap intervals)") -> "go.Figure":
     "Grouped bars of NMLC per region, one colour per predictor, with their bootstrap intervals."
     import plotly.graph_objects as go
@@ -317,20 +334,20 @@ def regions_figure(evaluations: list[Evaluation], title: str = "NMLC per region 
     return fig
 
 def write_tables(evaluations: list[Evaluation], out_dir) -> dict[str, "Path"]:
-    "Region and category tables of several predictors side by side: CSV, Markdown and an HTML bar chart; returns the paths."
-    from pathlib import Path
+    """Region and category tables of several predictors side by side (NMLC with 95% intervals), the paper's Table 1 and Table 2
+    layouts (`paper_table`), as CSV and Markdown, and an HTML bar chart; returns the paths."""
     from facelift.core import atomic_write_text
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for kind, key in (("regions", "region"), ("categories", "category")):
-        names = [r[key] for r in getattr(evaluations[0], kind)]
-        header = [key] + [f"{e.name} {c}" for e in evaluations for c in ("NMLC", "CI low", "CI high")]
-        rows = [[n] + [f"{r[c]:.5f}" for e in evaluations for r in [getattr(e, kind)[i]] for c in ("mean", "ci_low", "ci_high")]
-                for i, n in enumerate(names)]
-        buf = [",".join(header)] + [",".join(r) for r in rows]
-        paths[f"{kind}.csv"] = atomic_write_text(out_dir / f"{kind}.csv", "\n".join(buf) + "\n")
-        md = ["| " + " | ".join([key] + [e.name for e in evaluations]) + " |", "|" + "---|" * (1 + len(evaluations))]
-        md += ["| " + " | ".join(r.values()) + " |" for r in table_rows(evaluations, kind)]
-        paths[f"{kind}.md"] = atomic_write_text(out_dir / f"{kind}.md", "\n".join(md) + "\n")
+        rows = [{key: r[key], **{f"{e.name} {c}": f"{getattr(e, kind)[i][m]:.5f}" for e in evaluations
+                                 for c, m in (("NMLC", "mean"), ("CI low", "ci_low"), ("CI high", "ci_high"))}}
+                for i, r in enumerate(getattr(evaluations[0], kind))]
+        paths[f"{kind}.csv"] = atomic_write_text(out_dir / f"{kind}.csv", _csv(rows))
+        paths[f"{kind}.md"] = atomic_write_text(out_dir / f"{kind}.md", _markdown(table_rows(evaluations, kind)))
+    for name, cats in (("table1", True), ("table2", False)):
+        rows = paper_table(evaluations, categories=cats)
+        paths[f"{name}.csv"] = atomic_write_text(out_dir / f"{name}.csv", _csv(rows))
+        paths[f"{name}.md"] = atomic_write_text(out_dir / f"{name}.md", _markdown(rows))
     paths["regions.html"] = atomic_write_text(out_dir / "regions.html", regions_figure(evaluations).to_html(include_plotlyjs=True, full_html=True))
     return paths

@@ -67,6 +67,8 @@ def test_demo_quick_end_to_end(quick_demo):
     md = (out / "evaluation" / "regions.md").read_text().splitlines()
     assert md[0].startswith("| region | FaceLift regressor | its template, its pose | mean template, true pose (oracle) |") and len(md) >= 2 + 5
     summary_item = json.loads((out / "report" / "evaluate" / "summary.json").read_text())
+    table1 = json.loads((out / "report" / "evaluate" / "table1.json").read_text())["html"]  # the paper's layout: a row per predictor
+    assert "<th>model</th><th>full</th><th>contour</th>" in table1 and "<td>FaceLift regressor</td>" in table1
     summary_eval = summary_item["html"]
     nmlc = dict(zip(re.findall(r"<tr><td>(.*?)</td>", summary_eval), map(float, re.findall(r"<tr><td>.*?</td><td>([\d.]+)</td>", summary_eval))))
     assert {"FaceLift regressor", "its template, its pose", "mean template, true pose (oracle)"} <= set(nmlc)

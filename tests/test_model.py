@@ -103,10 +103,11 @@ def test_evaluate_cli_writes_tables(tmp_path):
     save_regressor(FaceLiftRegressor(RegressorConfig.preset("cpu")), tmp_path / "net.pt")
     r = run("facelift", "evaluate", "--checkpoint", tmp_path / "net.pt", "--testset", "synthetic:16", "--out", tmp_path / "eval")
     assert r.returncode == 0, r.stderr[-2000:]
-    for f in ("regions.csv", "regions.md", "categories.csv", "categories.md", "regions.html"):
+    for f in ("regions.csv", "regions.md", "categories.csv", "categories.md", "table1.md", "table1.csv", "table2.md", "table2.csv", "regions.html"):
         assert (tmp_path / "eval" / f).stat().st_size > 100
     rows = (tmp_path / "eval" / "regions.csv").read_text().splitlines()
     assert rows[0].startswith("region,net NMLC") and rows[-1].startswith("all,")
+    assert "NMLC x 100 in the paper's Table 1 layout:\n| model | full | contour | brows | nose | eyes | mouth | front | sided | atypical |" in r.stdout
     nmlc = dict(re.findall(r"^(.+?): NMLC ([\d.]+)", r.stdout, re.M))
     assert float(nmlc["mean template, true pose"]) < float(nmlc["net"])  # an untrained net is worse than the posed template
     bad = run("facelift", "evaluate", "--checkpoint", tmp_path / "net.pt", "--testset", "dad3dheads:/nowhere", "--out", tmp_path / "x")

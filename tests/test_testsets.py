@@ -53,6 +53,7 @@ def test_evaluate_dad3dheads_and_multiface_layouts(tmp_path):
     r = run("facelift", "evaluate", "--checkpoint", tmp_path / "net.pt", "--testset", f"multiface:{m}", "--out", tmp_path / "mf")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "NME - (no index68)" in r.stdout and (tmp_path / "mf" / "regions.md").exists()
+    assert "Table 2 layout:\n| model | full | contour | brows | nose | eyes | mouth |\n" in r.stdout  # Multiface: regions only
     (m / "tracked_mesh" / "E001" / "000010.obj").unlink()
     bad = run("facelift", "evaluate", "--checkpoint", tmp_path / "net.pt", "--testset", f"multiface:{m}", "--out", tmp_path / "x")
     assert bad.returncode == 1 and f"mesh not found: {m / 'tracked_mesh' / 'E001' / '000010.obj'}" in bad.stderr
