@@ -234,12 +234,18 @@ def _lift_shared(a, b, w, R, t, fx, fy, iterations, delta_px, damping):
     O00, O11, O22 = _outer(R0, R0), _outer(R1, R1), _outer(R2, R2)
     O02, O12 = _outer(R0, R2) + _outer(R2, R0), _outer(R1, R2) + _outer(R2, R1)
     t0, t1, t2 = t[:, 0], t[:, 1], t[:, 2]
-    eye = torch.eye(3, device=a.device, dtype=a.dtype)
     posed = ((w > 0).sum(1) >= 2)[:, None]  # [M,1]
     def solve(H9: Tensor, g: Tensor, damp: float) -> Tensor:
-        H = torch.where(posed[..., None], H9.reshape(-1, 3, 3), eye)
-        H = H + damp * H.diagonal(dim1=-2, dim2=-1).mean(-1)[:, None, None] * eye
-        return torch.linalg.solve_ex(H, torch.where(posed, g, torch.zeros_like(g)))[0]
+        "The symmetric 3x3 systems H9 [M,9] X = g [M,3], damped, by their adjugates (much cheaper than batched LU); 0 where unposed."
+        h00, h01, h02, h11, h12, h22 = (H9[:, k] for k in (0, 1, 2, 4, 5, 8))
+        boost = damp * (h00 + h11 + h22) / 3
+        h00, h11, h22 = h00 + boost, h11 + boost, h22 + boost
+        A00, A01, A02 = h11 * h22 - h12 * h12, h02 * h12 - h01 * h22, h01 * h12 - h02 * h11
+        A11, A12, A22 = h00 * h22 - h02 * h02, h01 * h02 - h00 * h12, h00 * h11 - h01 * h01
+        det = h00 * A00 + h01 * A01 + h02 * A02
+        g0, g1, g2 = g.unbind(1)
+        X = torch.stack([A00 * g0 + A01 * g1 + A02 * g2, A01 * g0 + A11 * g1 + A12 * g2, A02 * g0 + A12 * g1 + A22 * g2], 1) / det[:, None]
+        return torch.where(posed, X, 0.0)
     # masked linear initialisation (rows a R2 - R0 = t0 - a t2 and b R2 - R1 = t1 - b t2, in normalised coordinates)
     AtA = w @ (O00 + O11) - (w * a) @ O02 - (w * b) @ O12 + (w * (a * a + b * b)) @ O22
     Atb = (w * (a * t2 - t0)) @ R0 + (w * (b * t2 - t1)) @ R1 + (w * (a * t0 - a * a * t2 + b * t1 - b * b * t2)) @ R2
@@ -263,6 +269,20 @@ def _lift_shared(a, b, w, R, t, fx, fy, iterations, delta_px, damping):
     _, _, _, ru, rv = residuals(X)
     return X, (ru * ru + rv * rv).sqrt()
 
+def _unit(v: Tensor) -> Tensor:
+    "v / |v| over the last dimension (vector_norm is slow on a last dimension of 3)."
+    return v * torch.rsqrt((v * v).sum(-1, keepdim=True).clamp(min=1e-20))
+
+def _min_ray_cosine(X: Tensor, C: Tensor, m: Tensor) -> Tensor:
+    """Triangulation spread for V shared cameras as GEMMs: points X [M,3], camera centres C [V,3], votes m [M,V] bool ->
+    the smallest cosine between a voting ray (C_v -> X) and the mean of the voting rays' directions [M] (1: no spread)."""
+    XC = X @ C.T  # [M,V]
+    inv = torch.rsqrt(((X * X).sum(-1, keepdim=True) - 2 * XC + (C * C).sum(-1)).clamp(min=1e-20))  # 1 / |X - C_v|
+    s = m * inv
+    mean = _unit(X * s.sum(1, keepdim=True) - s @ C)  # direction of the sum of the unit voting rays [M,3]
+    cos = ((X * mean).sum(-1, keepdim=True) - mean @ C.T) * inv
+    return torch.where(m, cos, torch.ones_like(cos)).amin(1)
+
 def lift(
     points2d: Tensor,  # detections [B,V,N,2] in pixels (NaN: missing)
     cameras: Camera,  # V cameras shared by all seeds, or B*V (seed-major)
@@ -274,7 +294,7 @@ def lift(
     min_views: int = 2,
     min_angle: float = 3.0,  # minimum triangulation angle (degrees)
     damping: float = 1e-4,  # Levenberg damping relative to the mean curvature
-    chunk: int = 256,  # seeds per batched step (bounds memory; cache-sized is fastest)
+    chunk: int = 64,  # seeds per batched step (bounds memory; cache-sized is fastest: 64 seeds x 98 landmarks x 21 views)
 ) -> LiftResult:
     "Lift 2D detections of many views to one 3D point per landmark, per seed (masked, robust); see above."
     if not isinstance(points2d, Tensor) or points2d.ndim != 4 or points2d.shape[-1] != 2:
@@ -287,47 +307,45 @@ def lift(
     mask = torch.as_tensor(mask, device=points2d.device).bool()
     if mask.shape == (V, N): mask = mask.expand(B, V, N)
     if mask.shape != (B, V, N): raise ValueError(f"mask must be [B,V,N] = {[B, V, N]} or [V,N], got {list(mask.shape)}")
-    m = mask & torch.isfinite(points2d).all(-1)
+    liftable = None
     if scheme is not None:
-        s = get_scheme(scheme)
-        if s.n != N: raise ValueError(f"scheme {s.name} has {s.n} landmarks, points2d has {N}")
-        m = m & s.liftable.to(m.device)
-    x = torch.where(m[..., None], points2d, torch.zeros_like(points2d)).float()
-    w = m.float()
-    if weights is not None:
-        if weights.shape != (B, V, N): raise ValueError(f"weights must be [B,V,N] = {[B, V, N]}, got {list(weights.shape)}")
-        w = w * torch.nan_to_num(weights.float().to(w.device)).clamp(min=0)
-        m = m & (w > 0)
+        sch = get_scheme(scheme)
+        if sch.n != N: raise ValueError(f"scheme {sch.name} has {sch.n} landmarks, points2d has {N}")
+        liftable = sch.liftable.to(points2d.device)
+    if weights is not None and weights.shape != (B, V, N): raise ValueError(f"weights must be [B,V,N] = {[B, V, N]}, got {list(weights.shape)}")
     C = -(R.transpose(-1, -2) @ t[..., None])[..., 0]  # camera centres [B|1,V,3]
-    Xs, res, spreads = [], [], []
     shared = K.shape[0] == 1 and bool((K[0, :, 0, 1] == 0).all())
-    for i in range(0, B, chunk):
+    parts = []
+    for i in range(0, B, chunk):  # everything per chunk of seeds, so each pass over the data stays in cache
         sl = slice(i, i + chunk)
+        m = mask[sl] & torch.isfinite(points2d[sl]).all(-1)  # votes [b,V,N]
+        if liftable is not None: m = m & liftable
+        x = torch.where(m[..., None], points2d[sl], 0.0).float()
+        w = m.float()
+        if weights is not None:
+            w = w * torch.nan_to_num(weights[sl].float().to(w.device)).clamp(min=0)
+            m = m & (w > 0)
         if shared:  # the common case (a view set): GEMMs over the views
             k = K[0]
-            xs, ws = x[sl].permute(0, 2, 1, 3), w[sl].transpose(1, 2)  # [b,N,V,2], [b,N,V]
+            xs, ws = x.permute(0, 2, 1, 3), w.transpose(1, 2)  # [b,N,V,2], [b,N,V]
             a_ = ((xs[..., 0] - k[:, 0, 2]) / k[:, 0, 0]).reshape(-1, V)
             b_ = ((xs[..., 1] - k[:, 1, 2]) / k[:, 1, 1]).reshape(-1, V)
             X, r = _lift_shared(a_, b_, ws.reshape(-1, V), R[0], t[0], k[:, 0, 0], k[:, 1, 1], iterations, delta_px, damping)
-            X, r = X.reshape(-1, N, 3), r.reshape(-1, N, V).transpose(1, 2)
+            cos = _min_ray_cosine(X, C[0], m.transpose(1, 2).reshape(-1, V))
+            X, r, cos = X.reshape(-1, N, 3), r.reshape(-1, N, V).transpose(1, 2), cos.reshape(-1, N)
         else:
             Kc, Rc, tc = (T if T.shape[0] == 1 else T[sl] for T in (K, R, t))
-            X, r = _lift_chunk(x[sl], w[sl], Kc, Rc, tc, iterations, delta_px, damping)
-        # triangulation angle: the widest angle between a voting ray and the mean voting ray, doubled
-        Cc, mc = (C if C.shape[0] == 1 else C[sl]), m[sl]
-        unit = lambda v: v * torch.rsqrt((v * v).sum(-1, keepdim=True).clamp(min=1e-20))  # (vector_norm is slow on a last dim of 3)
-        rays = unit(X[:, None] - Cc[:, :, None])  # [b,V,N,3]
-        mean_ray = unit((rays * mc[..., None]).sum(1))
-        cos = torch.where(mc, (rays * mean_ray[:, None]).sum(-1), torch.ones_like(r)).amin(1)
-        Xs.append(X); res.append(r); spreads.append(torch.rad2deg(torch.acos(cos.clamp(-1, 1))))
-    X, r, spread = torch.cat(Xs), torch.cat(res), torch.cat(spreads)
-    n_views = m.sum(1)
-    valid = (n_views >= min_views) & (2 * spread >= min_angle) & torch.isfinite(X).all(-1)
-    r = torch.where(m, r, torch.full_like(r, float("nan")))
-    rms = ((torch.where(m, r, torch.zeros_like(r)) ** 2).sum(1) / n_views.clamp(min=1)).sqrt()
-    nan = torch.full_like(rms, float("nan"))
-    return LiftResult(torch.where(valid[..., None], X, nan[..., None].expand(-1, -1, 3)), valid, n_views,
-                      torch.where(valid, rms, nan), r)
+            X, r = _lift_chunk(x, w, Kc, Rc, tc, iterations, delta_px, damping)
+            rays = _unit(X[:, None] - (C if C.shape[0] == 1 else C[sl])[:, :, None])  # [b,V,N,3]
+            mean_ray = _unit((rays * m[..., None]).sum(1))
+            cos = torch.where(m, (rays * mean_ray[:, None]).sum(-1), torch.ones_like(r)).amin(1)
+        # valid: enough votes, a wide enough triangulation angle (twice the widest ray-to-mean-ray angle), finite
+        n_views = m.sum(1)
+        valid = (n_views >= min_views) & (2 * torch.rad2deg(torch.acos(cos.clamp(-1, 1))) >= min_angle) & torch.isfinite(X).all(-1)
+        r = torch.where(m, r, float("nan"))
+        rms = (torch.where(m, r * r, 0.0).sum(1) / n_views.clamp(min=1)).sqrt()
+        parts.append((torch.where(valid[..., None], X, float("nan")), valid, n_views, torch.where(valid, rms, float("nan")), r))
+    return LiftResult(*(torch.cat(p) for p in zip(*parts)))
 
 # %% ../nbs/07_lift.ipynb #7ed7c39c
 STORE_KEYS = ("seeds", "points3d", "valid", "n_views", "rms_px", "residuals", "mask")
