@@ -289,7 +289,7 @@ def lift(
     mask: Tensor | None = None,  # [B,V,N] or [V,N] bool: votes; None: every finite detection
     weights: Tensor | None = None,  # [B,V,N] confidence of each vote (e.g. detector score²: inverse variance); None: 1
     scheme: str | Scheme | None = None,  # excludes the scheme's non-liftable landmarks (pupils)
-    iterations: int = 3,  # Gauss-Newton steps after the linear initialisation (converged after 2 on the default set)
+    iterations: int = 2,  # Gauss-Newton steps after the linear initialisation (2 land within 0.03% of the inter-ocular distance of the converged points on the default set)
     delta_px: float = 3.0,  # Huber threshold (pixels)
     min_views: int = 2,
     min_angle: float = 3.0,  # minimum triangulation angle (degrees)
