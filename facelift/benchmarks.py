@@ -304,8 +304,8 @@ def regressor_predictor(model, scheme: str = "ibug68", device: str | torch.devic
 def table_rows(evaluations: list[Evaluation], kind: str = "regions") -> list[dict]:
     "Rows of a region (`kind='regions'`) or category table: the row name, then 'NMLC (95% interval)' per predictor."
     key = {"regions": "region", "categories": "category"}[kind]
-    return [{key: r[key], **{e.name: f"{getattr(e, kind)[i]['mean']:.4f} ({getattr(e, kind)[i]['ci_low']:.4f}-{getattr(e, kind)[i]['ci_high']:.4f})"
-                             for e in evaluations}} for i, r in enumerate(getattr(evaluations[0], kind))]
+    cell = lambda r: "–" if r["mean"] != r["mean"] else f"{r['mean']:.4f} ({r['ci_low']:.4f}-{r['ci_high']:.4f})"  # NaN: no image in it
+    return [{key: r[key], **{e.name: cell(getattr(e, kind)[i]) for e in evaluations}} for i, r in enumerate(getattr(evaluations[0], kind))]
 
 def paper_table(evaluations: list[Evaluation], categories: bool = True) -> list[dict]:
     """The paper's layout: one row per predictor, NMLC x 100 over all landmarks ('full'), per region and, as in its Table 1

@@ -558,9 +558,9 @@ def save_html(fragment: str, run_dir, section: str, name: str, caption: str = ""
     return atomic_write_json(p, dict(kind="html", caption=caption, created=created, html=fragment))
 
 def table_html(rows: list[dict], floatfmt: str = "{:.4g}") -> str:
-    "A plain HTML table from a list of dicts (columns from the first row)."
+    "A plain HTML table from a list of dicts (columns from the first row); NaN shows as a dash (e.g. a category without images)."
     if not rows: return "<p><em>(empty)</em></p>"
-    fmt = lambda v: floatfmt.format(v) if isinstance(v, float) else html.escape(str(v))
+    fmt = lambda v: ("–" if math.isnan(v) else floatfmt.format(v)) if isinstance(v, float) else html.escape(str(v))
     head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
     body = "".join("<tr>" + "".join(f"<td>{fmt(r.get(k, ''))}</td>" for k in rows[0]) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
