@@ -319,7 +319,8 @@ def paper_table(evaluations: list[Evaluation], categories: bool = True) -> list[
     return rows
 
 def _markdown(rows: list[dict]) -> str:
-    return "\n".join(["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] + ["| " + " | ".join(map(str, r.values())) + " |" for r in rows]) + "\n"
+    cell = lambda v: "–" if v != v else str(v)  # NaN (a category without images): a dash
+    return "\n".join(["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] + ["| " + " | ".join(map(cell, r.values())) + " |" for r in rows]) + "\n"
 
 def _csv(rows: list[dict]) -> str:
     return "\n".join([",".join(rows[0])] + [",".join(f'"{v}"' if "," in str(v) else str(v) for v in r.values()) for r in rows]) + "\n"
