@@ -2,6 +2,7 @@
 
 d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_url': '', 'lib_path': 'facelift'},
   'syms': { 'facelift.benchmarks': { 'facelift.benchmarks.Evaluation': ('benchmarks.html#evaluation', 'facelift/benchmarks.py'),
+                                     'facelift.benchmarks.NoFaceFound': ('benchmarks.html#nofacefound', 'facelift/benchmarks.py'),
                                      'facelift.benchmarks.TestSet': ('benchmarks.html#testset', 'facelift/benchmarks.py'),
                                      'facelift.benchmarks.TestSet.__len__': ('benchmarks.html#testset.__len__', 'facelift/benchmarks.py'),
                                      'facelift.benchmarks._crop_items': ('benchmarks.html#_crop_items', 'facelift/benchmarks.py'),
@@ -268,6 +269,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'facelift.lift._min_ray_cosine': ('lift.html#_min_ray_cosine', 'facelift/lift.py'),
                                'facelift.lift._outer': ('lift.html#_outer', 'facelift/lift.py'),
                                'facelift.lift._project': ('lift.html#_project', 'facelift/lift.py'),
+                               'facelift.lift._solve_sym3': ('lift.html#_solve_sym3', 'facelift/lift.py'),
                                'facelift.lift._unit': ('lift.html#_unit', 'facelift/lift.py'),
                                'facelift.lift.auto_masks': ('lift.html#auto_masks', 'facelift/lift.py'),
                                'facelift.lift.default_view_set': ('lift.html#default_view_set', 'facelift/lift.py'),

@@ -23,9 +23,9 @@ from .render import point_visibility
 
 # %% auto #0
 __all__ = ['MEDIAPIPE_VERSION', 'MEDIAPIPE_TO_IBUG68', 'PEERS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TestSet', 'synthetic_testset',
-           'Evaluation', 'evaluate', 'dad3dheads', 'read_krt', 'read_obj_vertices', 'multiface', 'dlib_predictor',
-           'mediapipe_env', 'mediapipe_predictor', 'peer_evaluations', 'regressor_predictor', 'table_rows',
-           'paper_table', 'regions_figure', 'write_tables']
+           'Evaluation', 'NoFaceFound', 'evaluate', 'dad3dheads', 'read_krt', 'read_obj_vertices', 'multiface',
+           'dlib_predictor', 'mediapipe_env', 'mediapipe_predictor', 'peer_evaluations', 'regressor_predictor',
+           'table_rows', 'paper_table', 'regions_figure', 'write_tables']
 
 # %% ../nbs/13_benchmarks.ipynb #2da45dd2
 @dataclass
@@ -78,6 +78,9 @@ class Evaluation:
     categories: list[dict]
     failures: int
 
+class NoFaceFound(ValueError):
+    "A predictor found a face in none of the test images (peers report it instead of failing)."
+
 def evaluate(predict: Callable[[Tensor], Tensor] | Tensor, testset: TestSet, scheme: str = "ibug68", name: str = "model", batch: int = 32) -> Evaluation:
     "Score `predict` (a predictor, or its predictions [M,N,2] for the test set's images in order) on `testset` (see above)."
     if isinstance(predict, Tensor): preds = predict.float().cpu()
@@ -86,7 +89,7 @@ def evaluate(predict: Callable[[Tensor], Tensor] | Tensor, testset: TestSet, sch
     s = get_scheme(scheme)
     if preds.shape[1:] != (s.n, 2): raise ValueError(f"the predictor returned {list(preds.shape[1:])}, expected [{s.n}, 2] for {s.name}")
     ok = torch.isfinite(preds).all(-1).all(-1)
-    if not ok.any(): raise ValueError(f"{name} found no face in any of the {len(testset)} images")
+    if not ok.any(): raise NoFaceFound(f"{name} found no face in any of the {len(testset)} images")
     z = box_norm(testset.boxes[ok])
     scores = nmlc(preds[ok], testset.verts[ok], z)
     cats = {k: v[ok] for k, v in testset.categories.items()}
@@ -273,7 +276,7 @@ def peer_evaluations(testset: TestSet, names: tuple[str, ...] = ("dlib",)) -> tu
     done, notes = [], {}
     for name, make in (PEERS[n] for n in names):
         try: done.append(evaluate(make(), testset, name=name))
-        except ValueError as e: notes[name] = str(e)
+        except NoFaceFound as e: notes[name] = str(e)
     return done, notes
 
 # %% ../nbs/13_benchmarks.ipynb #70a6b842

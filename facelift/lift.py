@@ -191,6 +191,19 @@ def _project(X: Tensor, K: Tensor, R: Tensor, t: Tensor) -> tuple[Tensor, Tensor
     uvw = torch.einsum("bvij,bvnj->bvni", K, Y)
     return uvw[..., :2] / uvw[..., 2:].clamp(min=1e-6), Y
 
+def _solve_sym3(H9: Tensor, g: Tensor, posed: Tensor, damp: float) -> Tensor:
+    """Damped symmetric 3x3 systems (H + damp * mean(diag H) * I) X = g: H9 [M,9], g [M,3], posed [M,1] bool -> X [M,3], by
+    their adjugates (much cheaper than batched LU); 0 where not posed (fewer than two votes)."""
+    h00, h01, h02, h11, h12, h22 = (H9[:, k] for k in (0, 1, 2, 4, 5, 8))
+    boost = damp * (h00 + h11 + h22) / 3
+    h00, h11, h22 = h00 + boost, h11 + boost, h22 + boost
+    A00, A01, A02 = h11 * h22 - h12 * h12, h02 * h12 - h01 * h22, h01 * h12 - h02 * h11
+    A11, A12, A22 = h00 * h22 - h02 * h02, h01 * h02 - h00 * h12, h00 * h11 - h01 * h01
+    det = h00 * A00 + h01 * A01 + h02 * A02
+    g0, g1, g2 = g.unbind(1)
+    X = torch.stack([A00 * g0 + A01 * g1 + A02 * g2, A01 * g0 + A11 * g1 + A12 * g2, A02 * g0 + A12 * g1 + A22 * g2], 1) / det[:, None]
+    return torch.where(posed, X, 0.0)
+
 def _lift_chunk(x, w, K, R, t, iterations, delta_px, damping):
     "Masked DLT + IRLS Gauss-Newton for one chunk: x [B,V,N,2] (0 where masked), w [B,V,N] float -> X [B,N,3], residuals [B,V,N]."
     P = K @ torch.cat([R, t[..., None]], -1)  # [B|1,V,3,4]
@@ -199,11 +212,9 @@ def _lift_chunk(x, w, K, R, t, iterations, delta_px, damping):
     A, b = rows[..., :3], -rows[..., 3]
     AtA = torch.einsum("bvn,bvnki,bvnkj->bnij", w, A, A)
     Atb = torch.einsum("bvn,bvnki,bvnk->bni", w, A, b)
-    eye = torch.eye(3, device=x.device, dtype=x.dtype)
-    posed = ((w > 0).sum(1) >= 2)[..., None]  # [B,N,1]: at least two votes, else the system is singular
-    AtA = torch.where(posed[..., None], AtA, eye); Atb = torch.where(posed, Atb, torch.zeros_like(Atb))
-    scale = AtA.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None]
-    X = torch.linalg.solve_ex(AtA + 1e-7 * scale * eye, Atb)[0]
+    posed = ((w > 0).sum(1) >= 2).reshape(-1, 1)  # [B*N,1]: at least two votes, else the system is singular
+    solve = lambda H, g, damp: _solve_sym3(H.reshape(-1, 9), g.reshape(-1, 3), posed, damp).reshape(g.shape)
+    X = solve(AtA, Atb, 1e-7)
     Kxy = K[..., :2, :]  # [B|1,V,2,3]
     for _ in range(iterations):
         uv, Y = _project(X, K, R, t)
@@ -215,9 +226,7 @@ def _lift_chunk(x, w, K, R, t, iterations, delta_px, damping):
         J = Jy @ R[:, :, None]  # d pixels / d X
         H = torch.einsum("bvn,bvnki,bvnkj->bnij", wr, J, J)
         g = torch.einsum("bvn,bvnki,bvnk->bni", wr, J, r)
-        H = torch.where(posed[..., None], H, eye); g = torch.where(posed, g, torch.zeros_like(g))
-        H = H + damping * H.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * eye
-        X = X - torch.linalg.solve_ex(H, g)[0]
+        X = X - solve(H, g, damping)
     uv, _ = _project(X, K, R, t)
     return X, (uv - x).norm(dim=-1)
 
@@ -235,21 +244,10 @@ def _lift_shared(a, b, w, R, t, fx, fy, iterations, delta_px, damping):
     O02, O12 = _outer(R0, R2) + _outer(R2, R0), _outer(R1, R2) + _outer(R2, R1)
     t0, t1, t2 = t[:, 0], t[:, 1], t[:, 2]
     posed = ((w > 0).sum(1) >= 2)[:, None]  # [M,1]
-    def solve(H9: Tensor, g: Tensor, damp: float) -> Tensor:
-        "The symmetric 3x3 systems H9 [M,9] X = g [M,3], damped, by their adjugates (much cheaper than batched LU); 0 where unposed."
-        h00, h01, h02, h11, h12, h22 = (H9[:, k] for k in (0, 1, 2, 4, 5, 8))
-        boost = damp * (h00 + h11 + h22) / 3
-        h00, h11, h22 = h00 + boost, h11 + boost, h22 + boost
-        A00, A01, A02 = h11 * h22 - h12 * h12, h02 * h12 - h01 * h22, h01 * h12 - h02 * h11
-        A11, A12, A22 = h00 * h22 - h02 * h02, h01 * h02 - h00 * h12, h00 * h11 - h01 * h01
-        det = h00 * A00 + h01 * A01 + h02 * A02
-        g0, g1, g2 = g.unbind(1)
-        X = torch.stack([A00 * g0 + A01 * g1 + A02 * g2, A01 * g0 + A11 * g1 + A12 * g2, A02 * g0 + A12 * g1 + A22 * g2], 1) / det[:, None]
-        return torch.where(posed, X, 0.0)
     # masked linear initialisation (rows a R2 - R0 = t0 - a t2 and b R2 - R1 = t1 - b t2, in normalised coordinates)
     AtA = w @ (O00 + O11) - (w * a) @ O02 - (w * b) @ O12 + (w * (a * a + b * b)) @ O22
     Atb = (w * (a * t2 - t0)) @ R0 + (w * (b * t2 - t1)) @ R1 + (w * (a * t0 - a * a * t2 + b * t1 - b * b * t2)) @ R2
-    X = solve(AtA, Atb, 1e-7)
+    X = _solve_sym3(AtA, Atb, posed, 1e-7)
     Rcat = R.reshape(-1, 3).T  # [3, V*3]
     def residuals(X):
         Y = (X @ Rcat).reshape(len(X), -1, 3) + t
@@ -265,7 +263,7 @@ def _lift_shared(a, b, w, R, t, fx, fy, iterations, delta_px, damping):
         H = cu @ O00 + cv @ O11 - (cu * p) @ O02 - (cv * q) @ O12 + (cu * p * p + cv * q * q) @ O22
         gu, gv = wr * su * ru, wr * sv * rv
         g = gu @ R0 + gv @ R1 - (gu * p + gv * q) @ R2
-        X = X - solve(H, g, damping)
+        X = X - _solve_sym3(H, g, posed, damping)
     _, _, _, ru, rv = residuals(X)
     return X, (ru * ru + rv * rv).sqrt()
 
