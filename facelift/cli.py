@@ -153,7 +153,7 @@ def _prepare(args) -> int:
     except ValueError: raise ValueError(f"--shard must be i/n (e.g. 0/4), got {args.shard!r}") from None
     store = prepare(make_generator(args.generator, args.image_size, args.eg3d_repo, args.device), make_detector(args.detector, vs.scheme),
                     parse_seeds(args.seeds), vs, args.out, shard=(i, n), shard_size=args.shard_size, image_size=args.image_size,
-                    progress=not args.no_progress)
+                    vote_weights=args.weights, progress=not args.no_progress)
     d = store.load(("valid", "rms_px"))
     print(f"pseudo-label store {store.root}: {len(store)} seeds in {len(store.shards)} shards; valid landmarks "
           f"{d['valid'].float().mean():.1%}; median reprojection RMS {np.nanmedian(d['rms_px'].numpy()):.2f} px")
@@ -267,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--shard", default="0/1", help="i/n: this machine prepares shards k with k %% n == i (default 0/1)")
     q.add_argument("--shard-size", type=int, default=256, help="seeds per shard (default 256)")
     q.add_argument("--image-size", type=int, default=224, help="render size (default 224)")
+    q.add_argument("--weights", default="none", choices=["none", "score"],
+                   help="vote weights: none (every unmasked vote the same, the paper; default) or score (detector score², inverse variance)")
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
     q.set_defaults(func=_prepare)
     ev = sub.add_parser("evaluate", help="score a regressor checkpoint with NMLC/NME on a test set",

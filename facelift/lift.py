@@ -444,6 +444,7 @@ def prepare(
     shard: tuple[int, int] = (0, 1),  # (i, n): this machine does shards k with k % n == i
     shard_size: int = 256,
     image_size: int = 224,
+    vote_weights: str = "none",  # "none": every unmasked vote counts the same (the paper); "score": the detector's score² (inverse variance)
     progress: bool = True,
 ) -> PseudoLabelStore:
     "Render, detect and lift `seeds` into the store at `out_dir`, shard by shard; resumes after a kill."
@@ -451,13 +452,15 @@ def prepare(
     from facelift.heads import SyntheticHeads
     i, n = shard
     if not 0 <= i < n: raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
+    if vote_weights not in ("none", "score"): raise ValueError(f"vote_weights must be 'none' or 'score', got {vote_weights!r}")
     store = PseudoLabelStore(out_dir)
     space = CameraSpace(image_size=image_size)
     cams = view_set.cameras(space)
     V = len(view_set)
     mask = view_set.mask(detector.scheme)
     meta = dict(scheme=detector.scheme.name, generator=getattr(generator, "name", type(generator).__name__),
-                detector=type(detector).__name__, view_set=view_set.name, view_set_sha256=view_set.sha256, shard_size=shard_size)
+                detector=type(detector).__name__, view_set=view_set.name, view_set_sha256=view_set.sha256, shard_size=shard_size,
+                vote_weights=vote_weights)
     store._check_identity(meta, "this run")
     chunks = [range(lo, min(lo + shard_size, seeds.stop)) for lo in range(seeds.start, seeds.stop, shard_size)]
     mine = [c for k, c in enumerate(chunks) if k % n == i]
@@ -476,7 +479,8 @@ def prepare(
         truth = label_truth(generator, sv, cv) if needs_truth else None; tick()
         images = None if not getattr(detector, "needs_images", True) else generator.render(sv, cv); tick()
         det = detector(images, truth); tick()
-        res = lift(det.points.reshape(len(s), V, -1, 2), cams, mask, scheme=detector.scheme); tick()
+        weights = det.score.reshape(len(s), V, -1) ** 2 if vote_weights == "score" else None
+        res = lift(det.points.reshape(len(s), V, -1, 2), cams, mask, weights=weights, scheme=detector.scheme); tick()
         seconds = dict(zip(("truth", "render", "detect", "lift"), (round(b - a, 4) for a, b in zip(clock, clock[1:]))))
         store.write_shard(dict(seeds=s.numpy(), points3d=res.points3d.numpy(), valid=res.valid.numpy(), n_views=res.n_views.numpy().astype(np.int16),
                                rms_px=res.rms_px.numpy(), residuals=res.residuals.numpy().astype(np.float16), mask=mask.numpy()), meta,
