@@ -189,9 +189,6 @@ def _distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
         torch.cuda.set_device(local)
         return rank, world, torch.device("cuda", local)
     if world > 1: torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
-    # live renders on CPU cores: Mesa's llvmpipe would start rasteriser threads of its own that compete with PyTorch's for
-    # the same cores; rasterising in the data thread costs less (benchmarks/bench_train.py: data overhead 22% -> 12%)
-    os.environ.setdefault("LP_NUM_THREADS", "0")
     return rank, world, torch.device(cfg.device if cfg.device not in ("auto", "cuda") else "cpu")
 
 def _rng_state() -> dict:
@@ -223,6 +220,9 @@ def _check_resume(cfg: TrainConfig, saved: dict, path: Path) -> None:
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
     "Train (or, with `resume`, continue) the run described by `cfg`; returns the run directory (see above)."
     rank, world, device = _distributed(cfg)
+    # live renders on CPU cores: Mesa's llvmpipe would start rasteriser threads of its own that compete with PyTorch's for
+    # the same cores; rasterising in the data thread costs less (benchmarks/bench_train.py: data overhead 22% -> 8-12%)
+    if device.type == "cpu": os.environ.setdefault("LP_NUM_THREADS", "0")
     main = rank == 0
     run = Path(cfg.out); ck_dir = run / "checkpoints"; last = ck_dir / "last.pt"
     if not resume and last.exists():

@@ -9,6 +9,13 @@ from facelift.heads import SyntheticHeads
 from facelift.lift import PseudoLabelStore
 
 
+def _errors_vs_truth(d: dict) -> torch.Tensor:
+    "3D errors of a store's valid pseudo-labels (`store.load()`) against the synthetic heads' truth, in inter-ocular distances."
+    truth = SyntheticHeads().truth(d["seeds"]).landmarks3d
+    iod = (truth[:, 60] - truth[:, 72]).norm(dim=-1)
+    return ((d["points3d"] - truth).norm(dim=-1) / iod[:, None])[d["valid"]]
+
+
 def test_prepare_killed_then_resumed_equals_uninterrupted(tmp_path):
     args = ["prepare", "--seeds", "0:640", "--shard-size", "64", "--no-progress"]
     ref = run("facelift", *args, "--out", tmp_path / "ref")
@@ -26,10 +33,7 @@ def test_prepare_killed_then_resumed_equals_uninterrupted(tmp_path):
     da, db = a.load(), b.load()
     assert torch.equal(da["seeds"], torch.arange(640)) and torch.equal(da["valid"], db["valid"])
     assert torch.allclose(da["points3d"][da["valid"]], db["points3d"][db["valid"]])
-    # accuracy of the pseudo-labels against the truth of the synthetic heads
-    truth = SyntheticHeads().truth(torch.arange(640)).landmarks3d
-    iod = (truth[:, 60] - truth[:, 72]).norm(dim=-1)
-    err = ((da["points3d"] - truth).norm(dim=-1) / iod[:, None])[da["valid"]]
+    err = _errors_vs_truth(da)  # accuracy of the pseudo-labels against the truth of the synthetic heads
     assert err.median() < 0.02 and da["valid"][:, :96].float().mean() > 0.95
 
 
@@ -72,10 +76,7 @@ def test_prepare_score_weighted_votes_are_closer_to_the_truth(tmp_path):
         assert r.returncode == 0, r.stderr[-2000:]
         store = PseudoLabelStore(tmp_path / w)
         assert store.manifest["vote_weights"] == w
-        d = store.load()
-        truth = SyntheticHeads().truth(torch.arange(64)).landmarks3d
-        iod = (truth[:, 60] - truth[:, 72]).norm(dim=-1)
-        err[w] = ((d["points3d"] - truth).norm(dim=-1) / iod[:, None])[d["valid"]].median().item()
+        err[w] = _errors_vs_truth(store.load()).median().item()
     assert err["score"] < 0.95 * err["none"], err
     mixed = run("facelift", "prepare", "--seeds", "64:128", "--no-progress", "--out", tmp_path / "score")
     assert mixed.returncode == 1 and "vote_weights" in mixed.stderr  # a store keeps one weighting
