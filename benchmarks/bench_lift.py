@@ -71,4 +71,4 @@ def run_prepare(quick: bool) -> dict:
         for v in PseudoLabelStore(store.root).manifest["shards"].values():
             for k, s in v["seconds"].items(): secs[k] = secs.get(k, 0.0) + s
     share = ", ".join(f"{k} {s / total:.0%}" for k, s in secs.items() if k != "render")
-    return dict(name=f"prepare {n} seeds x 21 views (simulated labeller)", value=n / total, unit=f"seeds/s ({share})")
+    return dict(name=f"prepare {n} seeds x {len(default_view_set())} views (simulated labeller)", value=n / total, unit=f"seeds/s ({share})")

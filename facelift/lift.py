@@ -292,7 +292,7 @@ def lift(
     min_views: int = 2,
     min_angle: float = 3.0,  # minimum triangulation angle (degrees)
     damping: float = 1e-4,  # Levenberg damping relative to the mean curvature
-    chunk: int = 64,  # seeds per batched step (bounds memory; cache-sized is fastest: 64 seeds x 98 landmarks x 21 views)
+    chunk: int = 64,  # seeds per batched step (bounds memory; cache-sized is fastest: 64 seeds x 98 landmarks x 23 views)
 ) -> LiftResult:
     "Lift 2D detections of many views to one 3D point per landmark, per seed (masked, robust); see above."
     if not isinstance(points2d, Tensor) or points2d.ndim != 4 or points2d.shape[-1] != 2:
