@@ -20,7 +20,7 @@ def _problem(seeds: int):
     X = get_scheme("wflw98").template[None] + 0.01 * torch.randn(seeds, 98, 3, generator=g)
     uv = torch.einsum("vij,bnj->bvni", cams.R, X) + cams.t[None, :, None]
     uv = torch.einsum("vij,bvnj->bvni", cams.K, uv)
-    x = uv[..., :2] / uv[..., 2:] + torch.randn(seeds, len(vs), 98, 2, generator=g)
+    x = (uv[..., :2] / uv[..., 2:] + torch.randn(seeds, len(vs), 98, 2, generator=g)).contiguous()  # as detectors deliver them
     return x, cams, vs.mask()
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -361,8 +360,8 @@ def _finite(bits) -> bool:
     return (bits & 0x7F800000) != 0x7F800000
 
 @numba.njit(inline="always")
-def _seed_votes(x, xbits, mask, weights, wbits, liftable, b, W, U, Vp, votes, voted):
-    "The votes of seed b (see `_lift_kernel`): weights W and pixels U, Vp [V,N] (0 where not voting), votes [N], voted[b] [V,N]."
+def _seed_votes(x, xbits, mask, weights, wbits, liftable, b, W, U, Vp, votes):
+    "The votes of seed b (see `_lift_kernel`): weights W and pixels U, Vp [V,N] (0 where not voting), votes [N]."
     bm = b if mask.shape[0] > 1 else 0  # a mask or weights shared by all seeds: row 0
     bw = b if weights.shape[0] > 1 else 0
     for v in range(W.shape[0]):
@@ -371,48 +370,50 @@ def _seed_votes(x, xbits, mask, weights, wbits, liftable, b, W, U, Vp, votes, vo
             wv = weights[bw, v, n] if weights.shape[0] > 0 else np.float32(1.0)
             ok = mask[bm, v, n] & liftable[n] & _finite(xbits[b, v, n, 0]) & _finite(xbits[b, v, n, 1]) & (wv > 0)
             if weights.shape[0] > 0: ok = ok & _finite(wbits[bw, v, n])
-            voted[b, v, n] = ok
-            W[v, n], U[v, n], Vp[v, n] = (wv if ok else 0.0), (u_ if ok else 0.0), (v_ if ok else 0.0)
-            votes[n] += 1.0 if ok else 0.0
+            nil = np.float32(0.0)
+            W[v, n], U[v, n], Vp[v, n] = (wv if ok else nil), (u_ if ok else nil), (v_ if ok else nil)
+            votes[n] += np.float32(1.0) if ok else nil
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
-def _lift_kernel(x, mask, weights, liftable, R, t, K, C, iterations, delta, damping, X, res, voted, cos, n_views, rms):
+def _lift_kernel(x, mask, weights, liftable, R, t, K, C, iterations, delta, damping, missing, X, res, cos, n_views, rms):
     """The solver above as one compiled pass per seed, for V cameras shared by all seeds (CPU). Inputs: detections
     x [B,V,N,2] float32 (NaN: missing), votes mask [B|1,V,N], vote weights [B|1,V,N] float32 (or [0,0,0]: all 1), liftable [N]; cameras R [V,3,3],
-    t [V,3], K [V,3,3], centres C [V,3]. Outputs (filled): X [B,N,3], res [B,V,N] (meaningful where voted [B,V,N]),
+    t [V,3], K [V,3,3], centres C [V,3] (all float32). `missing` is the value residuals take where a landmark does not vote (NaN, passed in: fast math may not make one). Outputs (filled): X [B,N,3], res [B,V,N],
     cos [B,N] (smallest cosine between a voting ray and their mean), n_views [B,N], rms [B,N]. Seeds run in parallel;
     within a seed the loops run over landmarks innermost, so the compiler vectorises them (structure of arrays)."""
     B, V, N = x.shape[0], x.shape[1], x.shape[2]
+    f4 = np.float32  # float32 throughout (as the tensor program): twice the vector width of float64
+    zero, one, third, tiny, eps_z, eps_r = f4(0.0), f4(1.0), f4(1.0 / 3.0), f4(1e-20), f4(1e-6), f4(1e-12)
     for b in prange(B):
-        W, U, Vp = np.zeros((V, N)), np.zeros((V, N)), np.zeros((V, N))  # vote weights and observed pixels
-        H = np.zeros((9, N))  # normal equations: H00 H01 H02 H11 H12 H22, g0 g1 g2
-        X0, X1, X2, votes = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros(N)
-        _seed_votes(x, x.view(np.int32), mask, weights, weights.view(np.int32), liftable, np.int64(b), W, U, Vp, votes, voted)
+        W, U, Vp = np.zeros((V, N), f4), np.zeros((V, N), f4), np.zeros((V, N), f4)  # vote weights and observed pixels
+        H = np.zeros((9, N), f4)  # normal equations: H00 H01 H02 H11 H12 H22, g0 g1 g2
+        X0, X1, X2, votes = np.zeros(N, f4), np.zeros(N, f4), np.zeros(N, f4), np.zeros(N, f4)
+        _seed_votes(x, x.view(np.int32), mask, weights, weights.view(np.int32), liftable, np.int64(b), W, U, Vp, votes)
         # masked linear initialisation: rows (s R_2 - R_k) X = t_k - s t_2 in normalised coordinates s
         for v in range(V):
             for k in range(2):
-                f, c = K[v, k, k], K[v, k, 2]
+                inv_f, c = one / K[v, k, k], K[v, k, 2]
                 for n in range(N):
                     wv = W[v, n]
-                    s = ((U[v, n] if k == 0 else Vp[v, n]) - c) / f
+                    s = ((U[v, n] if k == 0 else Vp[v, n]) - c) * inv_f
                     r0, r1, r2 = s * R[v, 2, 0] - R[v, k, 0], s * R[v, 2, 1] - R[v, k, 1], s * R[v, 2, 2] - R[v, k, 2]
                     rhs = t[v, k] - s * t[v, 2]
                     H[0, n] += wv * r0 * r0; H[1, n] += wv * r0 * r1; H[2, n] += wv * r0 * r2
                     H[3, n] += wv * r1 * r1; H[4, n] += wv * r1 * r2; H[5, n] += wv * r2 * r2
                     H[6, n] += wv * r0 * rhs; H[7, n] += wv * r1 * rhs; H[8, n] += wv * r2 * rhs
         for it in range(iterations + 1):
-            damp = 1e-7 if it == 0 else damping
+            damp = f4(1e-7) if it == 0 else damping
             for n in range(N):  # damped 3x3 solve by adjugates (as _solve_sym3)
                 h00, h01, h02, h11, h12, h22 = H[0, n], H[1, n], H[2, n], H[3, n], H[4, n], H[5, n]
-                boost = damp * (h00 + h11 + h22) / 3.0
+                boost = damp * (h00 + h11 + h22) * third
                 h00 += boost; h11 += boost; h22 += boost
                 A00, A01, A02 = h11 * h22 - h12 * h12, h02 * h12 - h01 * h22, h01 * h12 - h02 * h11
                 A11, A12, A22 = h00 * h22 - h02 * h02, h01 * h02 - h00 * h12, h00 * h11 - h01 * h01
                 det = h00 * A00 + h01 * A01 + h02 * A02
-                posed = votes[n] >= 2.0
-                d0 = (A00 * H[6, n] + A01 * H[7, n] + A02 * H[8, n]) / det if posed else 0.0
-                d1 = (A01 * H[6, n] + A11 * H[7, n] + A12 * H[8, n]) / det if posed else 0.0
-                d2 = (A02 * H[6, n] + A12 * H[7, n] + A22 * H[8, n]) / det if posed else 0.0
+                posed = votes[n] >= f4(2.0)
+                d0 = (A00 * H[6, n] + A01 * H[7, n] + A02 * H[8, n]) / det if posed else zero
+                d1 = (A01 * H[6, n] + A11 * H[7, n] + A12 * H[8, n]) / det if posed else zero
+                d2 = (A02 * H[6, n] + A12 * H[7, n] + A22 * H[8, n]) / det if posed else zero
                 if it == 0: X0[n], X1[n], X2[n] = d0, d1, d2
                 else: X0[n] -= d0; X1[n] -= d1; X2[n] -= d2
             if it == iterations: break
@@ -422,11 +423,11 @@ def _lift_kernel(x, mask, weights, liftable, R, t, K, C, iterations, delta, damp
                 for n in range(N):
                     y0 = R[v, 0, 0] * X0[n] + R[v, 0, 1] * X1[n] + R[v, 0, 2] * X2[n] + t[v, 0]
                     y1 = R[v, 1, 0] * X0[n] + R[v, 1, 1] * X1[n] + R[v, 1, 2] * X2[n] + t[v, 1]
-                    iz = 1.0 / max(R[v, 2, 0] * X0[n] + R[v, 2, 1] * X1[n] + R[v, 2, 2] * X2[n] + t[v, 2], 1e-6)
+                    iz = one / max(R[v, 2, 0] * X0[n] + R[v, 2, 1] * X1[n] + R[v, 2, 2] * X2[n] + t[v, 2], eps_z)
                     p, q = y0 * iz, y1 * iz
                     su, sv = fx * iz, fy * iz
                     ru, rv = fx * p + cx - U[v, n], fy * q + cy - Vp[v, n]
-                    wr = W[v, n] * min(1.0, delta / max(math.sqrt(ru * ru + rv * rv), 1e-12))
+                    wr = W[v, n] * min(one, delta / max(np.sqrt(ru * ru + rv * rv), eps_r))
                     ju0, ju1, ju2 = su * (R[v, 0, 0] - p * R[v, 2, 0]), su * (R[v, 0, 1] - p * R[v, 2, 1]), su * (R[v, 0, 2] - p * R[v, 2, 2])
                     jv0, jv1, jv2 = sv * (R[v, 1, 0] - q * R[v, 2, 0]), sv * (R[v, 1, 1] - q * R[v, 2, 1]), sv * (R[v, 1, 2] - q * R[v, 2, 2])
                     H[0, n] += wr * (ju0 * ju0 + jv0 * jv0); H[1, n] += wr * (ju0 * ju1 + jv0 * jv1); H[2, n] += wr * (ju0 * ju2 + jv0 * jv2)
@@ -439,27 +440,27 @@ def _lift_kernel(x, mask, weights, liftable, R, t, K, C, iterations, delta, damp
             for n in range(N):
                 y0 = R[v, 0, 0] * X0[n] + R[v, 0, 1] * X1[n] + R[v, 0, 2] * X2[n] + t[v, 0]
                 y1 = R[v, 1, 0] * X0[n] + R[v, 1, 1] * X1[n] + R[v, 1, 2] * X2[n] + t[v, 1]
-                iz = 1.0 / max(R[v, 2, 0] * X0[n] + R[v, 2, 1] * X1[n] + R[v, 2, 2] * X2[n] + t[v, 2], 1e-6)
+                iz = one / max(R[v, 2, 0] * X0[n] + R[v, 2, 1] * X1[n] + R[v, 2, 2] * X2[n] + t[v, 2], eps_z)
                 ru, rv = fx * y0 * iz + cx - U[v, n], fy * y1 * iz + cy - Vp[v, n]
-                on = 1.0 if W[v, n] > 0.0 else 0.0
+                on = one if W[v, n] > zero else zero
                 r2 = ru * ru + rv * rv
-                res[b, v, n] = math.sqrt(r2)
+                res[b, v, n] = np.sqrt(r2) if on > zero else missing
                 H[4, n] += r2 * on
                 e0, e1, e2 = X0[n] - C[v, 0], X1[n] - C[v, 1], X2[n] - C[v, 2]
-                inv = on / math.sqrt(max(e0 * e0 + e1 * e1 + e2 * e2, 1e-20))
+                inv = on / np.sqrt(max(e0 * e0 + e1 * e1 + e2 * e2, tiny))
                 H[0, n] += e0 * inv; H[1, n] += e1 * inv; H[2, n] += e2 * inv
         for n in range(N):
-            inv = 1.0 / math.sqrt(max(H[0, n] * H[0, n] + H[1, n] * H[1, n] + H[2, n] * H[2, n], 1e-20))
-            H[0, n] *= inv; H[1, n] *= inv; H[2, n] *= inv; H[3, n] = 1.0
+            inv = one / np.sqrt(max(H[0, n] * H[0, n] + H[1, n] * H[1, n] + H[2, n] * H[2, n], tiny))
+            H[0, n] *= inv; H[1, n] *= inv; H[2, n] *= inv; H[3, n] = one
         for v in range(V):  # the smallest cosine between a voting ray and the mean ray
             for n in range(N):
                 e0, e1, e2 = X0[n] - C[v, 0], X1[n] - C[v, 1], X2[n] - C[v, 2]
-                cv = (e0 * H[0, n] + e1 * H[1, n] + e2 * H[2, n]) / math.sqrt(max(e0 * e0 + e1 * e1 + e2 * e2, 1e-20))
-                H[3, n] = min(H[3, n], cv if W[v, n] > 0.0 else 1.0)
+                cv = (e0 * H[0, n] + e1 * H[1, n] + e2 * H[2, n]) / np.sqrt(max(e0 * e0 + e1 * e1 + e2 * e2, tiny))
+                H[3, n] = min(H[3, n], cv if W[v, n] > zero else one)
         for n in range(N):
             X[b, n, 0], X[b, n, 1], X[b, n, 2] = X0[n], X1[n], X2[n]
             cos[b, n], n_views[b, n] = H[3, n], int(votes[n])
-            rms[b, n] = math.sqrt(H[4, n] / max(votes[n], 1.0))
+            rms[b, n] = np.sqrt(H[4, n] / max(votes[n], one))
 
 def _valid(X: Tensor, cos: Tensor, n_views: Tensor, min_views: int, min_angle: float) -> Tensor:
     "valid [B,N]: enough votes, a wide enough triangulation angle (twice the widest ray-to-mean-ray angle), finite."
@@ -468,18 +469,17 @@ def _valid(X: Tensor, cos: Tensor, n_views: Tensor, min_views: int, min_angle: f
 def _lift_numba(points2d, mask, weights, liftable, K, R, t, C, iterations, delta_px, damping, min_views, min_angle) -> LiftResult:
     "`lift` by `_lift_kernel`: CPU tensors, V shared cameras K, R, t, C [V,...]; the same inputs and outputs as the tensor program."
     B, V, N, _ = points2d.shape
-    f64 = lambda a: a.detach().double().contiguous().numpy()
+    f32 = lambda a: a.detach().float().contiguous().numpy()
     m = (mask[:1] if mask.stride(0) == 0 else mask).contiguous().numpy()  # a [V,N] mask shared by all seeds stays [1,V,N]
     w = np.zeros((0, 0, 0), np.float32) if weights is None else weights.detach().float().contiguous().numpy()
     lif = np.ones(N, bool) if liftable is None else liftable.numpy()
-    X, res, voted = np.empty((B, N, 3), np.float32), np.empty((B, V, N), np.float32), np.empty((B, V, N), bool)
+    X, res = np.empty((B, N, 3), np.float32), np.empty((B, V, N), np.float32)
     cos, n_views, rms = np.empty((B, N), np.float32), np.empty((B, N), np.int64), np.empty((B, N), np.float32)
-    _lift_kernel(points2d.detach().float().contiguous().numpy(), m, w, lif, f64(R), f64(t), f64(K), f64(C), iterations,
-                 float(delta_px), float(damping), X, res, voted, cos, n_views, rms)
-    X, res, voted, cos, n_views, rms = map(torch.from_numpy, (X, res, voted, cos, n_views, rms))
+    _lift_kernel(points2d.detach().float().contiguous().numpy(), m, w, lif, f32(R), f32(t), f32(K), f32(C), iterations,
+                 np.float32(delta_px), np.float32(damping), np.float32(np.nan), X, res, cos, n_views, rms)
+    X, res, cos, n_views, rms = map(torch.from_numpy, (X, res, cos, n_views, rms))
     valid = _valid(X, cos, n_views, min_views, min_angle)
-    return LiftResult(torch.where(valid[..., None], X, float("nan")), valid, n_views, torch.where(valid, rms, float("nan")),
-                      torch.where(voted, res, float("nan")))
+    return LiftResult(torch.where(valid[..., None], X, float("nan")), valid, n_views, torch.where(valid, rms, float("nan")), res)
 
 # %% ../nbs/07_lift.ipynb #7ed7c39c
 STORE_KEYS = ("seeds", "points3d", "valid", "n_views", "rms_px", "residuals", "mask")
