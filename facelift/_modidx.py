@@ -265,6 +265,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'facelift.lift.ViewSet.with_masks': ('lift.html#viewset.with_masks', 'facelift/lift.py'),
                                'facelift.lift._camera_tensors': ('lift.html#_camera_tensors', 'facelift/lift.py'),
                                'facelift.lift._finite': ('lift.html#_finite', 'facelift/lift.py'),
+                               'facelift.lift._in_camera': ('lift.html#_in_camera', 'facelift/lift.py'),
                                'facelift.lift._lift_chunk': ('lift.html#_lift_chunk', 'facelift/lift.py'),
                                'facelift.lift._lift_kernel': ('lift.html#_lift_kernel', 'facelift/lift.py'),
                                'facelift.lift._lift_numba': ('lift.html#_lift_numba', 'facelift/lift.py'),

@@ -304,7 +304,7 @@ def lift(
     if B == 0 or V == 0 or N == 0: raise ValueError(f"points2d is empty: {tuple(points2d.shape)}")
     cameras = cameras.to(points2d.device)
     K, R, t = _camera_tensors(cameras, B, V)
-    if mask is None: mask = torch.ones(B, V, N, dtype=torch.bool, device=points2d.device)
+    if mask is None: mask = torch.ones(V, N, dtype=torch.bool, device=points2d.device)  # every view votes (expanded below)
     mask = torch.as_tensor(mask, device=points2d.device).bool()
     if mask.shape == (V, N): mask = mask.expand(B, V, N)
     if mask.shape != (B, V, N): raise ValueError(f"mask must be [B,V,N] = {[B, V, N]} or [V,N], got {list(mask.shape)}")
@@ -358,6 +358,13 @@ def lift(
 def _finite(bits) -> bool:
     "Whether a float32 given by its bits (int32) is finite; integer arithmetic, so fast math cannot fold the test away."
     return (bits & 0x7F800000) != 0x7F800000
+
+@numba.njit(inline="always")
+def _in_camera(R, t, v, x0, x1, x2, eps):
+    "Camera-frame x, y and 1/z (z at least eps) of the point (x0, x1, x2) seen by view v."
+    y0 = R[v, 0, 0] * x0 + R[v, 0, 1] * x1 + R[v, 0, 2] * x2 + t[v, 0]
+    y1 = R[v, 1, 0] * x0 + R[v, 1, 1] * x1 + R[v, 1, 2] * x2 + t[v, 1]
+    return y0, y1, np.float32(1.0) / max(R[v, 2, 0] * x0 + R[v, 2, 1] * x1 + R[v, 2, 2] * x2 + t[v, 2], eps)
 
 @numba.njit(inline="always")
 def _seed_votes(x, xbits, mask, weights, wbits, liftable, b, W, U, Vp, votes):
@@ -421,9 +428,7 @@ def _lift_kernel(x, mask, weights, liftable, R, t, K, C, iterations, delta, damp
             for v in range(V):  # IRLS Gauss-Newton on the pixel error (Huber weights)
                 fx, fy, cx, cy = K[v, 0, 0], K[v, 1, 1], K[v, 0, 2], K[v, 1, 2]
                 for n in range(N):
-                    y0 = R[v, 0, 0] * X0[n] + R[v, 0, 1] * X1[n] + R[v, 0, 2] * X2[n] + t[v, 0]
-                    y1 = R[v, 1, 0] * X0[n] + R[v, 1, 1] * X1[n] + R[v, 1, 2] * X2[n] + t[v, 1]
-                    iz = one / max(R[v, 2, 0] * X0[n] + R[v, 2, 1] * X1[n] + R[v, 2, 2] * X2[n] + t[v, 2], eps_z)
+                    y0, y1, iz = _in_camera(R, t, v, X0[n], X1[n], X2[n], eps_z)
                     p, q = y0 * iz, y1 * iz
                     su, sv = fx * iz, fy * iz
                     ru, rv = fx * p + cx - U[v, n], fy * q + cy - Vp[v, n]
@@ -438,9 +443,7 @@ def _lift_kernel(x, mask, weights, liftable, R, t, K, C, iterations, delta, damp
         for v in range(V):
             fx, fy, cx, cy = K[v, 0, 0], K[v, 1, 1], K[v, 0, 2], K[v, 1, 2]
             for n in range(N):
-                y0 = R[v, 0, 0] * X0[n] + R[v, 0, 1] * X1[n] + R[v, 0, 2] * X2[n] + t[v, 0]
-                y1 = R[v, 1, 0] * X0[n] + R[v, 1, 1] * X1[n] + R[v, 1, 2] * X2[n] + t[v, 1]
-                iz = one / max(R[v, 2, 0] * X0[n] + R[v, 2, 1] * X1[n] + R[v, 2, 2] * X2[n] + t[v, 2], eps_z)
+                y0, y1, iz = _in_camera(R, t, v, X0[n], X1[n], X2[n], eps_z)
                 ru, rv = fx * y0 * iz + cx - U[v, n], fy * y1 * iz + cy - Vp[v, n]
                 on = one if W[v, n] > zero else zero
                 r2 = ru * ru + rv * rv
@@ -471,11 +474,11 @@ def _lift_numba(points2d, mask, weights, liftable, K, R, t, C, iterations, delta
     B, V, N, _ = points2d.shape
     f32 = lambda a: a.detach().float().contiguous().numpy()
     m = (mask[:1] if mask.stride(0) == 0 else mask).contiguous().numpy()  # a [V,N] mask shared by all seeds stays [1,V,N]
-    w = np.zeros((0, 0, 0), np.float32) if weights is None else weights.detach().float().contiguous().numpy()
+    w = np.zeros((0, 0, 0), np.float32) if weights is None else f32(weights)
     lif = np.ones(N, bool) if liftable is None else liftable.numpy()
     X, res = np.empty((B, N, 3), np.float32), np.empty((B, V, N), np.float32)
     cos, n_views, rms = np.empty((B, N), np.float32), np.empty((B, N), np.int64), np.empty((B, N), np.float32)
-    _lift_kernel(points2d.detach().float().contiguous().numpy(), m, w, lif, f32(R), f32(t), f32(K), f32(C), iterations,
+    _lift_kernel(f32(points2d), m, w, lif, f32(R), f32(t), f32(K), f32(C), iterations,
                  np.float32(delta_px), np.float32(damping), np.float32(np.nan), X, res, cos, n_views, rms)
     X, res, cos, n_views, rms = map(torch.from_numpy, (X, res, cos, n_views, rms))
     valid = _valid(X, cos, n_views, min_views, min_angle)
