@@ -34,8 +34,12 @@ def _cached_rate(cfg: T.TrainConfig) -> float:
 
 
 def run(quick: bool = False) -> list[dict]:
+    with tempfile.TemporaryDirectory(prefix="facelift-bench-train-") as d:  # run directories hold checkpoints: removed afterwards
+        return _run(Path(d), quick)
+
+
+def _run(tmp: Path, quick: bool) -> list[dict]:
     rounds, steps = (1, 40) if quick else (3, 60)
-    tmp = Path(tempfile.mkdtemp(prefix="facelift-bench-train-"))
     base = T.TrainConfig.preset("cpu", out=str(tmp / "data"), seeds=64, videos=2, clip_frames=24, steps=steps, val_samples=0,
                                 log_every=10, checkpoint_every=10 ** 6, progress=False)
     T.ensure_data(base)
