@@ -277,6 +277,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'facelift.lift._solve_sym3': ('lift.html#_solve_sym3', 'facelift/lift.py'),
                                'facelift.lift._unit': ('lift.html#_unit', 'facelift/lift.py'),
                                'facelift.lift._valid': ('lift.html#_valid', 'facelift/lift.py'),
+                               'facelift.lift._view': ('lift.html#_view', 'facelift/lift.py'),
                                'facelift.lift.auto_masks': ('lift.html#auto_masks', 'facelift/lift.py'),
                                'facelift.lift.default_view_set': ('lift.html#default_view_set', 'facelift/lift.py'),
                                'facelift.lift.landmark_normals': ('lift.html#landmark_normals', 'facelift/lift.py'),

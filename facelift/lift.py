@@ -360,11 +360,19 @@ def _finite(bits) -> bool:
     return (bits & 0x7F800000) != 0x7F800000
 
 @numba.njit(inline="always")
-def _in_camera(R, t, v, x0, x1, x2, eps):
-    "Camera-frame x, y and 1/z (z at least eps) of the point (x0, x1, x2) seen by view v."
-    y0 = R[v, 0, 0] * x0 + R[v, 0, 1] * x1 + R[v, 0, 2] * x2 + t[v, 0]
-    y1 = R[v, 1, 0] * x0 + R[v, 1, 1] * x1 + R[v, 1, 2] * x2 + t[v, 1]
-    return y0, y1, np.float32(1.0) / max(R[v, 2, 0] * x0 + R[v, 2, 1] * x1 + R[v, 2, 2] * x2 + t[v, 2], eps)
+def _view(R, t, K, v):
+    """View v's camera as 16 scalars: rotation R00..R22, translation t0..t2, fx, fy, cx, cy. Read once per view, so that
+    the landmark loops keep them in registers (loads inside a loop that also stores would need alias checks, which stop
+    the compiler from vectorising it)."""
+    return (R[v, 0, 0], R[v, 0, 1], R[v, 0, 2], R[v, 1, 0], R[v, 1, 1], R[v, 1, 2], R[v, 2, 0], R[v, 2, 1], R[v, 2, 2],
+            t[v, 0], t[v, 1], t[v, 2], K[v, 0, 0], K[v, 1, 1], K[v, 0, 2], K[v, 1, 2])
+
+@numba.njit(inline="always")
+def _in_camera(c, x0, x1, x2, eps):
+    "Camera-frame x, y and 1/z (z at least eps) of the point (x0, x1, x2) seen by the view c (see `_view`)."
+    y0 = c[0] * x0 + c[1] * x1 + c[2] * x2 + c[9]
+    y1 = c[3] * x0 + c[4] * x1 + c[5] * x2 + c[10]
+    return y0, y1, np.float32(1.0) / max(c[6] * x0 + c[7] * x1 + c[8] * x2 + c[11], eps)
 
 @numba.njit(inline="always")
 def _seed_votes(x, xbits, mask, weights, wbits, liftable, b, W, U, Vp, votes):
@@ -426,25 +434,25 @@ def _lift_kernel(x, mask, weights, liftable, R, t, K, C, iterations, delta, damp
             if it == iterations: break
             H[:] = 0.0
             for v in range(V):  # IRLS Gauss-Newton on the pixel error (Huber weights)
-                fx, fy, cx, cy = K[v, 0, 0], K[v, 1, 1], K[v, 0, 2], K[v, 1, 2]
+                c = _view(R, t, K, v)
                 for n in range(N):
-                    y0, y1, iz = _in_camera(R, t, v, X0[n], X1[n], X2[n], eps_z)
+                    y0, y1, iz = _in_camera(c, X0[n], X1[n], X2[n], eps_z)
                     p, q = y0 * iz, y1 * iz
-                    su, sv = fx * iz, fy * iz
-                    ru, rv = fx * p + cx - U[v, n], fy * q + cy - Vp[v, n]
+                    su, sv = c[12] * iz, c[13] * iz
+                    ru, rv = c[12] * p + c[14] - U[v, n], c[13] * q + c[15] - Vp[v, n]
                     wr = W[v, n] * min(one, delta / max(np.sqrt(ru * ru + rv * rv), eps_r))
-                    ju0, ju1, ju2 = su * (R[v, 0, 0] - p * R[v, 2, 0]), su * (R[v, 0, 1] - p * R[v, 2, 1]), su * (R[v, 0, 2] - p * R[v, 2, 2])
-                    jv0, jv1, jv2 = sv * (R[v, 1, 0] - q * R[v, 2, 0]), sv * (R[v, 1, 1] - q * R[v, 2, 1]), sv * (R[v, 1, 2] - q * R[v, 2, 2])
+                    ju0, ju1, ju2 = su * (c[0] - p * c[6]), su * (c[1] - p * c[7]), su * (c[2] - p * c[8])
+                    jv0, jv1, jv2 = sv * (c[3] - q * c[6]), sv * (c[4] - q * c[7]), sv * (c[5] - q * c[8])
                     H[0, n] += wr * (ju0 * ju0 + jv0 * jv0); H[1, n] += wr * (ju0 * ju1 + jv0 * jv1); H[2, n] += wr * (ju0 * ju2 + jv0 * jv2)
                     H[3, n] += wr * (ju1 * ju1 + jv1 * jv1); H[4, n] += wr * (ju1 * ju2 + jv1 * jv2); H[5, n] += wr * (ju2 * ju2 + jv2 * jv2)
                     H[6, n] += wr * (ju0 * ru + jv0 * rv); H[7, n] += wr * (ju1 * ru + jv1 * rv); H[8, n] += wr * (ju2 * ru + jv2 * rv)
         # residuals, their RMS and the sum of the unit voting rays
         H[:] = 0.0
         for v in range(V):
-            fx, fy, cx, cy = K[v, 0, 0], K[v, 1, 1], K[v, 0, 2], K[v, 1, 2]
+            c = _view(R, t, K, v)
             for n in range(N):
-                y0, y1, iz = _in_camera(R, t, v, X0[n], X1[n], X2[n], eps_z)
-                ru, rv = fx * y0 * iz + cx - U[v, n], fy * y1 * iz + cy - Vp[v, n]
+                y0, y1, iz = _in_camera(c, X0[n], X1[n], X2[n], eps_z)
+                ru, rv = c[12] * y0 * iz + c[14] - U[v, n], c[13] * y1 * iz + c[15] - Vp[v, n]
                 on = one if W[v, n] > zero else zero
                 r2 = ru * ru + rv * rv
                 res[b, v, n] = np.sqrt(r2) if on > zero else missing
