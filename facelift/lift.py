@@ -616,7 +616,7 @@ def prepare(
     needs_truth = isinstance(detector, SimulatedLabeller)
     if needs_truth and not isinstance(generator, SyntheticHeads):
         raise ValueError("the simulated labeller reads the truth of synthetic heads: use --generator synthetic, or a real detector (dlib)")
-    bar = tqdm(total=len(mine) * len(mine[0]) if mine else 0, initial=(len(mine) - len(todo)) * (len(mine[0]) if mine else 0),
+    bar = tqdm(total=sum(map(len, mine)), initial=sum(map(len, mine)) - sum(map(len, todo)),  # the last shard may be short
                desc="prepare", unit="seed", disable=not progress)
     for c in todo:
         s = torch.tensor(list(c))

@@ -1,4 +1,5 @@
 """`facelift prepare`: the multi-view stage through the CLI, killed and resumed, machines merged, a real detector."""
+import re
 import signal
 
 import numpy as np
@@ -45,6 +46,14 @@ def test_prepare_shards_on_two_machines_merge(tmp_path):
     assert [len(m0), len(m1)] == [32, 16]
     merged = m0.merge(m1)
     assert len(merged) == 48 and torch.equal(merged.load()["seeds"], torch.arange(48))
+
+
+def test_prepare_progress_counts_seeds_when_the_last_shard_is_short(tmp_path):
+    r = run("facelift", "prepare", "--seeds", "0:20", "--shard-size", "16", "--out", tmp_path / "p")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "20/20" in r.stderr and not re.search(r"\d+/32\b", r.stderr), r.stderr[-500:]  # 16 + 4 seeds, not 2 full shards
+    again = run("facelift", "prepare", "--seeds", "0:20", "--shard-size", "16", "--out", tmp_path / "p")
+    assert again.returncode == 0 and "20/20" in again.stderr  # resumed: everything already done
 
 
 def test_prepare_with_dlib_renders_and_lifts_ibug68(tmp_path):
