@@ -435,14 +435,16 @@ def _lift_kernel(x, mask, weights, liftable, R, t, K, C, iterations, delta, damp
             H[:] = 0.0
             for v in range(V):  # IRLS Gauss-Newton on the pixel error (Huber weights)
                 c = _view(R, t, K, v)
+                r00, r01, r02, r10, r11, r12, r20, r21, r22 = c[:9]
+                fx, fy, cx, cy = c[12:]
                 for n in range(N):
                     y0, y1, iz = _in_camera(c, X0[n], X1[n], X2[n], eps_z)
                     p, q = y0 * iz, y1 * iz
-                    su, sv = c[12] * iz, c[13] * iz
-                    ru, rv = c[12] * p + c[14] - U[v, n], c[13] * q + c[15] - Vp[v, n]
+                    su, sv = fx * iz, fy * iz
+                    ru, rv = fx * p + cx - U[v, n], fy * q + cy - Vp[v, n]
                     wr = W[v, n] * min(one, delta / max(np.sqrt(ru * ru + rv * rv), eps_r))
-                    ju0, ju1, ju2 = su * (c[0] - p * c[6]), su * (c[1] - p * c[7]), su * (c[2] - p * c[8])
-                    jv0, jv1, jv2 = sv * (c[3] - q * c[6]), sv * (c[4] - q * c[7]), sv * (c[5] - q * c[8])
+                    ju0, ju1, ju2 = su * (r00 - p * r20), su * (r01 - p * r21), su * (r02 - p * r22)
+                    jv0, jv1, jv2 = sv * (r10 - q * r20), sv * (r11 - q * r21), sv * (r12 - q * r22)
                     H[0, n] += wr * (ju0 * ju0 + jv0 * jv0); H[1, n] += wr * (ju0 * ju1 + jv0 * jv1); H[2, n] += wr * (ju0 * ju2 + jv0 * jv2)
                     H[3, n] += wr * (ju1 * ju1 + jv1 * jv1); H[4, n] += wr * (ju1 * ju2 + jv1 * jv2); H[5, n] += wr * (ju2 * ju2 + jv2 * jv2)
                     H[6, n] += wr * (ju0 * ru + jv0 * rv); H[7, n] += wr * (ju1 * ru + jv1 * rv); H[8, n] += wr * (ju2 * ru + jv2 * rv)
@@ -450,9 +452,10 @@ def _lift_kernel(x, mask, weights, liftable, R, t, K, C, iterations, delta, damp
         H[:] = 0.0
         for v in range(V):
             c = _view(R, t, K, v)
+            fx, fy, cx, cy = c[12:]
             for n in range(N):
                 y0, y1, iz = _in_camera(c, X0[n], X1[n], X2[n], eps_z)
-                ru, rv = c[12] * y0 * iz + c[14] - U[v, n], c[13] * y1 * iz + c[15] - Vp[v, n]
+                ru, rv = fx * y0 * iz + cx - U[v, n], fy * y1 * iz + cy - Vp[v, n]
                 on = one if W[v, n] > zero else zero
                 r2 = ru * ru + rv * rv
                 res[b, v, n] = np.sqrt(r2) if on > zero else missing
