@@ -619,8 +619,8 @@ def prepare(
     needs_truth = isinstance(detector, SimulatedLabeller)
     if needs_truth and not isinstance(generator, SyntheticHeads):
         raise ValueError("the simulated labeller reads the truth of synthetic heads: use --generator synthetic, or a real detector (dlib)")
-    bar = tqdm(total=sum(map(len, mine)), initial=sum(map(len, mine)) - sum(map(len, todo)),  # the last shard may be short
-               desc="prepare", unit="seed", disable=not progress)
+    total = sum(map(len, mine))  # seeds, not shards: the last shard may be short
+    bar = tqdm(total=total, initial=total - sum(map(len, todo)), desc="prepare", unit="seed", disable=not progress)
     for c in todo:
         s = torch.tensor(list(c))
         sv, cv = s.repeat_interleave(V), cams[torch.arange(V).repeat(len(s))]
