@@ -62,6 +62,25 @@ def test_pipelines_are_papermill_ready(path):
     assert "run_dir = None" in first_code.source       # smoke-runnable by nbdev-test into a temporary folder
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO)))
+def test_notebooks_remove_the_temporary_folders_they_make(path):
+    code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    if "tempfile.mkdtemp(" not in code: return
+    assert "shutil.rmtree(" in code, "a notebook that makes temporary folders must remove them (its last cell)"
+
+
+def test_notebook_runs_leave_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
+    """nbdev-test of a notebook with examples on disk and of a pipeline run without a run directory: their scratch
+    folders (`facelift-*`, one run of 11_train alone wrote 431 MB) are gone afterwards."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    for nb in ("00_core.ipynb", "pipelines/camera_space.ipynb"):
+        r = run("nbdev-test", REPO / "nbs" / nb)
+        assert r.returncode == 0, r.stderr[-2000:]
+    assert not sorted(p.name for p in tmp.iterdir() if p.name.startswith("facelift-"))
+
+
 def test_readme_starts_with_the_two_commands_and_matches_index():
     readme = (REPO / "README.md").read_text()
     block = readme.split("```")[1].splitlines()[1:]
