@@ -25,14 +25,14 @@ test: venv check-clean check-export nbtest pytest
 
 # committed notebooks must already be clean (nbdev-clean would change nothing)
 check-clean: venv
-	@tmp=$$(mktemp -d) && cp -r nbs $$tmp/ && $(BIN)/nbdev-clean >/dev/null && \
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp -r nbs $$tmp/ && $(BIN)/nbdev-clean >/dev/null && \
 	if ! diff -rq $$tmp/nbs nbs; then echo "FAIL: notebooks were not clean; nbdev-clean fixed them, commit the result"; exit 1; fi; \
 	echo "notebooks are clean"
 
 # the library must be exactly what the notebooks export (nbdev-export rewrites pyproject.toml unchanged: keep its
 # time stamp when its text is the same, or the next make would reinstall the venv)
 check-export: venv
-	@tmp=$$(mktemp -d) && cp -r facelift $$tmp/ && cp -p pyproject.toml $$tmp/ && $(BIN)/nbdev-export && \
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp -r facelift $$tmp/ && cp -p pyproject.toml $$tmp/ && $(BIN)/nbdev-export && \
 	if cmp -s $$tmp/pyproject.toml pyproject.toml; then touch -r $$tmp/pyproject.toml pyproject.toml; fi; \
 	if ! diff -rq -x __pycache__ $$tmp/facelift facelift; then echo "FAIL: facelift/ differs from what nbs/ export; run nbdev-export and commit"; exit 1; fi; \
 	echo "facelift/ matches the notebooks"
