@@ -114,7 +114,7 @@ def _free_port() -> int:
 
 def test_two_process_ddp_on_cpu(tmp_path, data):
     out = tmp_path / "ddp"
-    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", TMPDIR=str(tmp_path))  # torchrun keeps its logs in a temporary folder
     cmd = [str(BIN / "torchrun"), "--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
            str(BIN / "facelift"), "train", "--preset", "cpu", "--steps", "6", "--out", str(out), "--no-progress",
            "--set", *SMALL, f"pseudolabels={data['pseudolabels']}", f"frames={data['frames']}"]
