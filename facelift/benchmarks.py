@@ -18,14 +18,16 @@ from .camera import Camera, CameraSpace
 from .detect import apply_similarity, crop_face, face_box
 from .heads import SyntheticHeads
 from .landmarks import get_scheme
-from .metrics import Scores, box_norm, category_table, nme, nmlc, region_table
+from .data import to_model_input
+from .losses import geodesic
+from .metrics import Scores, bootstrap_ci, box_norm, category_table, nme, nmlc, region_table
 from .render import point_visibility
 
 # %% auto #0
-__all__ = ['MEDIAPIPE_VERSION', 'MEDIAPIPE_TO_IBUG68', 'PEERS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TestSet', 'synthetic_testset',
-           'Evaluation', 'NoFaceFound', 'evaluate', 'dad3dheads', 'read_krt', 'read_obj_vertices', 'multiface',
-           'dlib_predictor', 'mediapipe_env', 'mediapipe_predictor', 'peer_evaluations', 'regressor_predictor',
-           'table_rows', 'paper_table', 'regions_figure', 'write_tables']
+__all__ = ['MEDIAPIPE_VERSION', 'MEDIAPIPE_TO_IBUG68', 'PEERS', 'TestSet', 'synthetic_testset', 'Evaluation', 'NoFaceFound',
+           'evaluate', 'dad3dheads', 'read_krt', 'read_obj_vertices', 'multiface', 'dlib_predictor', 'mediapipe_env',
+           'mediapipe_predictor', 'peer_evaluations', 'regressor_predictor', 'table_rows', 'paper_table',
+           'regions_figure', 'write_tables', 'pose_errors', 'pose_table', 'paired_difference']
 
 # %% ../nbs/13_benchmarks.ipynb #2da45dd2
 @dataclass
@@ -280,26 +282,20 @@ def peer_evaluations(testset: TestSet, names: tuple[str, ...] = ("dlib",)) -> tu
     return done, notes
 
 # %% ../nbs/13_benchmarks.ipynb #70a6b842
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
 def regressor_predictor(model, scheme: str = "ibug68", device: str | torch.device = "cpu", template: bool = False) -> Callable[[Tensor], Tensor]:
     """images uint8 [B,H,W,3] -> 2.5D landmarks [B,N,2] in the images' pixels, in `scheme`, from a FaceLiftRegressor;
     `template=True`: its mean template projected at its predicted pose instead (the mean-template baseline)."""
-    import torch.nn.functional as F
     model = model.to(device).eval()
     S = model.config.image_size
     src, dst = get_scheme(model.config.scheme), get_scheme(scheme)
     if dst.name == src.name: pick = list(range(src.n))
     elif dst.name == "ibug68" and src.name == "wflw98": pick = list(src.subset68)
     else: raise ValueError(f"cannot evaluate a {src.name} regressor in {dst.name}")
-    mean, std = torch.tensor(IMAGENET_MEAN, device=device)[:, None, None], torch.tensor(IMAGENET_STD, device=device)[:, None, None]
 
     @torch.no_grad()
     def predict(images: Tensor) -> Tensor:
-        x = images.to(device).permute(0, 3, 1, 2).float() / 255
-        H, W = x.shape[-2:]
-        x = F.interpolate(x, size=(S, S), mode="bilinear", antialias=True, align_corners=False)
-        out = model((x - mean) / std)
+        H, W = images.shape[1:3]
+        out = model(to_model_input(images.to(device), S))
         p = (model.project(model.template, out.rotation, out.translation) if template else out.points2d)[:, pick]
         return p * torch.tensor([W / S, H / S], device=p.device)
     return predict
@@ -355,3 +351,45 @@ def write_tables(evaluations: list[Evaluation], out_dir) -> dict[str, "Path"]:
         paths[f"{name}.md"] = atomic_write_text(out_dir / f"{name}.md", _markdown(rows))
     paths["regions.html"] = atomic_write_text(out_dir / "regions.html", regions_figure(evaluations).to_html(include_plotlyjs=True, full_html=True))
     return paths
+
+# %% ../nbs/13_benchmarks.ipynb #52a2ddb0
+@torch.no_grad()
+def pose_errors(model, testset: TestSet, batch: int = 32) -> dict[str, Tensor]:
+    """Per image [M] of a synthetic test set: `rot_deg`, `trans` and `err3d` of a regressor (see above), and the constant guesses'
+    `rot_deg_frontal` (a frontal camera) and `err3d_template` (its template as the 3D landmarks); % IOD for the distances."""
+    if testset.cameras is None or testset.landmarks3d is None: raise ValueError(f"{testset.name} has no true cameras and 3D landmarks")
+    model = model.eval()
+    dev, S = next(model.parameters()).device, model.config.image_size
+    preds = [model(to_model_input(testset.images[i:i + batch].to(dev), S)) for i in range(0, len(testset), batch)]
+    cat = lambda k: torch.cat([getattr(p, k) for p in preds]).float().cpu()
+    R, t, p3 = cat("rotation"), cat("translation"), cat("points3d")
+    truth, scheme = testset.landmarks3d, get_scheme(model.config.scheme)
+    eyes = truth[:, scheme.regions["eyes"]]
+    iod = (eyes.amax(1)[:, 0] - eyes.amin(1)[:, 0]).abs()  # outer eye corners span x in the canonical frame
+    err3d = lambda X: (X - truth)[:, scheme.liftable].norm(dim=-1).mean(1) / iod * 100
+    frontal = CameraSpace(image_size=S).camera(0.0, 0.0).R.expand_as(testset.cameras.R)
+    return dict(rot_deg=torch.rad2deg(geodesic(R, testset.cameras.R)), trans=(t - testset.cameras.t).norm(dim=-1) / iod * 100,
+                err3d=err3d(p3), rot_deg_frontal=torch.rad2deg(geodesic(frontal, testset.cameras.R)),
+                err3d_template=err3d(model.template.float().cpu().expand_as(p3)))
+
+def pose_table(errors: dict[str, Tensor], testset: TestSet) -> list[dict]:
+    "Rows per category (and 'all'): rotation error median/mean (degrees), frontal guess median, translation median, 3D error mean vs template."
+    rows = []
+    for name, m in {"all": torch.ones(len(testset), dtype=torch.bool), **testset.categories}.items():
+        e = {k: v[m] for k, v in errors.items()}
+        nan = float("nan")
+        f = lambda v, how: round(float(getattr(v, how)()), 2) if len(v) else nan
+        rows.append({"category": name, "images": int(m.sum()), "rotation median (°)": f(e["rot_deg"], "median"),
+                     "rotation mean (°)": f(e["rot_deg"], "mean"), "frontal guess median (°)": f(e["rot_deg_frontal"], "median"),
+                     "translation median (% IOD)": f(e["trans"], "median"), "3D error (% IOD)": f(e["err3d"], "mean"),
+                     "template 3D error (% IOD)": f(e["err3d_template"], "mean")})
+    return rows
+
+def paired_difference(a: Evaluation, b: Evaluation, n_boot: int = 2000) -> dict[str, float]:
+    "Mean per-image NMLC of `a` minus `b` on the images both scored, with its bootstrap 95% interval."
+    if len(a.scores.per_image) != len(b.scores.per_image) or a.failures or b.failures:
+        raise ValueError(f"paired_difference needs both predictors scored on every image ({a.name}: {a.failures} failures, {b.name}: {b.failures})")
+    d = a.scores.per_image - b.scores.per_image
+    lo, hi = bootstrap_ci(d, n_boot)
+    return {"mean": float(d.mean()), "ci_low": lo, "ci_high": hi}
+

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 import facelift
 from .core import atomic_write_text
+from .model import shipped_models
 from .viz import save_html, table_html, write_report
 
 # %% auto #0
@@ -47,9 +48,12 @@ def demo_stages(quick: bool = False) -> list[Stage]:
                   dict(n_clips=2 if quick else 6, frames=12 if quick else 48, clip_size=160 if quick else 256)),
             Stage("pseudo", "3D pseudo-labels: masked multi-view lifting", "pseudo_labels.ipynb",
                   dict(n_seeds=32 if quick else 256, shard_size=16 if quick else 64)),
-            Stage("train", "Training", "train.ipynb",
-                  dict(use_run_stores=True, steps=16 if quick else 600, val_samples=8 if quick else 64, log_every=4 if quick else 20)),
-            Stage("evaluate", "Evaluation", "evaluate.ipynb", dict(n_test=48 if quick else 200, image_size=160 if quick else 224))]
+            Stage("train", "Training (the demo preset: a few minutes)", "train.ipynb",
+                  dict(preset="demo", use_run_stores=True, steps=16 if quick else None, val_samples=8 if quick else 64,
+                       log_every=4 if quick else 10)),
+            Stage("evaluate", "Evaluation of the shipped reference model", "evaluate.ipynb",
+                  dict(checkpoint="cpu" if "cpu" in shipped_models() else None, also_run_model="cpu" in shipped_models(),
+                       n_test=48 if quick else 200, image_size=160 if quick else 224))]
 
 def repo_dir() -> Path:
     "The source checkout the package was installed from (pipelines and benchmarks live there)."
@@ -187,7 +191,8 @@ def _evaluate(args) -> int:
         from facelift.train import validate
         v = validate(model, ts)
         print(f"{evs[0].name} vs its own template at its predicted pose: 3D error {v['val/err3d']:.2f}% vs {v['val/err3d_template']:.2f}% "
-              f"inter-ocular distance, NMLC {v['val/nmlc']:.4f} vs {v['val/nmlc_template']:.4f}")
+              f"inter-ocular distance, NMLC {v['val/nmlc']:.4f} vs {v['val/nmlc_template']:.4f}; rotation error {v['val/rot_deg']:.1f}° "
+              f"median, {v['val/rot_deg_mean']:.1f}° mean; translation error {v['val/trans_err']:.1f}% inter-ocular distance (median)")
     print("tables: " + ", ".join(str(p) for p in paths.values()))
     return 0
 
@@ -239,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export-onnx", help="export a trained regressor to ONNX and check it with ONNX Runtime",
                        description="Load a regressor checkpoint, export it to ONNX (dynamic batch axis) and compare "
                                    "ONNX Runtime's outputs with PyTorch's on random images.")
-    e.add_argument("--checkpoint", required=True, type=Path, help="regressor or training checkpoint (.pt)")
+    e.add_argument("--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu")
     e.add_argument("--out", required=True, type=Path, help="ONNX file to write")
     e.add_argument("--atol", type=float, default=1e-3, help="largest accepted absolute difference (default 1e-3)")
     e.set_defaults(func=_export_onnx)
@@ -274,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="score a regressor checkpoint with NMLC/NME on a test set",
                         description="Evaluate a regressor checkpoint with NMLC (eq. 6) and NME on a test set, beside the mean-template "
                                     "baseline; writes the region and category tables (CSV, Markdown) and a bar chart.")
-    ev.add_argument("--checkpoint", required=True, type=Path, help="regressor or training checkpoint (.pt)")
+    ev.add_argument("--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu")
     ev.add_argument("--testset", default="synthetic",
                     help="synthetic[:N] (default 200 images), dad3dheads:ROOT (the DAD-3DHeadsDataset folder) or multiface:ROOT (one capture)")
     ev.add_argument("--split", default="val", help="DAD-3DHeads split (default val)")
@@ -289,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Find faces (dlib HOG, or --detector none for face crops), regress them with a checkpoint and write "
                                     "one JSON per input, predictions.csv and overlays. Unreadable inputs are skipped with the reason.")
     pr.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE|VIDEO|FOLDER", help="images, videos and/or folders of them")
-    pr.add_argument("--checkpoint", required=True, type=Path, help="regressor or training checkpoint (.pt)")
+    pr.add_argument("--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu")
     pr.add_argument("--out", required=True, type=Path, help="output folder")
     pr.add_argument("--detector", default="dlib", choices=["dlib", "none"], help="face boxes: dlib (default) or none (each image is a face)")
     pr.add_argument("--batch", type=int, default=16, help="faces per forward pass (default 16)")

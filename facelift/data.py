@@ -24,7 +24,8 @@ from .video import FrameStore
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'to_model_input', 'from_model_input', 'filled_template', 'MultiViewDataset',
-           'photometric_jitter', 'MultiFrameDataset', 'batch_key', 'MixedBatches', 'MixedDataset', 'loader']
+           'photometric_jitter', 'MultiFrameDataset', 'batch_key', 'MixedBatches', 'MixedDataset', 'loader',
+           'RenderPool', 'pooled_batches']
 
 # %% ../nbs/10_data.ipynb #400fa468
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -210,3 +211,57 @@ def loader(dataset: MixedDataset, plans: Iterator[dict], workers: int = 1) -> to
     return torch.utils.data.DataLoader(dataset, batch_size=None, sampler=plans, num_workers=workers,
                                        prefetch_factor=2 if workers else None,
                                        multiprocessing_context="spawn" if workers else None)
+
+# %% ../nbs/10_data.ipynb #6353ba21
+class RenderPool:
+    "`size` multi-view samples rendered ahead by the plans of `plans`, refreshed by one step's plan per step; `batch(step, key)` draws `draw` of them."
+    def __init__(self, multiview: MultiViewDataset, plans: MixedBatches, size: int, draw: int, jitter: float = 0.0):
+        refresh = plans.mv_per_batch
+        if refresh <= 0 or size < refresh or size % refresh:
+            raise ValueError(f"pool size {size} must be a positive multiple of the fresh renders per step (mv_per_batch={refresh})")
+        if not 0 < draw <= size: raise ValueError(f"draw={draw} must be in 1..{size} (the pool size)")
+        self.multiview, self.plans, self.size, self.draw, self.jitter = multiview, plans, size, draw, jitter
+        self.chunks, self.refresh = size // refresh, refresh
+        self.samples: dict[str, Tensor] | None = None
+        self.held = (0, 0)  # [first, end) of the steps whose renders the pool holds
+
+    def _render(self, step: int) -> None:
+        "Render the plan of global `step` into its slots (oldest out)."
+        plan = self.plans.plan(*divmod(step, self.plans.steps_per_epoch))
+        b = self.multiview.batch(torch.tensor(plan["mv"]), batch_key(plan["key"], 2))
+        if self.samples is None: self.samples = {k: v.new_zeros((self.size, *v.shape[1:])) for k, v in b.items()}
+        rows = slice((step % self.chunks) * self.refresh, (step % self.chunks + 1) * self.refresh)
+        for k, v in b.items(): self.samples[k][rows] = v
+
+    def advance(self, step: int) -> None:
+        "Make the pool hold the renders of steps `step … step + size/mv_per_batch − 1` (all of them after a jump, one per step after that)."
+        first, end = self.held
+        start = end if first <= step <= end and step + self.chunks >= end else step
+        for s in range(start, step + self.chunks): self._render(s)
+        self.held = (step, step + self.chunks)
+
+    def batch(self, step: int, key: int) -> dict[str, Tensor]:
+        "The multi-view part of global `step`'s batch: `draw` distinct pool samples (keys as `MultiViewDataset.batch`), jittered anew."
+        self.advance(step)
+        g = torch.Generator().manual_seed(int(key))
+        idx = torch.randperm(self.size, generator=g)[:self.draw]
+        out = {k: v[idx] for k, v in self.samples.items()}
+        if self.jitter:
+            mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
+            out["images"] = (photometric_jitter(out["images"] * std + mean, g, self.jitter) - mean) / std
+        return out
+
+def pooled_batches(pool: RenderPool, multiframe: MultiFrameDataset | None, plans: Iterator[dict]) -> Iterator[dict]:
+    "The training stream of `MixedDataset`/`loader` with the multi-view part drawn from `pool` (the plans' frames as they are)."
+    spe = pool.plans.steps_per_epoch
+    for plan in plans:
+        step = plan["epoch"] * spe + plan["step"]
+        mv = pool.batch(step, plan["key"])
+        out = dict(epoch=plan["epoch"], step=plan["step"], n_mv=len(mv["images"]), mv=mv)
+        parts = [mv.pop("images")]
+        if plan["mf"]:
+            mf = multiframe.batch(torch.tensor(plan["mf"]), plan["key"] + 1)
+            parts.append(mf.pop("images")); out["mf"] = mf
+        out["images"] = torch.cat(parts)
+        yield out
+

@@ -20,12 +20,13 @@ from .landmarks import get_scheme
 
 # %% auto #0
 __all__ = ['PRESETS', 'ONNX_OUTPUTS', 'RegressorConfig', 'rotation_6d_to_matrix', 'DecoderBlock', 'Prediction',
-           'FaceLiftRegressor', 'farl_to_timm', 'load_encoder_weights', 'save_regressor', 'load_regressor',
-           'export_onnx', 'check_onnx']
+           'FaceLiftRegressor', 'farl_to_timm', 'load_encoder_weights', 'pretrained_dir', 'shipped_models',
+           'pretrained', 'save_regressor', 'load_regressor', 'export_onnx', 'check_onnx']
 
 # %% ../nbs/08_model.ipynb #8612f868
 PRESETS = {
-    "cpu": dict(encoder="vit_tiny_patch16_224", image_size=112, dim=192, heads=4),
+    "cpu": dict(encoder="resnet18", image_size=64, dim=128, depth=2, heads=4, mlp_ratio=2.0),  # the shipped CPU model
+    "vit_tiny": dict(encoder="vit_tiny_patch16_224", image_size=112, dim=192, depth=3, heads=4, mlp_ratio=4.0),
     "paper": dict(encoder="vit_base_patch16_clip_quickgelu_224", image_size=224, dim=384, heads=8),  # FaRL's ViT-B/16
     "resnet50": dict(encoder="resnet50", image_size=224, dim=384, heads=8),
     "resnet152": dict(encoder="resnet152", image_size=224, dim=384, heads=8),
@@ -34,12 +35,12 @@ PRESETS = {
 @dataclass
 class RegressorConfig:
     "Architecture of the regressor; `RegressorConfig.preset(name)` for the named presets."
-    encoder: str = "vit_tiny_patch16_224"  # any timm model name (ViT: patch tokens; CNN: feature map as tokens)
-    image_size: int = 112  # input images [B,3,S,S]
-    dim: int = 192  # decoder width
-    depth: int = 3  # decoder blocks
+    encoder: str = "resnet18"  # any timm model name (ViT: patch tokens; CNN: feature map as tokens)
+    image_size: int = 64  # input images [B,3,S,S]
+    dim: int = 128  # decoder width
+    depth: int = 2  # decoder blocks
     heads: int = 4  # attention heads
-    mlp_ratio: float = 4.0
+    mlp_ratio: float = 2.0
     scheme: str = "wflw98"
     template: list | None = None  # [N,3] mean 3D landmarks; None: the scheme's generic template
     weights: str | None = None  # local encoder checkpoint (timm state dict / safetensors / FaRL)
@@ -110,6 +111,7 @@ class FaceLiftRegressor(nn.Module):
         self.encoder = timm.create_model(cfg.encoder, pretrained=False, num_classes=0, **kw)
         if cfg.weights: load_encoder_weights(self.encoder, cfg.weights)
         self.proj = nn.Linear(self.encoder.num_features, cfg.dim)
+        self.pos_embed = nn.Parameter(torch.randn(1, self._feature_cells(), cfg.dim) * 0.02) if "vit" not in cfg.encoder else None
         n = get_scheme(cfg.scheme).n
         self.queries = nn.Parameter(torch.randn(1, n + 3, cfg.dim) * 0.02)
         self.blocks = nn.ModuleList(DecoderBlock(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
@@ -125,12 +127,18 @@ class FaceLiftRegressor(nn.Module):
         self.register_buffer("K", torch.tensor([[cfg.focal * S, 0, S / 2], [0, cfg.focal * S, S / 2], [0, 0, 1.0]]))
         self.register_buffer("look_at", torch.tensor(cfg.look_at))
 
+    def _feature_cells(self) -> int:
+        "Cells of the CNN encoder's last feature map at the input size (one token each)."
+        S, was = self.config.image_size, self.encoder.training
+        with torch.no_grad(): f = self.encoder.eval().forward_features(torch.zeros(1, 3, S, S))
+        self.encoder.train(was)
+        return f.shape[-2] * f.shape[-1]
+
     def tokens(self, images: Tensor) -> Tensor:
-        "Image tokens [B,T,D]: ViT patch tokens, or a CNN feature map flattened."
+        "Image tokens [B,T,D]: ViT patch tokens (with their own position embedding), or a CNN feature map flattened plus a learnt position embedding (the decoder's attention is otherwise blind to where a cell is)."
         f = self.encoder.forward_features(images)
-        if f.ndim == 4: f = f.flatten(2).transpose(1, 2)
-        else: f = f[:, getattr(self.encoder, "num_prefix_tokens", 0):]
-        return self.proj(f)
+        if f.ndim == 4: return self.proj(f.flatten(2).transpose(1, 2)) + self.pos_embed
+        return self.proj(f[:, getattr(self.encoder, "num_prefix_tokens", 0):])
 
     def forward(self, images: Tensor) -> Prediction:
         S = self.config.image_size
@@ -196,6 +204,24 @@ def load_encoder_weights(encoder: nn.Module, path) -> None:
                          f"wrong shapes [{show(wrong)}]")
     encoder.load_state_dict(state)
 
+# %% ../nbs/08_model.ipynb #08dd93a6
+def pretrained_dir(name: str = "cpu") -> Path:
+    "The folder of the shipped model `name` inside the installed package (its weights and run record)."
+    from importlib.resources import files
+    return Path(str(files("facelift"))) / "weights" / name
+
+def shipped_models() -> list[str]:
+    "Names of the models shipped with this installation."
+    root = pretrained_dir("x").parent
+    return sorted(p.name for p in root.iterdir() if (p / "model.pt").is_file()) if root.is_dir() else []
+
+def pretrained(name: str = "cpu", device: str | torch.device = "cpu") -> FaceLiftRegressor:
+    "The shipped model `name` (weights stored in half precision, computed in float32), in eval mode on `device`."
+    path = pretrained_dir(name) / "model.pt"
+    if not path.is_file(): raise FileNotFoundError(f"no shipped model {name!r} in {path.parent.parent}; shipped: {shipped_models() or 'none'}")
+    return load_regressor(path, device)
+
+
 # %% ../nbs/08_model.ipynb #f7a13cb7
 def save_regressor(model: FaceLiftRegressor, path, **extra) -> Path:
     "Write `{'config', 'model', **extra}` to `path` atomically (temp file + rename)."
@@ -204,9 +230,10 @@ def save_regressor(model: FaceLiftRegressor, path, **extra) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 def load_regressor(path, device: str | torch.device = "cpu") -> FaceLiftRegressor:
-    "The regressor stored in a checkpoint written by `save_regressor` or by training, in eval mode on `device`."
+    "The regressor stored in a checkpoint written by `save_regressor` or by training (or a shipped model's name, e.g. `cpu`), in eval mode on `device`."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
+    if not path.is_file() and str(path) in shipped_models(): path = pretrained_dir(str(path)) / "model.pt"
+    if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path} (shipped model names: {', '.join(shipped_models()) or 'none'})")
     try: ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e: raise ValueError(f"{path} is not a readable torch checkpoint: {e}") from e
     if not isinstance(ck, dict) or not {"config", "model"} <= set(ck):

@@ -5,7 +5,9 @@
 # %% ../nbs/11_train.ipynb #f59348d7
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
 import random
 import subprocess
@@ -20,10 +22,10 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 import facelift
-from .benchmarks import TestSet, evaluate, synthetic_testset
+from .benchmarks import TestSet, evaluate, pose_errors, regressor_predictor, synthetic_testset
 from .core import atomic_write_bytes, atomic_write_text
-from .data import MixedBatches, MixedDataset, MultiFrameDataset, MultiViewDataset, filled_template, loader, to_model_input
-from .landmarks import get_scheme
+from .data import (MixedBatches, MixedDataset, MultiFrameDataset, MultiViewDataset, RenderPool, filled_template, loader,
+                           pooled_batches)
 from .lift import PseudoLabelStore, landmark_normals
 from .losses import LossWeights, multiframe_loss, multiview_loss
 from .model import FaceLiftRegressor, RegressorConfig, save_regressor
@@ -31,7 +33,7 @@ from .video import FrameStore
 
 # %% auto #0
 __all__ = ['TRAIN_PRESETS', 'RESUMABLE', 'TrainConfig', 'parse_overrides', 'MetricsLog', 'ensure_data', 'validate',
-           'TrainingDiverged', 'train']
+           'build_optimizer', 'build_schedule', 'TrainingDiverged', 'train', 'ship_run']
 
 # %% ../nbs/11_train.ipynb #d40262f5
 @dataclass
@@ -49,14 +51,22 @@ class TrainConfig:
     camera_limits: list = field(default_factory=lambda: [110.0, 60.0, 90.0])  # (A, B, Γ) degrees of the training and validation cameras
     mv_only: bool = False  # ablation: multi-view samples only
     mf_only: bool = False  # ablation: multi-frame samples only
-    mv_per_batch: int = 4
+    mv_per_batch: int = 4  # multi-view seeds rendered per step (with a pool: its fresh renders)
     mf_per_batch: int = 4
+    pool: int = 0  # multi-view samples kept rendered (data.RenderPool, refreshed by each step's renders); 0: every sample live (the paper)
+    pool_draw: int = 48  # with a pool: multi-view samples per batch, drawn from it
+    mv_jitter: float = 0.0  # with a pool: photometric jitter strength of the multi-view samples (frames are always jittered)
     epochs: int = 6
     steps: int | None = None  # stop after this many steps in total (None: after `epochs`)
     lr: float = 1e-4
     encoder_lr_scale: float = 1.0  # encoder lr = lr * scale
-    lr_decay: float = 0.9  # lr *= lr_decay every `decay_every` epochs
+    optimizer: str = "adam"  # adam (the paper) or adamw
+    weight_decay: float = 0.0
+    schedule: str = "step"  # step: lr *= lr_decay every `decay_every` epochs (the paper); cosine: warm-up, then cosine to 0 at the planned end
+    lr_decay: float = 0.9
     decay_every: int = 3
+    warmup_steps: int = 0  # cosine schedule: linear warm-up steps
+    clip_grad: float | None = None  # clip the gradient norm to this (None: no clipping)
     loss_weights: dict = field(default_factory=lambda: dict(points3d=1000.0, delta_t=1.0, lll_mv=1.0, rotation=1.0, lll_mf=1.0))
     visibility_threshold: float = 0.0  # eq. 4: landmarks with normal . view direction above this are supervised
     checkpoint_every: int = 100  # steps (and at every epoch end)
@@ -64,7 +74,7 @@ class TrainConfig:
     val_samples: int = 64  # held-out synthetic renders validated on at every epoch end (0: none)
     workers: int = 1  # DataLoader worker processes rendering/decoding (0: in the training process)
     device: str = "auto"  # auto: cuda if available, else cpu
-    amp: bool = True  # mixed precision on CUDA (ignored on CPU)
+    amp: bool = True  # mixed precision: bf16/fp16 on CUDA, bf16 on CPUs with native bf16 units (AVX512-BF16, AMX)
     seed: int = 0
     max_bad_steps: int = 5  # consecutive non-finite steps before training stops
     progress: bool = True
@@ -78,14 +88,22 @@ class TrainConfig:
 
     @property
     def batch_mix(self) -> tuple[int, int]:
-        "(multi-view, multi-frame) samples per batch after the ablation flags."
+        "(multi-view, multi-frame) samples per batch after the ablation flags (with a pool, its draws are the multi-view part)."
         if self.mv_only and self.mf_only: raise ValueError("mv_only and mf_only exclude each other")
-        total = self.mv_per_batch + self.mf_per_batch
-        return (total, 0) if self.mv_only else (0, total) if self.mf_only else (self.mv_per_batch, self.mf_per_batch)
+        mv = self.pool_draw if self.pool else self.mv_per_batch
+        total = mv + self.mf_per_batch
+        return (total, 0) if self.mv_only else (0, total) if self.mf_only else (mv, self.mf_per_batch)
+
+# the two CPU presets share one recipe (11_train, "The CPU recipe"); they differ in data and length
+_CPU_RECIPE = dict(model="cpu", mv_per_batch=16, mf_per_batch=16, pool=8192, pool_draw=48, mv_jitter=1.0, optimizer="adamw",
+                   weight_decay=0.05, lr=2e-3, schedule="cosine", warmup_steps=300, clip_grad=5.0, val_samples=64,
+                   workers=0,  # 2 cores: a worker process only competes with the training threads (benchmarks/bench_train.py)
+                   checkpoint_every=200, log_every=20)
 
 TRAIN_PRESETS = {
-    "cpu": dict(model="cpu", epochs=6, seeds=512, videos=12, lr=1e-4, encoder_lr_scale=1.0, val_samples=64,
-                workers=0),  # 2 cores: a worker process only competes with the training threads (benchmarks/bench_train.py)
+    "cpu": _CPU_RECIPE | dict(seeds=4096, videos=24, epochs=50),  # the shipped model, pretrained("cpu"): about 2 hours on 2 cores
+    "demo": _CPU_RECIPE | dict(seeds=256, videos=6, epochs=25, pool=2048, warmup_steps=50, checkpoint_every=100,
+                               log_every=10),  # what `make demo` trains: about 4 minutes on 2 cores
     "paper": dict(model="paper", epochs=225, seeds=10000, videos=None, lr=1e-5, encoder_lr_scale=1.0, lr_decay=0.9, decay_every=3,
                   loss_weights=dict(points3d=1.0, delta_t=1.0, lll_mv=1.0, rotation=1.0, lll_mf=1.0), val_samples=200, workers=6,
                   checkpoint_every=1000, log_every=50),
@@ -153,24 +171,17 @@ def ensure_data(cfg: TrainConfig) -> tuple[Path, Path]:
 # %% ../nbs/11_train.ipynb #ceedde03
 @torch.no_grad()
 def validate(model: FaceLiftRegressor, testset: TestSet, batch: int = 32) -> dict[str, float]:
-    "3D error (% inter-ocular distance) and NMLC of the model and of its template at the model's predicted pose."
-    model.eval()
+    """The figures a run logs at every epoch end on a synthetic test set: 3D error (% inter-ocular distance, mean) and NMLC of the
+    model and of its template at the model's predicted pose; rotation error (degrees: median, mean, and a constant frontal guess's
+    median) and translation error (median, % inter-ocular distance). See `13_benchmarks.pose_errors`."""
+    e = pose_errors(model, testset, batch)
     dev = next(model.parameters()).device
-    S, scheme = model.config.image_size, get_scheme(model.config.scheme)
-    preds = [model(to_model_input(testset.images[i:i + batch].to(dev), S)) for i in range(0, len(testset), batch)]
-    p3 = torch.cat([p.points3d for p in preds]).cpu()
-    tpl2 = torch.cat([model.project(model.template, p.rotation, p.translation) for p in preds]).cpu()
-    p2 = torch.cat([p.points2d for p in preds]).cpu()
-    truth = testset.landmarks3d
-    lm = scheme.liftable
-    eyes = scheme.regions["eyes"]
-    iod = (truth[:, eyes].amax(1)[:, 0] - truth[:, eyes].amin(1)[:, 0]).abs()  # outer eye corners span x
-    err = lambda X: ((X - truth)[:, lm].norm(dim=-1).mean(1) / iod).mean().item() * 100
-    scale = torch.tensor([testset.images.shape[2] / S, testset.images.shape[1] / S])
-    sub = list(scheme.subset68) if scheme.name == "wflw98" else list(range(scheme.n))
-    nm = lambda P: evaluate((P * scale)[:, sub], testset).scores.mean
-    return {"val/err3d": err(p3), "val/err3d_template": err(model.template.cpu().expand_as(p3)),
-            "val/nmlc": nm(p2), "val/nmlc_template": nm(tpl2)}
+    nmlc_of = lambda template: evaluate(regressor_predictor(model, device=dev, template=template), testset, batch=batch).scores.mean
+    return {"val/err3d": e["err3d"].mean().item(), "val/err3d_template": e["err3d_template"].mean().item(),
+            "val/nmlc": nmlc_of(False), "val/nmlc_template": nmlc_of(True), "val/rot_deg": e["rot_deg"].median().item(),
+            "val/rot_deg_mean": e["rot_deg"].mean().item(), "val/rot_deg_frontal": e["rot_deg_frontal"].median().item(),
+            "val/trans_err": e["trans"].median().item()}
+
 
 # %% ../nbs/11_train.ipynb #a16ca7a9
 def _git_sha() -> str:
@@ -205,6 +216,29 @@ def _set_rng_state(s: dict) -> None:
 def _part(pred, rows: slice):
     "The predictions of some rows of the batch, in float32 (autocast may have produced half precision)."
     return type(pred)(**{f.name: getattr(pred, f.name)[rows].float() for f in fields(pred)})
+
+def _autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+    "The autocast precision of a run: bf16 (fp16 without it) on CUDA, bf16 on CPUs that compute it natively, else None (float32)."
+    if not cfg.amp: return None
+    if device.type == "cuda": return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    native = [getattr(torch.cpu, f, lambda: False) for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return torch.bfloat16 if device.type == "cpu" and any(f() for f in native) else None  # emulated bf16 would be slower
+
+def build_optimizer(cfg: TrainConfig, model: FaceLiftRegressor) -> torch.optim.Optimizer:
+    "Adam (the paper) or AdamW over two groups: the encoder at `lr * encoder_lr_scale`, the rest at `lr`."
+    if cfg.optimizer not in ("adam", "adamw"): raise ValueError(f"optimizer must be adam or adamw, got {cfg.optimizer!r}")
+    enc = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
+    rest = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    kind = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return kind([{"params": rest, "lr": cfg.lr}, {"params": enc, "lr": cfg.lr * cfg.encoder_lr_scale}], weight_decay=cfg.weight_decay)
+
+def build_schedule(cfg: TrainConfig, opt: torch.optim.Optimizer, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+    "The learning-rate factor per step: the paper's step decay, or a linear warm-up then a cosine to 0 at the planned end (`epochs`)."
+    if cfg.schedule == "step": return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cfg.lr_decay ** ((s // steps_per_epoch) // cfg.decay_every))
+    if cfg.schedule != "cosine": raise ValueError(f"schedule must be step or cosine, got {cfg.schedule!r}")
+    end = cfg.epochs * steps_per_epoch  # not `steps`: a run stopped early and resumed follows the same curve
+    warm = lambda s: min(1.0, (s + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warm(s) * 0.5 * (1 + math.cos(math.pi * min(s, end) / end)))
 
 class TrainingDiverged(RuntimeError):
     "Raised after `max_bad_steps` consecutive non-finite steps."
@@ -242,19 +276,18 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     mv = MultiViewDataset(store, S, limit=cfg.seeds, limits=tuple(cfg.camera_limits)) if n_mv else None
     mf = MultiFrameDataset(FrameStore(fr_dir), S, videos=cfg.videos) if n_mf else None
     if mf is not None and mf.scheme.name != scheme: raise ValueError(f"frames are labelled in {mf.scheme.name}, pseudo-labels in {scheme}")
-    plans = MixedBatches(len(mv) if mv else 0, len(mf) if mf else 0, n_mv, n_mf, seed=cfg.seed, rank=rank, world=world)
+    fresh = cfg.mv_per_batch if cfg.pool and n_mv else n_mv  # multi-view seeds rendered per step
+    plans = MixedBatches(len(mv) if mv else 0, len(mf) if mf else 0, fresh, n_mf, seed=cfg.seed, rank=rank, world=world)
     spe = plans.steps_per_epoch
     total = min(cfg.steps or cfg.epochs * spe, cfg.epochs * spe)
     torch.manual_seed(cfg.seed)
     model = FaceLiftRegressor(mcfg).to(device)
     normals = landmark_normals(template).to(device)
-    enc = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
-    rest = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
-    opt = torch.optim.Adam([{"params": rest, "lr": cfg.lr}, {"params": enc, "lr": cfg.lr * cfg.encoder_lr_scale}])
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cfg.lr_decay ** ((s // spe) // cfg.decay_every))
-    amp = cfg.amp and device.type == "cuda"
-    dtype = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=amp and dtype == torch.float16)
+    opt = build_optimizer(cfg, model)
+    sched = build_schedule(cfg, opt, spe)
+    dtype = _autocast_dtype(cfg, device)
+    amp = dtype is not None
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     step = 0
     if state:
         model.load_state_dict(state["model"]); opt.load_state_dict(state["optimizer"]); sched.load_state_dict(state["scheduler"])
@@ -281,8 +314,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         if testset is None: return
         metrics.write(step=step, epoch=step / spe, **validate(model, testset)); model.train()
 
-    dataset = MixedDataset(mv, mf)
-    batches = loader(dataset, plans.iterate(*divmod(step, spe)), workers=cfg.workers)
+    if cfg.pool and mv is not None:  # multi-view samples from a render pool, in this process
+        if cfg.workers: raise ValueError(f"a render pool (pool={cfg.pool}) renders in the training process: set workers=0")
+        batches = pooled_batches(RenderPool(mv, plans, cfg.pool, n_mv, cfg.mv_jitter), mf, plans.iterate(*divmod(step, spe)))
+    else:
+        batches = loader(MixedDataset(mv, mf), plans.iterate(*divmod(step, spe)), workers=cfg.workers)
     bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (main and cfg.progress))
     bad, window, t_data, t0 = 0, [], 0.0, time.perf_counter()
     model.train()
@@ -303,7 +339,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.unscale_(opt)
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf"))
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad or float("inf"))
         ok = torch.isfinite(loss.detach()) & torch.isfinite(gnorm)
         if world > 1:  # every process skips together
             flag = ok.to(device).int(); torch.distributed.all_reduce(flag, torch.distributed.ReduceOp.MIN); ok = flag.bool()
@@ -341,3 +377,24 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     if main: save_regressor(model, run / "model.pt", step=step)
     if world > 1: torch.distributed.barrier()
     return run
+
+# %% ../nbs/11_train.ipynb #fc07c11b
+def ship_run(run, name: str, command: str, root=None) -> Path:
+    "Write run `run`'s final model (fp16) and record into `root/name` (default: the package's `weights/` folder); returns that folder."
+    run = Path(run)
+    if not (run / "model.pt").is_file(): raise FileNotFoundError(f"{run} has no final model.pt: finish the run (--resume) before shipping it")
+    ck = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in ck["model"].items()}
+    dest = Path(root or Path(facelift.__file__).parent / "weights") / name
+    dest.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO(); torch.save({"config": ck["config"], "model": half, "step": ck.get("step")}, buf)
+    atomic_write_bytes(dest / "model.pt", buf.getvalue())
+    for f in ("config.yaml", "metrics.jsonl"): atomic_write_bytes(dest / f, (run / f).read_bytes())
+    val = [r for r in MetricsLog(run / "metrics.jsonl").read() if "val/nmlc" in r]
+    last = "\n".join(f"- {k}: {v:.4g}" for k, v in val[-1].items() if k.startswith("val/")) if val else "- none"
+    info = yaml.safe_load((run / "config.yaml").read_text())
+    atomic_write_text(dest / "RECORD.md", f"# Shipped model `{name}`\n\nTrained by:\n\n```sh\n{command}\n```\n\n"
+                      f"Code: git {info.get('git_sha')}, facelift {info.get('facelift')}, torch {info.get('torch')}, {info.get('device')}.\n"
+                      f"Steps: {ck.get('step')}. Last validation (step {val[-1]['step'] if val else '-'}):\n\n{last}\n")
+    return dest
+

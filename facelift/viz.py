@@ -275,11 +275,13 @@ def residual_heatmap_figure(
 LOSS_TERMS = ("loss", "points3d", "delta_t", "rotation", "lll_mv", "lll_mf")
 
 def training_curves_figure(metrics, title: str = "Training") -> go.Figure:
-    "2x2 curves of a run: loss terms, 3D/pose terms (log), learning rate & throughput, validation vs template."
+    "3x2 curves of a run: loss terms, 3D/pose terms (log), learning rate & throughput, validation vs template, pose error vs a constant guess."
     from facelift.train import MetricsLog
     rows = MetricsLog(metrics).read() if isinstance(metrics, (str, Path)) else list(metrics)
-    fig = make_subplots(2, 2, subplot_titles=("likelihood terms and total", "3D and pose terms (log)", "learning rate",
-                                              "validation vs mean template at predicted pose"), specs=[[{}, {}], [{"secondary_y": True}, {"secondary_y": True}]])
+    fig = make_subplots(3, 2, subplot_titles=("likelihood terms and total", "3D and pose terms (log)", "learning rate",
+                                              "validation vs mean template at predicted pose", "validation: rotation error vs a constant frontal guess",
+                                              "validation: translation error"),
+                        specs=[[{}, {}], [{"secondary_y": True}, {"secondary_y": True}], [{}, {}]])
     train_rows = [r for r in rows if "loss" in r]
     series = lambda k, rs: ([r["step"] for r in rs if k in r], [r[k] for r in rs if k in r])
     for k in ("loss", "lll_mv", "lll_mf"):
@@ -303,9 +305,17 @@ def training_curves_figure(metrics, title: str = "Training") -> go.Figure:
     for k, dash in (("val/nmlc", None), ("val/nmlc_template", "dash")):
         x, y = series(k, val)
         fig.add_scatter(x=x, y=y, name=k.split("/")[1], mode="lines+markers", line=dict(color="#ef553b", dash=dash), row=2, col=2, secondary_y=True)
-    fig.update_xaxes(title="step", row=2)
+    for k, dash in (("val/rot_deg", None), ("val/rot_deg_mean", "dot"), ("val/rot_deg_frontal", "dash")):
+        x, y = series(k, val)
+        if x: fig.add_scatter(x=x, y=y, name={"val/rot_deg": "rotation, median (°)", "val/rot_deg_mean": "rotation, mean (°)",
+                                            "val/rot_deg_frontal": "frontal guess, median (°)"}[k],
+                              mode="lines+markers", line=dict(color="#00cc96", dash=dash), row=3, col=1)
+    x, y = series("val/trans_err", val)
+    if x: fig.add_scatter(x=x, y=y, name="translation, median (% IOD)", mode="lines+markers", line=dict(color="#ab63fa"), row=3, col=2)
+    fig.update_xaxes(title="step", row=3)
     fig.update_yaxes(title="3D error (% IOD)", row=2, col=2); fig.update_yaxes(title="NMLC", row=2, col=2, secondary_y=True)
-    fig.update_layout(title=title, height=700, legend=dict(orientation="h", y=-0.12))
+    fig.update_yaxes(title="degrees", row=3, col=1); fig.update_yaxes(title="% IOD", row=3, col=2)
+    fig.update_layout(title=title, height=950, legend=dict(orientation="h", y=-0.08))
     return fig
 
 # %% ../nbs/14_viz.ipynb #19d20c79

@@ -12,7 +12,8 @@ import torch
 from conftest import BIN, run
 from facelift.train import MetricsLog, TrainConfig, TrainingDiverged, train
 
-SMALL = ["seeds=48", "videos=2", "clip_frames=16", "val_samples=12", "log_every=1", "checkpoint_every=5", "workers=0"]
+SMALL = ["seeds=48", "videos=2", "clip_frames=16", "val_samples=12", "log_every=1", "checkpoint_every=5", "workers=0",
+         "mv_per_batch=4", "mf_per_batch=4", "pool=16", "pool_draw=8"]  # the cpu recipe at toy sizes: 4 fresh renders per step
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_train_cli_steps_then_resume(tmp_path, data):
     clash = run("facelift", "train", "--preset", "cpu", "--steps", "30", "--out", out, "--no-progress", "--set", *sets)
     assert clash.returncode == 1 and "pass --resume" in clash.stderr
     changed = run("facelift", "train", "--preset", "cpu", "--steps", "40", "--out", out, "--no-progress", "--resume", "--set", *sets, "lr=0.5")
-    assert changed.returncode == 1 and "lr: run has 0.0001, now 0.5" in changed.stderr
+    assert changed.returncode == 1 and "lr: run has 0.002, now 0.5" in changed.stderr
     bad = run("facelift", "train", "--preset", "cpu", "--out", tmp_path / "x", "--set", "epoch=3")
     assert bad.returncode == 1 and "unknown key 'epoch'" in bad.stderr
 
@@ -73,7 +74,8 @@ def test_kill_during_training_then_resume(tmp_path, data):
 
 
 def _cfg(tmp_path, data, **kw) -> TrainConfig:
-    settings = dict(out=str(tmp_path / "run"), seeds=48, videos=2, val_samples=0, log_every=1, checkpoint_every=2, workers=0, progress=False, **data)
+    settings = dict(out=str(tmp_path / "run"), seeds=48, videos=2, val_samples=0, log_every=1, checkpoint_every=2, workers=0, progress=False,
+                    mv_per_batch=4, mf_per_batch=4, pool=16, pool_draw=8, **data)
     return TrainConfig.preset("cpu", **{**settings, **kw})
 
 
