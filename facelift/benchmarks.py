@@ -352,7 +352,7 @@ def write_tables(evaluations: list[Evaluation], out_dir) -> dict[str, "Path"]:
     paths["regions.html"] = atomic_write_text(out_dir / "regions.html", regions_figure(evaluations).to_html(include_plotlyjs=True, full_html=True))
     return paths
 
-# %% ../nbs/13_benchmarks.ipynb #52a2ddb0
+# %% ../nbs/13_benchmarks.ipynb #ecbea1f6
 @torch.no_grad()
 def pose_errors(model, testset: TestSet, batch: int = 32) -> dict[str, Tensor]:
     """Per image [M] of a synthetic test set: `rot_deg`, `trans` and `err3d` of a regressor (see above), and the constant guesses'

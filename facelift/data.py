@@ -212,7 +212,7 @@ def loader(dataset: MixedDataset, plans: Iterator[dict], workers: int = 1) -> to
                                        prefetch_factor=2 if workers else None,
                                        multiprocessing_context="spawn" if workers else None)
 
-# %% ../nbs/10_data.ipynb #6353ba21
+# %% ../nbs/10_data.ipynb #58ea1b2c
 class RenderPool:
     "`size` multi-view samples rendered ahead by the plans of `plans`, refreshed by one step's plan per step; `batch(step, key)` draws `draw` of them."
     def __init__(self, multiview: MultiViewDataset, plans: MixedBatches, size: int, draw: int, jitter: float = 0.0):

@@ -204,7 +204,7 @@ def load_encoder_weights(encoder: nn.Module, path) -> None:
                          f"wrong shapes [{show(wrong)}]")
     encoder.load_state_dict(state)
 
-# %% ../nbs/08_model.ipynb #08dd93a6
+# %% ../nbs/08_model.ipynb #b6e6853a
 def pretrained_dir(name: str = "cpu") -> Path:
     "The folder of the shipped model `name` inside the installed package (its weights and run record)."
     from importlib.resources import files
