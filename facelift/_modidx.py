@@ -33,6 +33,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'facelift.benchmarks.synthetic_testset': ( 'benchmarks.html#synthetic_testset',
                                                                                 'facelift/benchmarks.py'),
                                      'facelift.benchmarks.table_rows': ('benchmarks.html#table_rows', 'facelift/benchmarks.py'),
+                                     'facelift.benchmarks.write_table': ('benchmarks.html#write_table', 'facelift/benchmarks.py'),
                                      'facelift.benchmarks.write_tables': ('benchmarks.html#write_tables', 'facelift/benchmarks.py')},
             'facelift.camera': { 'facelift.camera.Camera': ('camera.html#camera', 'facelift/camera.py'),
                                  'facelift.camera.Camera.__getitem__': ('camera.html#camera.__getitem__', 'facelift/camera.py'),

@@ -27,7 +27,7 @@ from .render import point_visibility
 __all__ = ['MEDIAPIPE_VERSION', 'MEDIAPIPE_TO_IBUG68', 'PEERS', 'TestSet', 'synthetic_testset', 'Evaluation', 'NoFaceFound',
            'evaluate', 'dad3dheads', 'read_krt', 'read_obj_vertices', 'multiface', 'dlib_predictor', 'mediapipe_env',
            'mediapipe_predictor', 'peer_evaluations', 'regressor_predictor', 'table_rows', 'paper_table',
-           'regions_figure', 'write_tables', 'pose_errors', 'pose_table', 'paired_difference']
+           'regions_figure', 'write_table', 'write_tables', 'pose_errors', 'pose_table', 'paired_difference']
 
 # %% ../nbs/13_benchmarks.ipynb #2da45dd2
 @dataclass
@@ -333,6 +333,12 @@ def regions_figure(evaluations: list[Evaluation], title: str = "NMLC per region 
     fig.update_layout(barmode="group", title=title, yaxis_title="NMLC")
     return fig
 
+def write_table(rows: list[dict], out_dir, name: str) -> dict[str, "Path"]:
+    "One table of rows as `name.csv` and `name.md` in `out_dir` (written atomically); returns both paths."
+    from facelift.core import atomic_write_text
+    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    return {f"{name}.csv": atomic_write_text(out_dir / f"{name}.csv", _csv(rows)), f"{name}.md": atomic_write_text(out_dir / f"{name}.md", _markdown(rows))}
+
 def write_tables(evaluations: list[Evaluation], out_dir) -> dict[str, "Path"]:
     """Region and category tables of several predictors side by side (NMLC with 95% intervals), the paper's Table 1 and Table 2
     layouts (`paper_table`), as CSV and Markdown, and an HTML bar chart; returns the paths."""
@@ -345,10 +351,7 @@ def write_tables(evaluations: list[Evaluation], out_dir) -> dict[str, "Path"]:
                 for i, r in enumerate(getattr(evaluations[0], kind))]
         paths[f"{kind}.csv"] = atomic_write_text(out_dir / f"{kind}.csv", _csv(rows))
         paths[f"{kind}.md"] = atomic_write_text(out_dir / f"{kind}.md", _markdown(table_rows(evaluations, kind)))
-    for name, cats in (("table1", True), ("table2", False)):
-        rows = paper_table(evaluations, categories=cats)
-        paths[f"{name}.csv"] = atomic_write_text(out_dir / f"{name}.csv", _csv(rows))
-        paths[f"{name}.md"] = atomic_write_text(out_dir / f"{name}.md", _markdown(rows))
+    for name, cats in (("table1", True), ("table2", False)): paths |= write_table(paper_table(evaluations, categories=cats), out_dir, name)
     paths["regions.html"] = atomic_write_text(out_dir / "regions.html", regions_figure(evaluations).to_html(include_plotlyjs=True, full_html=True))
     return paths
 

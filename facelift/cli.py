@@ -39,7 +39,8 @@ class StageFailed(RuntimeError):
     "A pipeline stage raised inside its notebook."
 
 def demo_stages(quick: bool = False) -> list[Stage]:
-    "The demo's stages on the embedded default (`quick`: smaller sizes, for tests)."
+    "The demo's stages on the embedded default (`quick`: smaller sizes, for tests); the evaluation scores the shipped model when there is one."
+    shipped = "cpu" in shipped_models()
     return [Stage("camera", "Camera space", "camera_space.ipynb",
                   dict(n_samples=2000 if quick else 20000, n_frusta=40 if quick else 80)),
             Stage("views", "Synthetic heads and views", "views.ipynb",
@@ -51,9 +52,9 @@ def demo_stages(quick: bool = False) -> list[Stage]:
             Stage("train", "Training (the demo preset: a few minutes)", "train.ipynb",
                   dict(preset="demo", use_run_stores=True, steps=16 if quick else None, val_samples=8 if quick else 64,
                        log_every=4 if quick else 10)),
-            Stage("evaluate", "Evaluation of the shipped reference model", "evaluate.ipynb",
-                  dict(checkpoint="cpu" if "cpu" in shipped_models() else None, also_run_model="cpu" in shipped_models(),
-                       n_test=48 if quick else 200, image_size=160 if quick else 224))]
+            Stage("evaluate", "Evaluation of the shipped reference model" if shipped else "Evaluation", "evaluate.ipynb",
+                  dict(checkpoint="cpu" if shipped else None, also_run_model=shipped, n_test=48 if quick else 200,
+                       image_size=160 if quick else 224))]
 
 def repo_dir() -> Path:
     "The source checkout the package was installed from (pipelines and benchmarks live there)."
@@ -165,7 +166,8 @@ def _prepare(args) -> int:
 
 def _evaluate(args) -> int:
     import numpy as np
-    from facelift.benchmarks import dad3dheads, evaluate, multiface, peer_evaluations, regressor_predictor, synthetic_testset, write_tables
+    from facelift.benchmarks import (dad3dheads, evaluate, multiface, paired_difference, peer_evaluations, pose_errors, pose_table,
+                                     regressor_predictor, synthetic_testset, write_table, write_tables)
     from facelift.landmarks import get_scheme
     from facelift.model import load_regressor
     kind, _, rest = args.testset.partition(":")
@@ -187,12 +189,12 @@ def _evaluate(args) -> int:
     table = 2 if kind == "multiface" else 1  # the paper's Table 2 (Multiface) has no categories
     print(f"NMLC x 100 in the paper's Table {table} layout:\n" + paths[f"table{table}.md"].read_text())
     for e in evs: print(f"{e.name}: NMLC {e.scores.mean:.4f}, NME " + (f"{e.nme.mean:.4f}" if e.nme else "- (no index68)") + f", failures {e.failures}/{len(ts)}")
-    if ts.landmarks3d is not None:
-        from facelift.train import validate
-        v = validate(model, ts)
-        print(f"{evs[0].name} vs its own template at its predicted pose: 3D error {v['val/err3d']:.2f}% vs {v['val/err3d_template']:.2f}% "
-              f"inter-ocular distance, NMLC {v['val/nmlc']:.4f} vs {v['val/nmlc_template']:.4f}; rotation error {v['val/rot_deg']:.1f}° "
-              f"median, {v['val/rot_deg_mean']:.1f}° mean; translation error {v['val/trans_err']:.1f}% inter-ocular distance (median)")
+    d = paired_difference(evs[0], evs[1])
+    print(f"{evs[0].name} minus its own template at its predicted pose, per image: NMLC {d['mean']:+.5f} "
+          f"(95% bootstrap interval {d['ci_low']:+.5f} to {d['ci_high']:+.5f})")
+    if ts.landmarks3d is not None:  # synthetic: pose and 3D errors against the truth, per category
+        pose = write_table(pose_table(pose_errors(model, ts), ts), args.out, "pose")
+        print("pose and 3D errors per category:\n" + pose["pose.md"].read_text())
     print("tables: " + ", ".join(str(p) for p in paths.values()))
     return 0
 

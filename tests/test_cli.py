@@ -128,6 +128,17 @@ def test_bench_quick_prints_figure_and_same_run_baseline():
     assert value > 0 and baseline > 0
 
 
+def test_bench_model_quick_compares_with_mobilenet():
+    "The reference model's images/s beside 3DDFA_V2's CPU network (MobileNetV1 at 120 px) in PyTorch and ONNX Runtime, same run."
+    r = run("facelift", "bench", "--only", "model", "--quick")
+    assert r.returncode == 0, r.stderr[-3000:]
+    for runtime in ("PyTorch", "ONNX Runtime"):
+        row = next(l for l in r.stdout.splitlines() if l.startswith(f"reference cpu (64 px): batch 1, {runtime}"))
+        value, baseline = (float(v.replace(",", "")) for v in row.split()[-6:-4])
+        assert value > 0 and baseline > 0
+    assert "baseline: MobileNetV1-120 (3DDFA_V2's CPU network), PyTorch, same batch" in r.stdout
+
+
 def test_bench_unknown_name():
     r = run("facelift", "bench", "--only", "nosuch")
     assert r.returncode == 2 and "unknown benchmark(s): nosuch" in r.stderr
