@@ -24,8 +24,8 @@ from .video import FrameStore
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'to_model_input', 'from_model_input', 'filled_template', 'MultiViewDataset',
-           'photometric_jitter', 'MultiFrameDataset', 'batch_key', 'MixedBatches', 'MixedDataset', 'loader',
-           'RenderPool', 'pooled_batches']
+           'photometric_jitter', 'jitter_normalised', 'MultiFrameDataset', 'batch_key', 'MixedBatches', 'MixedDataset',
+           'loader', 'RenderPool', 'pooled_batches']
 
 # %% ../nbs/10_data.ipynb #400fa468
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -114,6 +114,11 @@ def photometric_jitter(x: Tensor, generator: torch.Generator, strength: float = 
     noise = torch.randn(x.shape, generator=generator).to(x)
     return (x + noise * (s * 0.04 * u[:, 8, None, None, None])).clamp(0, 1)
 
+def jitter_normalised(x: Tensor, generator: torch.Generator, strength: float = 1.0) -> Tensor:
+    "`photometric_jitter` of model inputs x [B,3,H,W] (ImageNet-normalised) -> [B,3,H,W], normalised again."
+    mean, std = torch.tensor(IMAGENET_MEAN, device=x.device)[:, None, None], torch.tensor(IMAGENET_STD, device=x.device)[:, None, None]
+    return (photometric_jitter(x * std + mean, generator, strength) - mean) / std
+
 class MultiFrameDataset:
     "Crops of a frame store with their 2D labels: `batch(index [B], key)` -> images and eq. 4 targets."
     def __init__(self, store: FrameStore | str | Path, image_size: int = 112, videos: int | None = None, augment: bool = True):
@@ -134,9 +139,7 @@ class MultiFrameDataset:
         "Samples `index [B]`: images [B,3,S,S], points2d [B,N,2] (model pixels, NaN: missing), mask [B,N]."
         crops = torch.from_numpy(np.stack([self.store.image(*self.items[int(i)]) for i in index]))
         x = to_model_input(crops, self.image_size)
-        if self.augment:
-            mean = torch.tensor(IMAGENET_MEAN)[:, None, None]; std = torch.tensor(IMAGENET_STD)[:, None, None]
-            x = (photometric_jitter(x * std + mean, torch.Generator().manual_seed(int(key))) - mean) / std
+        if self.augment: x = jitter_normalised(x, torch.Generator().manual_seed(int(key)))
         pts = self.points2d[index]
         return dict(images=x, points2d=pts, mask=torch.isfinite(pts).all(-1))
 
@@ -246,9 +249,7 @@ class RenderPool:
         g = torch.Generator().manual_seed(int(key))
         idx = torch.randperm(self.size, generator=g)[:self.draw]
         out = {k: v[idx] for k, v in self.samples.items()}
-        if self.jitter:
-            mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
-            out["images"] = (photometric_jitter(out["images"] * std + mean, g, self.jitter) - mean) / std
+        if self.jitter: out["images"] = jitter_normalised(out["images"], g, self.jitter)
         return out
 
 def pooled_batches(pool: RenderPool, multiframe: MultiFrameDataset | None, plans: Iterator[dict]) -> Iterator[dict]:

@@ -205,14 +205,18 @@ def load_encoder_weights(encoder: nn.Module, path) -> None:
     encoder.load_state_dict(state)
 
 # %% ../nbs/08_model.ipynb #b6e6853a
+def _weights_root() -> Path:
+    "The package's `weights/` folder (one subfolder per shipped model)."
+    from importlib.resources import files
+    return Path(str(files("facelift"))) / "weights"
+
 def pretrained_dir(name: str = "cpu") -> Path:
     "The folder of the shipped model `name` inside the installed package (its weights and run record)."
-    from importlib.resources import files
-    return Path(str(files("facelift"))) / "weights" / name
+    return _weights_root() / name
 
 def shipped_models() -> list[str]:
     "Names of the models shipped with this installation."
-    root = pretrained_dir("x").parent
+    root = _weights_root()
     return sorted(p.name for p in root.iterdir() if (p / "model.pt").is_file()) if root.is_dir() else []
 
 def pretrained(name: str = "cpu", device: str | torch.device = "cpu") -> FaceLiftRegressor:
