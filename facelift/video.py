@@ -24,7 +24,7 @@ from .detect import Detections, LabelTruth, SimulatedLabeller, apply_similarity,
 from .heads import EXPRESSIONS, SyntheticHeads, sample_expression, seeded_uniform
 
 # %% auto #0
-__all__ = ['VIDEO_SUFFIXES', 'clip_motion', 'clip_expressions', 'write_video', 'make_synthetic_clips', 'sha256_file',
+__all__ = ['MOTIONS', 'VIDEO_SUFFIXES', 'clip_motion', 'clip_expressions', 'write_video', 'make_synthetic_clips', 'sha256_file',
            'FrameStore', 'ingest_videos']
 
 # %% ../nbs/06_video.ipynb #fbf756ba
@@ -36,10 +36,22 @@ def _smooth_walk(u: Tensor, frames: int, knots: int = 4) -> Tensor:
     v = u * 2 - 1
     return v[:, i0] * (1 - w) + v[:, i0 + 1] * w
 
-def clip_motion(seed: int, frames: int, yaw: float = 60.0, pitch: float = 25.0, roll: float = 20.0) -> Tensor:
-    "Head pose angles [frames, 3] (azimuth, elevation, roll in degrees) of one clip: a smooth random walk."
+MOTIONS = ("walk", "still", "turn")
+
+def clip_motion(seed: int, frames: int, yaw: float = 60.0, pitch: float = 25.0, roll: float = 20.0, kind: str = "walk",
+                turn_frames: int = 12) -> Tensor:
+    """Head pose angles [frames, 3] (azimuth, elevation, roll in degrees) of one clip. `kind`: 'walk' (a smooth random walk),
+    'still' (the walk's first pose, held) or 'turn' (held, then a fast yaw turn of 70% of `yaw` either side in `turn_frames`, held)."""
+    if kind not in MOTIONS: raise ValueError(f"kind must be one of {MOTIONS}, got {kind!r}")
     u = seeded_uniform(torch.tensor([seed]), 40, 12).reshape(3, 4)
-    return _smooth_walk(u, frames).T * torch.tensor([yaw, pitch, roll])
+    walk = _smooth_walk(u, frames).T * torch.tensor([yaw, pitch, roll])
+    if kind == "walk": return walk
+    if kind == "still": return walk[:1].expand(frames, 3).clone()
+    start = frames // 2 - turn_frames // 2
+    s = ((torch.arange(frames) - start) / turn_frames).clamp(0, 1)
+    side = 1.0 if u[0, 0] < 0.5 else -1.0
+    out = walk[:1].expand(frames, 3) * 0.5
+    return torch.cat([(side * 0.7 * yaw * -torch.cos(math.pi * s))[:, None], out[:, 1:]], 1)
 
 def clip_expressions(seed: int, frames: int) -> dict[str, Tensor]:
     "Expression values [frames] per name: the seed's video-distribution expression ramping in and out, plus blinks."
@@ -100,9 +112,11 @@ def make_synthetic_clips(
     fps: float = 24.0,
     size: int = 256,  # frame size; the head fills about half of it
     seed_offset: int = 500_000,  # clip identities are disjoint from multi-view seeds
+    motion: str = "walk",  # head motion (`clip_motion`); 'still' and 'turn' also hold the expression and have no occluder
     progress: bool = True,
 ) -> list[Path]:
     "Render `n` clips of synthetic heads (video distribution) as .mp4 files with truth side files; existing clips are kept."
+    if motion not in MOTIONS: raise ValueError(f"motion must be one of {MOTIONS}, got {motion!r}")
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     heads = SyntheticHeads(distribution="video", image_size=size, supersample=2)
     space = CameraSpace(image_size=size)
@@ -112,15 +126,16 @@ def make_synthetic_clips(
         path = out_dir / f"clip_{seed:07d}.mp4"
         paths.append(path)
         if path.exists() and path.with_suffix(".truth.npz").exists(): continue
-        ang = clip_motion(seed, frames)
+        ang = clip_motion(seed, frames, kind=motion)
         cams = space.camera(ang[:, 0], ang[:, 1], ang[:, 2], delta_t=torch.tensor([0.0, 0.0, 0.9]).expand(frames, 3))
         seeds = torch.full((frames,), seed)
         expr = clip_expressions(seed, frames)
+        if motion != "walk": expr = {k: v[:1].expand(frames) for k, v in expr.items()}
         images = heads.render_full(seeds, cams, expression=expr, with_depth=False)[0].images.numpy()
         truth = label_truth(heads, seeds, cams, expression=expr)
-        occluder = bool(seeded_uniform(torch.tensor([seed]), 42, 1)[0, 0] < 0.3)
+        occluder = motion == "walk" and bool(seeded_uniform(torch.tensor([seed]), 42, 1)[0, 0] < 0.3)
         video = _degrade(images, cams.project(truth.landmarks3d).numpy(), seed, occluder)
-        buf = io.BytesIO(); np.savez_compressed(buf, **truth.to_arrays(), occluder=occluder)
+        buf = io.BytesIO(); np.savez_compressed(buf, **truth.to_arrays(), occluder=occluder, motion=motion)
         atomic_write_bytes(path.with_suffix(".truth.npz"), buf.getvalue())
         write_video(path, video, fps)
     return paths
