@@ -13,7 +13,8 @@ from torch import Tensor
 
 # %% auto #0
 __all__ = ['SMOOTHERS', 'quaternion_from_rotation', 'rotation_from_quaternion', 'align_quaternions', 'OneEuroFilter',
-           'CovarianceKalman', 'SmoothingParams', 'face_size', 'FaceFilter', 'temporal_errors', 'lag_frames']
+           'CovarianceKalman', 'SmoothingParams', 'face_size', 'FaceFilter', 'temporal_errors', 'lag_frames',
+           'filter_sequence']
 
 # %% ../nbs/15a_smooth.ipynb #4614c671
 def quaternion_from_rotation(R: Tensor) -> Tensor:
@@ -67,7 +68,7 @@ class OneEuroFilter:
         self.x = self.x + _alpha(cutoff, dt) * (x - self.x)
         return self.x.clone()
 
-# %% ../nbs/15a_smooth.ipynb #bdeb6534
+# %% ../nbs/15a_smooth.ipynb #eb8eaa97
 class CovarianceKalman:
     "Constant-velocity Kalman filter over M points in D dims, measurement noise given per point and frame (see above)."
     def __init__(self, q: float = 1.0, r_scale: float = 1.0, gate: float | None = 25.0):
@@ -76,27 +77,29 @@ class CovarianceKalman:
         self.x: Tensor | None = None  # [M, 2D] position, velocity (in units of scale)
         self.P: Tensor | None = None  # [M, 2D, 2D]
 
-    def _predict(self, dt: float) -> None:
+    def _predict(self, dt: float, scale: Tensor) -> None:
+        "Move the state dt seconds ahead; the acceleration noise q is in units of `scale` [M, 1]."
         M, D2 = self.x.shape; D = D2 // 2
         I = torch.eye(D, dtype=self.x.dtype)
         F = torch.eye(D2, dtype=self.x.dtype); F[:D, D:] = dt * I
-        Q = self.q * torch.cat([torch.cat([I * dt ** 3 / 3, I * dt ** 2 / 2], 1), torch.cat([I * dt ** 2 / 2, I * dt], 1)], 0)
+        Q = torch.cat([torch.cat([I * dt ** 3 / 3, I * dt ** 2 / 2], 1), torch.cat([I * dt ** 2 / 2, I * dt], 1)], 0)
         self.x = self.x @ F.T
-        self.P = F @ self.P @ F.T + Q
+        self.P = F @ self.P @ F.T + self.q * scale[..., None] ** 2 * Q
 
     def __call__(self, z: Tensor, R: Tensor, dt: float, scale: Tensor | float = 1.0) -> Tensor:
         "Filtered positions [M, D] for measurements z [M, D] with covariances R [M, D, D] (units of z; `scale` scalar or [M, 1])."
         if dt <= 0: raise ValueError(f"dt must be > 0 seconds, got {dt}")
         if z.ndim != 2 or R.shape != (*z.shape, z.shape[1]): raise ValueError(f"z must be [M, D] and R [M, D, D]; got {list(z.shape)}, {list(R.shape)}")
-        s = torch.as_tensor(scale, dtype=z.dtype).reshape(-1, 1)
-        z, R = z / s, self.r_scale * R / s[..., None] ** 2
+        s = torch.as_tensor(scale, dtype=z.dtype).reshape(-1, 1).expand(len(z), 1)
+        R = self.r_scale * R
         D = z.shape[1]
         if self.x is None or self.x.shape[0] != z.shape[0]:
             self.x = torch.cat([z, torch.zeros_like(z)], 1)
-            self.P = torch.block_diag(torch.zeros(D, D), torch.eye(D)).repeat(len(z), 1, 1) * 1.0
+            self.P = torch.zeros(len(z), 2 * D, 2 * D, dtype=z.dtype)
             self.P[:, :D, :D] = R
-            return z * s
-        self._predict(dt)
+            self.P[:, D:, D:] = torch.eye(D) * s[..., None] ** 2  # initial speed: about one `scale` per second
+            return z.clone()
+        self._predict(dt, s)
         innov = z - self.x[:, :D]
         S = self.P[:, :D, :D] + R
         K = self.P[:, :, :D] @ torch.linalg.inv(S)  # [M, 2D, D]
@@ -106,19 +109,19 @@ class CovarianceKalman:
             far = (innov[:, None, :] @ torch.linalg.solve(S, innov[..., None]))[:, 0, 0] > self.gate
             self.x[far, :D] = z[far]
             self.P[far, :D, :D] = R[far]
-        return self.x[:, :D] * s
+        return self.x[:, :D].clone()
 
-# %% ../nbs/15a_smooth.ipynb #56bd1cd9
+# %% ../nbs/15a_smooth.ipynb #f55350f5
 SMOOTHERS = ("none", "oneeuro", "uncertainty")
 
 @dataclass
 class SmoothingParams:
     "The knobs of both filters (tuned on synthetic clips with truth in `16_predict`)."
-    min_cutoff: float = 1.0  # One Euro: cut-off at rest (Hz)
-    beta: float = 1.0  # One Euro: cut-off rise per unit of speed (face sizes per second)
+    min_cutoff: float = 0.1  # One Euro: cut-off at rest (Hz)
+    beta: float = 10.0  # One Euro: cut-off rise per unit of speed (face sizes per second)
     q: float = 1.0  # Kalman: acceleration noise density (face sizes² per s³)
     r_scale: float = 1.0  # Kalman: measurement noise = r_scale x predicted covariance
-    gate: float | None = 25.0  # Kalman: normalised innovation beyond which a measurement is taken as it is
+    gate: float | None = 9.0  # Kalman: normalised innovation beyond which a measurement is taken as it is
 
 def face_size(points: Tensor) -> Tensor:
     "The square root of the area of the landmarks' bounding box: points [..., N, 2] -> [...]."
@@ -178,3 +181,14 @@ def lag_frames(pred: Tensor, truth: Tensor, max_lag: int = 8) -> float:
         a, b, c = cost[k - 1], cost[k], cost[k + 1]
         return float(shifts[k] + 0.5 * (a - c) / (a - 2 * b + c).clamp(min=1e-12))
     return float(shifts[k])
+
+# %% ../nbs/15a_smooth.ipynb #5b764551
+def filter_sequence(points2d: Tensor, cov2d: Tensor, points3d: Tensor, rotation: Tensor, translation: Tensor, times: Tensor,
+                    method: str = "uncertainty", params: SmoothingParams | None = None) -> dict[str, Tensor]:
+    "Filtered points2d [T,N,2], points3d [T,N,3], rotation [T,3,3], translation [T,3] of one face's raw track (cov2d [T,N,2,2], times [T] s)."
+    T = len(points2d)
+    if not all(len(x) == T for x in (cov2d, points3d, rotation, translation, times)): raise ValueError("every input must have the same number of frames T")
+    f = FaceFilter(method, params)
+    dts = torch.diff(times.double(), prepend=times[:1].double() - 1.0).clamp(min=1e-3).tolist()
+    outs = [f(points2d[i], cov2d[i], points3d[i], rotation[i], translation[i], dts[i]) for i in range(T)]  # causal: frame by frame
+    return {k: torch.stack([o[k] for o in outs]) for k in outs[0]}
