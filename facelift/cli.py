@@ -217,11 +217,14 @@ def _predict(args) -> int:
     from facelift.model import load_regressor
     from facelift.predict import predict_files
     model = load_regressor(args.checkpoint, args.device)
-    s = predict_files(args.inputs, model, args.out, detector=args.detector, batch=args.batch, every_k=args.every_k,
-                      max_frames=args.max_frames, overlays=not args.no_overlays, progress=not args.no_progress)
+    s = predict_files(args.inputs, model, args.out, detector=args.detector, smooth=args.smooth, redetect_every=args.redetect_every,
+                      batch=args.batch, every_k=args.every_k, max_frames=args.max_frames, overlays=not args.no_overlays,
+                      progress=not args.no_progress)
     print(f"{s['read']} of {s['inputs']} inputs read: {s['frames']} frames, {s['faces']} faces "
           f"({s['frames_without_face']} frames without a face) -> {s['out']} (one .json per input, predictions.csv"
           + (", overlays/)" if not args.no_overlays else ")"))
+    if s["detector_calls"]: print(f"videos: the face detector ran on {s['detector_calls']} frames; faces were tracked in between")
+    for path, note in s["notes"].items(): print(f"note {path}: {note}", file=sys.stderr)
     for path, reason in s["skipped"].items(): print(f"skipped {path}: {reason}", file=sys.stderr)
     return 0
 
@@ -298,7 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE|VIDEO|FOLDER", help="images, videos and/or folders of them")
     pr.add_argument("--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu")
     pr.add_argument("--out", required=True, type=Path, help="output folder")
-    pr.add_argument("--detector", default="dlib", choices=["dlib", "none"], help="face boxes: dlib (default) or none (each image is a face)")
+    pr.add_argument("--detector", default="dlib", choices=["dlib", "none", "truth"],
+                    help="face boxes: dlib (default), none (each image is a face) or truth (clips of the embedded default: their truth files)")
+    pr.add_argument("--smooth", default="oneeuro", choices=["none", "oneeuro", "uncertainty"],
+                    help="videos: temporal filter of the landmarks and pose (default oneeuro, the measured best; the JSON and CSV keep the raw values too)")
+    pr.add_argument("--redetect-every", type=int, default=30, help="videos: frames between face detections while faces are tracked (default 30)")
     pr.add_argument("--batch", type=int, default=16, help="faces per forward pass (default 16)")
     pr.add_argument("--every-k", type=int, default=1, help="videos: keep every k-th frame")
     pr.add_argument("--max-frames", type=int, default=None, help="videos: at most this many frames")

@@ -49,7 +49,8 @@ def test_predict_folder_end_to_end(tmp_path):
     video = json.loads((out / "clip_0500000_mp4.json").read_text())
     assert video["kind"] == "video" and [f["frame"] for f in video["frames"]] == list(range(8)) and video["fps"] == 24.0
     rows = list(csv.DictReader((out / "predictions.csv").open()))
-    assert len(rows) == 11 and {r["source"] for r in rows} >= {str(src / "other.jpg"), str(src / "more" / "face.png")}
+    assert len(rows) == 3 + 2 * 8 and {r["source"] for r in rows} >= {str(src / "other.jpg"), str(src / "more" / "face.png")}
+    assert sum(r["values"] == "filtered" for r in rows) == 8  # the video's faces: raw and filtered rows
     row = next(r for r in rows if r["source"] == str(src / "other.jpg"))
     assert np.isclose(float(row["x17"]), face["points2d"][17][0], atol=1e-3) and np.isclose(float(row["Z5"]), face["points3d"][5][2], atol=1e-3)
     assert cv2.imread(str(out / "overlays" / "other_jpg.jpg")).shape == (200, 200, 3)
@@ -66,7 +67,7 @@ def test_predict_with_dlib_reports_frames_without_a_face(tmp_path):
     r = run("facelift", "predict", tmp_path / "blank.png", "--checkpoint", tmp_path / "net.pt", "--out", tmp_path / "out", "--no-progress")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "1 of 1 inputs read: 1 frames, 0 faces (1 frames without a face)" in r.stdout
-    assert json.loads((tmp_path / "out" / "blank_png.json").read_text())["frames"] == [{"frame": 0, "faces": []}]
+    assert json.loads((tmp_path / "out" / "blank_png.json").read_text())["frames"] == [{"frame": 0, "time": 0.0, "faces": []}]
 
 
 def test_predict_bad_arguments_are_clear_errors(tmp_path):
