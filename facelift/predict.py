@@ -73,13 +73,13 @@ def regress_faces(
     return FaceResults(*(torch.cat([getattr(r, k) for r in parts]).cpu() for k in FaceResults.__dataclass_fields__))
 
 # %% ../nbs/16_predict.ipynb #4327e789
-def find_faces(images: Tensor, detector: str = "dlib", min_score: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
+def find_faces(images: Tensor, detector: str | FaceDetect = "dlib", min_score: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
     "Faces in uint8 images [B,H,W,3]: the image index [F] of each face, its box [F,4] and score [F]."
     images = check_images(images)
     B, H, W = images.shape[:3]
     if detector == "none": return torch.arange(B), torch.tensor([[0.0, 0.0, W, H]]).expand(B, 4).clone(), torch.ones(B)
-    if detector != "dlib": raise ValueError(f"detector must be 'dlib' or 'none', got {detector!r}")
-    detect = dlib_faces(min_score)
+    if not callable(detector) and detector != "dlib": raise ValueError(f"detector must be 'dlib', 'none' or a face detector, got {detector!r}")
+    detect = detector if callable(detector) else dlib_faces(min_score)
     found = [(i, b, s) for i, img in enumerate(images.numpy()) for b, s in zip(*detect(img, i))]
     if not found: return torch.zeros(0, dtype=torch.long), torch.zeros(0, 4), torch.zeros(0)
     idx, boxes, scores = zip(*found)
@@ -181,7 +181,7 @@ class VideoTracks:
 def track_video(
     path: Path,
     model: FaceLiftRegressor,
-    detector: str = "dlib",  # see face_detector
+    detector: str | FaceDetect = "dlib",  # a name (see face_detector) or your own face detector
     smooth: str = "oneeuro",  # 'none', 'oneeuro' or 'uncertainty' (see 15a_smooth and the measurements below)
     params: SmoothingParams | None = None,
     redetect_every: int = 30,  # frames between detector runs while every face is followed
@@ -192,7 +192,8 @@ def track_video(
 ) -> VideoTracks:
     "Track, regress and filter every face of a video, frame by frame (see above)."
     info = video_info(path)
-    tracker = FaceTracker(face_detector(detector, path), redetect_every=1 if detector == "none" else redetect_every)
+    detect = detector if callable(detector) else face_detector(detector, path)
+    tracker = FaceTracker(detect, redetect_every=1 if detector == "none" else redetect_every)
     margin = 0.0 if detector == "none" else 0.25
     filters: dict[int, FaceFilter] = {}
     frames, last, t0 = [], None, time.perf_counter()
@@ -289,7 +290,7 @@ def _predict_video(path: Path, name: str, model: FaceLiftRegressor, out_dir: Pat
         for j, (f, rec) in enumerate(zip(fr["faces"], recs)): rows += _csv_rows(str(path), fr["frame"], fr["time"], j, f["raw"], rec)
         frames.append(dict(frame=fr["frame"], time=round(fr["time"], 4), faces=recs))
     meta = dict(kind="video", width=vt.info["width"], height=vt.info["height"], fps=vt.info["fps"] / every_k, rotation_tag=vt.info["rotation"],
-                smooth=smooth, detector=detector, redetect_every=redetect_every, detector_calls=vt.detector_calls,
+                smooth=smooth, detector=detector if isinstance(detector, str) else getattr(detector, "__name__", "custom"), redetect_every=redetect_every, detector_calls=vt.detector_calls,
                 frames_per_second=round(len(vt.frames) / max(vt.seconds, 1e-9), 2))
     return meta | dict(frames=frames), rows, vt
 
@@ -314,7 +315,7 @@ def predict_files(
     paths,  # images, videos, or folders of them
     model: FaceLiftRegressor,
     out_dir,
-    detector: str = "dlib",  # 'dlib' (HOG face boxes, cropped with a 25% margin), 'none' (each image is a face crop) or, for clips of the embedded default, 'truth'
+    detector: str | FaceDetect = "dlib",  # 'dlib' (HOG face boxes, cropped with a 25% margin), 'none' (each image is a face crop), 'truth' (clips of the embedded default) or your own FaceDetect
     smooth: str = "oneeuro",  # videos: 'none', 'oneeuro' or 'uncertainty'
     redetect_every: int = 30,  # videos: frames between face detections while faces are followed
     batch: int = 16,
@@ -344,7 +345,8 @@ def predict_files(
         rows += r
         atomic_write_json(out_dir / f"{name}.json", dict(
             source=str(path), scheme=scheme.name, landmarks=list(scheme.names),
-            pose="camera of the face crop (world-to-camera rotation, translation; azimuth/elevation/roll in degrees)") | rec)
+            pose="camera of the face crop (world-to-camera rotation, translation; azimuth/elevation/roll in degrees)") | rec,
+            indent=None if rec["kind"] == "video" else 1)  # a long video: compact JSON is several times faster to write
         n_faces = [len(f["faces"]) for f in rec["frames"]]
         if not any(n_faces): notes[str(path)] = f"no face found in any of its {len(n_faces)} frame(s)"
         counts["read"] += 1; counts["frames"] += len(n_faces); counts["faces"] += sum(n_faces)
