@@ -54,7 +54,9 @@ def demo_stages(quick: bool = False) -> list[Stage]:
                        log_every=4 if quick else 10)),
             Stage("evaluate", "Evaluation of the shipped reference model" if shipped else "Evaluation", "evaluate.ipynb",
                   dict(checkpoint="cpu" if shipped else None, also_run_model=shipped, n_test=48 if quick else 200,
-                       image_size=160 if quick else 224))]
+                       image_size=160 if quick else 224))] + \
+           ([Stage("video", "Video: tracking and temporal filtering (shipped model)", "video.ipynb",
+                   dict(clips_per_kind=1 if quick else 2, frames=24 if quick else 48, clip_size=128 if quick else 256))] if shipped else [])
 
 def repo_dir() -> Path:
     "The source checkout the package was installed from (pipelines and benchmarks live there)."

@@ -48,7 +48,7 @@ def test_demo_quick_end_to_end(quick_demo):
     # the report items: three figures and a summary whose figures check the Δt rule on every camera
     items = {p.stem: json.loads(p.read_text()) for p in (out / "report" / "camera").glob("*.json")}
     assert set(items) == {"sphere", "angles", "views", "summary"}
-    assert page.count('class="plot"') == 3 + 5 + 1 + 3 + 3 + 4    # camera, views, frames, pseudo-label, training and evaluation sections
+    assert page.count('class="plot"') == 3 + 5 + 1 + 3 + 3 + 4 + 1    # camera, views, frames, pseudo-label, training, evaluation, video sections
     assert '<section id="views">' in page and 'href="views.ipynb"' in page
     assert '<section id="frames">' in page and 'href="frames.ipynb"' in page
     manifest = json.loads((out / "frames" / "manifest.json").read_text())
@@ -78,6 +78,13 @@ def test_demo_quick_end_to_end(quick_demo):
     assert ("dlib 68 (2D peer)" in nmlc) == md[0].endswith("| dlib 68 (2D peer) |") != ("dlib 68 (2D peer) found no face" in summary_item["caption"])
     assert nmlc["FaceLift regressor (cpu)"] < 0.1 < nmlc["demo run (short training)"]  # the shipped model learnt the pose; 16 steps do not
     assert nmlc["mean template, true pose (oracle)"] < 0.1
+    # the video stage: the shipped model tracked through held-out still, turn and walk clips, raw and filtered, against truth
+    assert '<section id="video">' in page and 'href="video.ipynb"' in page
+    jitter = json.loads((out / "report" / "video" / "jitter_table.json").read_text())["html"]
+    cells = re.findall(r"<tr><td>(\w+)</td><td>(.*?)</td><td>([\d.]+)</td><td>([\d.]+)</td>", jitter)
+    got = {(c, f): (float(nme), float(jit)) for c, f, nme, jit in cells}
+    assert {c for c, _ in got} == {"still", "turn", "walk"} and {f for _, f in got} == {"none (raw)", "One Euro", "uncertainty Kalman"}
+    assert got[("still", "One Euro")][1] < 0.5 * got[("still", "none (raw)")][1]  # a still head: most of the jitter removed
     frusta = items["sphere"]["figure"]["data"][1]
     assert frusta["name"] == "frusta" and len(_array(frusta["x"])) == 40 * 8 * 3
     summary = items["summary"]["html"]
@@ -105,7 +112,7 @@ def _notebook_that_raises(path):
 def test_demo_failure_names_the_stage_and_its_notebook(tmp_path):
     pipes = tmp_path / "pipes"; pipes.mkdir()
     _notebook_that_raises(pipes / "camera_space.ipynb")
-    for name in ("views.ipynb", "frames.ipynb", "pseudo_labels.ipynb", "train.ipynb", "evaluate.ipynb"):
+    for name in ("views.ipynb", "frames.ipynb", "pseudo_labels.ipynb", "train.ipynb", "evaluate.ipynb", "video.ipynb"):
         nbformat.write(nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}}),
                        pipes / name)
     out = tmp_path / "run"
