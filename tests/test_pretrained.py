@@ -1,7 +1,11 @@
 """The shipped reference model `pretrained("cpu")`: it loads from the package, and on 64 held-out synthetic renders of the full
 camera space it keeps the accuracy its run record shows (a change that breaks its input pipeline fails here)."""
+import sys
+
 import pytest
 import torch
+
+from conftest import REPO, run
 
 from facelift.benchmarks import evaluate, regressor_predictor, synthetic_testset
 from facelift.model import pretrained, pretrained_dir, shipped_models
@@ -43,3 +47,21 @@ def test_shipped_model_carries_its_record():
     assert (d / "model.pt").stat().st_size < 25e6  # the issue's budget: at most 25 MB inside the package
     weights = torch.load(d / "model.pt", weights_only=True)["model"]
     assert all(v.dtype in (torch.float16, torch.int64) for v in weights.values())
+
+
+def test_a_non_editable_install_carries_the_shipped_model(tmp_path):
+    "The wheel holds the weights and their record; facelift installed from it (not this checkout) loads pretrained('cpu')."
+    import zipfile
+    r = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path / "dist", REPO)
+    assert r.returncode == 0, r.stderr[-3000:]
+    wheel = next((tmp_path / "dist").glob("facelift-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {f"facelift/weights/cpu/{n}" for n in ("model.pt", "config.yaml", "metrics.jsonl", "RECORD.md")} <= names
+    r = run(sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", tmp_path / "site", wheel)
+    assert r.returncode == 0, r.stderr[-3000:]
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import facelift, torch; from facelift.model import pretrained; "
+            "m = pretrained('cpu'); assert facelift.__file__.startswith(sys.argv[1]), facelift.__file__; "
+            "print(sum(p.numel() for p in m.parameters()))")
+    r = run(sys.executable, "-c", code, tmp_path / "site", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert int(r.stdout.strip()) > 1_000_000
