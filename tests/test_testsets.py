@@ -57,3 +57,25 @@ def test_evaluate_dad3dheads_and_multiface_layouts(tmp_path):
     (m / "tracked_mesh" / "E001" / "000010.obj").unlink()
     bad = run("facelift", "evaluate", "--checkpoint", tmp_path / "net.pt", "--testset", f"multiface:{m}", "--out", tmp_path / "x")
     assert bad.returncode == 1 and f"mesh not found: {m / 'tracked_mesh' / 'E001' / '000010.obj'}" in bad.stderr
+
+
+def test_evaluate_a_folder_of_300w_pts_files(tmp_path):
+    "Renders with their true 68 points written as 300-W .pts files (1-based pixels): the labels as a predictor would score 0."
+    from facelift.benchmarks import nme_interocular, pts_testset
+    from facelift.landmarks import get_scheme
+    images, _, cams = _scene()
+    heads = SyntheticHeads(image_size=160, distribution="video")
+    uv = cams.project(heads.truth(torch.tensor([4, 4])).landmarks3d[:, list(get_scheme("wflw98").subset68)])
+    folder = tmp_path / "300w"; (folder / "indoor").mkdir(parents=True)
+    for i in range(2):
+        cv2.imwrite(str(folder / "indoor" / f"img{i}.png"), images[i].numpy()[..., ::-1])
+        (folder / "indoor" / f"img{i}.pts").write_text("version: 1\nn_points:  68\n{\n" + "".join(f"{x + 0.5:.4f} {y + 0.5:.4f}\n" for x, y in uv[i].tolist()) + "}\n")
+    ts = pts_testset(folder, image_size=128)
+    assert len(ts) == 2 and float(nme_interocular(ts.verts[:, ts.index], ts).abs().max()) < 1e-5
+    r = run("facelift", "evaluate", "--checkpoint", "cpu", "--testset", f"pts:{folder}", "--peers", "dlib", "--out", tmp_path / "eval")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "NME normalised by the outer inter-ocular distance" in r.stdout
+    table = (tmp_path / "eval" / "nme_interocular.md").read_text()
+    assert table.startswith("| predictor | NME (outer inter-ocular) | faces found |") and "| cpu |" in table and "/2 |" in table
+    r = run("facelift", "evaluate", "--checkpoint", "cpu", "--testset", f"pts:{tmp_path / 'empty'}", "--out", tmp_path / "e2")
+    assert r.returncode == 1 and "no such folder" in r.stderr
