@@ -17,8 +17,8 @@ from .camera import Camera
 from .core import check_tensor
 
 # %% auto #0
-__all__ = ['vertex_normals', 'clip_coordinates', 'Lighting', 'shade', 'create_gl_context', 'RenderResult', 'MeshRenderer',
-           'point_visibility']
+__all__ = ['vertex_normals', 'clip_coordinates', 'Lighting', 'shading', 'shade', 'create_gl_context', 'RenderResult',
+           'MeshRenderer', 'point_visibility']
 
 # %% ../nbs/02_render.ipynb #49f08eba
 def vertex_normals(vertices: Tensor, faces: Tensor) -> Tensor:
@@ -53,10 +53,14 @@ class Lighting:
         d = F.normalize(torch.tensor([0.3, 0.4, 1.0], device=device), dim=0)
         return cls(d.expand(n, 3), torch.full((n, 3), 0.75, device=device), torch.full((n, 3), 0.35, device=device))
 
+def shading(normals: Tensor, light: Lighting) -> Tensor:
+    "Lambert + ambient light falling on unit normals [B,V,3]: the factor [B,V,3] (may exceed 1) that multiplies the albedo."
+    lam = (normals * light.direction[:, None]).sum(-1, keepdim=True).clamp(min=0)
+    return light.ambient[:, None] + light.color[:, None] * lam
+
 def shade(colors: Tensor, normals: Tensor, light: Lighting) -> Tensor:
     "Lambert + ambient: albedo colors [B,V,3] and unit normals [B,V,3] -> colours [B,V,3] in [0, 1]."
-    lam = (normals * light.direction[:, None]).sum(-1, keepdim=True).clamp(min=0)
-    return (colors * (light.ambient[:, None] + light.color[:, None] * lam)).clamp(0, 1)
+    return (colors * shading(normals, light)).clamp(0, 1)
 
 # %% ../nbs/02_render.ipynb #50d94f74
 _VERTEX_SHADER = """
@@ -84,6 +88,17 @@ _FRAGMENT_SHADER = """
 in vec3 v_color;
 out vec4 f_color;
 void main() { f_color = vec4(v_color, 1.0); }
+"""
+# textured meshes: the same tiling, plus texture coordinates; the per-vertex colour is then the shading factor of the albedo
+_TEXTURED_VERTEX_SHADER = _VERTEX_SHADER.replace("in vec3 in_color;", "in vec3 in_color;\nin vec2 in_uv;\nout vec2 v_uv;").replace(
+    "v_color = in_color;", "v_color = in_color;\n    v_uv = in_uv;")
+_TEXTURED_FRAGMENT_SHADER = """
+#version 330
+uniform sampler2D albedo;
+in vec3 v_color;
+in vec2 v_uv;
+out vec4 f_color;
+void main() { f_color = vec4(texture(albedo, v_uv).rgb * v_color, 1.0); }
 """
 _GL_CLIP_DISTANCE0 = 0x3000
 
@@ -136,6 +151,7 @@ class MeshRenderer:
         if self._ctx is None:
             self._ctx = create_gl_context()
             self._prog = self._ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
+            self._textured_prog = self._ctx.program(vertex_shader=_TEXTURED_VERTEX_SHADER, fragment_shader=_TEXTURED_FRAGMENT_SHADER)
             for i in range(4): self._ctx.enable_direct(_GL_CLIP_DISTANCE0 + i)
         return self._ctx
 
@@ -150,24 +166,31 @@ class MeshRenderer:
         return self._fbo
 
     def __getstate__(self):  # DataLoader workers each create their own context
-        gl = ("_ctx", "_prog", "_fbo", "_vbo", "_ibo", "_ibo_key")
+        gl = ("_ctx", "_prog", "_textured_prog", "_texture", "_texture_key", "_fbo", "_vbo", "_ibo", "_ibo_key")
         return {k: v for k, v in self.__dict__.items() if k not in gl} | {"_ctx": None, "_fbo_key": None}
 
     def render(
         self,
         vertices: Tensor,  # [B,V,3] world coordinates
         faces: Tensor,  # [F,3] vertex indices, counter-clockwise seen from outside (shared by the batch)
-        colors: Tensor,  # [B,V,3] albedo in [0, 1]
+        colors: Tensor | None,  # [B,V,3] albedo in [0, 1] (with a texture: a tint of it; None: white)
         cameras: Camera,  # B cameras; their image size is re-set to this renderer's
         light: Lighting | None = None,  # None: colours are used as they are (no shading)
         background: Tensor | None = None,  # [B,H,W,3] uint8 images or [B,3] / [3] colours in [0, 1]; default black
         normals: Tensor | None = None,  # [B,V,3] unit vertex normals for shading (default: computed from the faces)
         with_depth: bool = True,  # False: images and coverage only (no depth read-back, no visibility): faster
+        texture: Tensor | None = None,  # [H,W,3] uint8 albedo image shared by the batch (a scan's texture), sampled bilinearly
+        uv: Tensor | None = None,  # [V,2] texture coordinates in [0, 1], origin at the image's bottom left (the OBJ convention)
     ) -> RenderResult:
         "Render B meshes (one per camera)."
         B = len(cameras)
         vertices = check_tensor(vertices, "vertices", (B, None, 3))
+        if (texture is None) != (uv is None): raise ValueError("texture and uv go together: pass both or neither")
+        if colors is None: colors = torch.ones_like(vertices)
         colors = check_tensor(colors, "colors", (B, vertices.shape[1], 3))
+        if texture is not None:
+            uv = check_tensor(uv, "uv", (vertices.shape[1], 2))
+            texture = check_tensor(texture, "texture", (None, None, 3))
         if faces.ndim != 2 or faces.shape[1] != 3: raise ValueError(f"faces must have shape [F, 3], got {list(faces.shape)}")
         if faces.numel() and (faces.min() < 0 or faces.max() >= vertices.shape[1]):
             raise ValueError(f"faces index vertices outside [0, {vertices.shape[1]})")
@@ -175,9 +198,10 @@ class MeshRenderer:
         cams = cameras.resized(self.image_size) if cameras.image_size else Camera(cameras.K, cameras.R, cameras.t, self.image_size)
         if light is not None:
             normals = vertex_normals(vertices, faces.to(vertices.device)) if normals is None else normals
-            colors = shade(colors, normals, light)
+            # a texture is multiplied per pixel, after interpolation: its factor must not be clipped at 1 per vertex
+            colors = shade(colors, normals, light) if texture is None else colors * shading(normals, light)
         clip = clip_coordinates(vertices, cams, self.near, self.far)
-        parts = [self._render_chunk(clip[i:i + self.max_tiles], faces, colors[i:i + self.max_tiles], with_depth)
+        parts = [self._render_chunk(clip[i:i + self.max_tiles], faces, colors[i:i + self.max_tiles], with_depth, texture, uv)
                  for i in range(0, B, self.max_tiles)]
         rgba = torch.cat([p[0] for p in parts]).to(out_device)
         depth = torch.cat([p[1] for p in parts]).to(out_device) if with_depth else None
@@ -220,17 +244,37 @@ class MeshRenderer:
             self._ibo, self._ibo_key = ctx.buffer(idx), key
         return self._vbo, self._ibo
 
-    def _render_chunk(self, clip: Tensor, faces: Tensor, colors: Tensor, with_depth: bool = True) -> tuple[Tensor, Tensor | None]:
+    def _bind_texture(self, texture: Tensor) -> None:
+        "Upload the albedo image (cached while the same tensor is passed), flipped so that v = 0 is its bottom row."
+        key = (texture.data_ptr(), tuple(texture.shape))
+        if getattr(self, "_texture_key", None) != key:
+            if getattr(self, "_texture", None) is not None: self._texture.release()
+            import moderngl
+            img = np.ascontiguousarray(texture.cpu().numpy()[::-1]).astype(np.uint8)
+            self._texture = self._ctx.texture((img.shape[1], img.shape[0]), 3, img.tobytes())
+            self._texture.build_mipmaps()
+            self._texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)  # trilinear: a large texture seen small does not alias
+            self._texture_key = key
+        self._texture.use(location=0)
+
+    def _render_chunk(self, clip: Tensor, faces: Tensor, colors: Tensor, with_depth: bool = True, texture: Tensor | None = None,
+                      uv: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         ctx = self._gl()
         B, V = clip.shape[:2]
         s, S = self.supersample, self.image_size * self.supersample
         cols = math.ceil(math.sqrt(B)); rows = math.ceil(B / cols)
-        data = torch.cat([clip, colors.to(clip)], -1).float().cpu().numpy()
+        prog = self._prog if texture is None else self._textured_prog
+        columns = [clip, colors.to(clip)] + ([] if texture is None else [uv.to(clip)[None].expand(B, V, 2)])
+        data = torch.cat(columns, -1).float().cpu().numpy()
         vbo, ibo = self._buffers(data, faces, B, V)
-        vao = ctx.vertex_array(self._prog, [(vbo, "4f 3f", "in_clip", "in_color")], index_buffer=ibo, index_element_size=4)
+        layout = (vbo, "4f 3f", "in_clip", "in_color") if texture is None else (vbo, "4f 3f 2f", "in_clip", "in_color", "in_uv")
+        vao = ctx.vertex_array(prog, [layout], index_buffer=ibo, index_element_size=4)
         try:
-            self._prog["n_vertices"].value = V
-            self._prog["grid"].value = (cols, rows)
+            prog["n_vertices"].value = V
+            prog["grid"].value = (cols, rows)
+            if texture is not None:
+                self._bind_texture(texture)
+                prog["albedo"].value = 0
             fbo = self._framebuffer(cols, rows)
             fbo.use()
             fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
