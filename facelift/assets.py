@@ -30,8 +30,10 @@ ASSETS = {
 }
 
 def assets_dir(dest: str | Path | None = None) -> Path:
-    "Where real assets live: `dest`, else `$FACELIFT_ASSETS`, else `data/real` under the current folder."
-    return Path(dest or os.environ.get("FACELIFT_ASSETS") or Path("data") / "real")
+    "Where real assets live: `dest`, else `$FACELIFT_ASSETS`, else the nearest `data/real` in the current folder or above it (a notebook in `nbs/` finds the checkout's), else `data/real` here."
+    if dest or os.environ.get("FACELIFT_ASSETS"): return Path(dest or os.environ["FACELIFT_ASSETS"])
+    here = Path.cwd().resolve()
+    return next((p / "data" / "real" for p in (here, *here.parents) if (p / "data" / "real").is_dir()), Path("data") / "real")
 
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
