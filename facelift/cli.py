@@ -127,14 +127,17 @@ def _export_onnx(args) -> int:
     return 0
 
 def make_generator(spec: str, image_size: int = 224, eg3d_repo: str | None = None, device: str | None = None):
-    "A generator by CLI spec: `synthetic` (the embedded heads) or `eg3d:PATH.pkl` (an EG3D/IDE-3D network pickle)."
+    "A generator by CLI spec: `synthetic` (the embedded heads), `eg3d:PATH.pkl` (an EG3D/IDE-3D network pickle) or `scan:PATH` (a head scan; seeds pick its lighting)."
     if spec == "synthetic":
         from facelift.heads import SyntheticHeads
         return SyntheticHeads(image_size=image_size)
     if spec.startswith("eg3d:"):
         from facelift.generators import EG3DGenerator
         return EG3DGenerator.from_pickle(spec[5:], repo=eg3d_repo, device=device, image_size=image_size)
-    raise ValueError(f"unknown generator {spec!r}; use synthetic or eg3d:PATH.pkl")
+    if spec.startswith("scan:"):
+        from facelift.scan import MeshGenerator
+        return MeshGenerator.from_file(spec[5:], image_size=image_size, lighting="random", background="random")
+    raise ValueError(f"unknown generator {spec!r}; use synthetic, eg3d:PATH.pkl or scan:PATH")
 
 def make_detector(name: str, scheme: str = "wflw98"):
     "A detector by CLI name: `simulated` (synthetic heads, needs truth) or `dlib` / `dlib-mmod` (real images, iBUG-68)."
@@ -289,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("prepare", help="render, detect and lift seeds into a pseudo-label store",
                        description="Multi-view stage: render every seed from every view of the view set, detect 2D landmarks, "
                                    "lift them to 3D pseudo-labels (masked, robust) and write a sharded, resumable store.")
-    q.add_argument("--generator", default="synthetic", help="synthetic (default) or eg3d:PATH.pkl")
+    q.add_argument("--generator", default="synthetic",
+                   help="synthetic (default), eg3d:PATH.pkl, or scan:PATH (an .obj with MTL and texture, or a coloured .ply; seeds pick lighting and background)")
     q.add_argument("--eg3d-repo", default=None, help="source folder of the EG3D/IDE-3D repository (for eg3d: pickles)")
     q.add_argument("--device", default=None, help="device of the generator (e.g. cuda)")
     q.add_argument("--detector", default="simulated", choices=["simulated", "dlib", "dlib-mmod"], help="2D detector (default simulated)")

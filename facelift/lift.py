@@ -28,7 +28,7 @@ from .landmarks import Scheme, get_scheme
 
 # %% auto #0
 __all__ = ['COMPETENCE', 'STORE_KEYS', 'View', 'ViewSet', 'default_view_set', 'landmark_normals', 'auto_masks', 'LiftResult',
-           'lift', 'PseudoLabelStore', 'parse_seeds', 'prepare']
+           'lift', 'scan_lifting_errors', 'PseudoLabelStore', 'parse_seeds', 'prepare']
 
 # %% ../nbs/07_lift.ipynb #be7e5d07
 @dataclass
@@ -494,6 +494,31 @@ def _lift_numba(points2d, mask, weights, liftable, K, R, t, C, iterations, delta
     X, res, cos, n_views, rms = map(torch.from_numpy, (X, res, cos, n_views, rms))
     valid = _valid(X, cos, n_views, min_views, min_angle)
     return LiftResult(torch.where(valid[..., None], X, float("nan")), valid, n_views, torch.where(valid, rms, float("nan")), res)
+
+# %% ../nbs/07_lift.ipynb #0f8bd4aa
+def scan_lifting_errors(
+    generator,  # a MeshGenerator with annotated landmarks (iBUG-68), e.g. MeshGenerator.from_file("data/real/menpo3d/james.obj")
+    detector,  # a 68-point Detector of real images (DlibDetector)
+    view_set: ViewSet,
+    seeds: Tensor,  # [L] one lighting per seed (the generator's seeded lighting)
+    settings: dict[str, dict] | None = None,  # name -> keyword arguments of `lift`; default: masked, unmasked, unmasked least squares
+    image_size: int = 224,
+) -> tuple[dict[str, Tensor], Tensor]:
+    "Per setting, the 3D error [L, 68] in the scan's units after a similarity alignment to its hand-placed landmarks; and which views the detector found [L, V]."
+    from facelift.scan import similarity_fit
+    truth = generator.landmarks3d
+    if truth is None or len(truth) != 68: raise ValueError("the generator needs 68 annotated landmarks (an .ljson beside the scan)")
+    settings = settings or {"masked (view set)": dict(mask=view_set.mask(detector.scheme)), "unmasked": {}, "unmasked, least squares": dict(delta_px=1e6)}
+    cams, V, L = view_set.cameras(CameraSpace(image_size=image_size)), len(view_set), len(seeds)
+    det = detector(generator.render(seeds.repeat_interleave(V), cams[torch.arange(V).repeat(L)]), None)
+    points2d = det.points.reshape(L, V, -1, 2)
+    out = {}
+    for name, kw in settings.items():
+        r = lift(points2d, cams, scheme=detector.scheme, **kw)
+        fits = [similarity_fit(r.points3d[l, r.valid[l]], truth[r.valid[l]]) for l in range(L)]  # a handful of lightings
+        aligned = torch.stack([s * r.points3d[l] @ R.T + t for l, (s, R, t) in enumerate(fits)])
+        out[name] = (aligned - truth).norm(dim=-1) * generator.mm_per_unit
+    return out, det.found.reshape(L, V)
 
 # %% ../nbs/07_lift.ipynb #7ed7c39c
 STORE_KEYS = ("seeds", "points3d", "valid", "n_views", "rms_px", "residuals", "mask")
