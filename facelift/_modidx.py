@@ -38,6 +38,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'facelift.benchmarks.regions_figure': ('benchmarks.html#regions_figure', 'facelift/benchmarks.py'),
                                      'facelift.benchmarks.regressor_predictor': ( 'benchmarks.html#regressor_predictor',
                                                                                   'facelift/benchmarks.py'),
+                                     'facelift.benchmarks.scan_testset': ('benchmarks.html#scan_testset', 'facelift/benchmarks.py'),
                                      'facelift.benchmarks.synthetic_testset': ( 'benchmarks.html#synthetic_testset',
                                                                                 'facelift/benchmarks.py'),
                                      'facelift.benchmarks.table_rows': ('benchmarks.html#table_rows', 'facelift/benchmarks.py'),

@@ -26,9 +26,9 @@ from .render import point_visibility
 # %% auto #0
 __all__ = ['MEDIAPIPE_VERSION', 'MEDIAPIPE_TO_IBUG68', 'PEERS', 'TestSet', 'synthetic_testset', 'Evaluation', 'NoFaceFound',
            'evaluate', 'dad3dheads', 'read_krt', 'read_obj_vertices', 'multiface', 'read_pts', 'pts_testset',
-           'nme_interocular', 'dlib_predictor', 'mediapipe_env', 'mediapipe_predictor', 'peer_evaluations',
-           'regressor_predictor', 'table_rows', 'paper_table', 'regions_figure', 'write_table', 'write_tables',
-           'pose_errors', 'pose_table', 'paired_difference']
+           'nme_interocular', 'scan_testset', 'dlib_predictor', 'mediapipe_env', 'mediapipe_predictor',
+           'peer_evaluations', 'regressor_predictor', 'table_rows', 'paper_table', 'regions_figure', 'write_table',
+           'write_tables', 'pose_errors', 'pose_table', 'paired_difference']
 
 # %% ../nbs/13_benchmarks.ipynb #2da45dd2
 @dataclass
@@ -242,6 +242,25 @@ def nme_interocular(predict: Callable[[Tensor], Tensor] | Tensor, testset: TestS
     truth = testset.verts[:, testset.index]
     iod = (truth[:, 36] - truth[:, 45]).norm(dim=-1)
     return (preds.float() - truth).norm(dim=-1).mean(-1) / iod
+
+# %% ../nbs/13_benchmarks.ipynb #48d590fa
+def scan_testset(path, n: int = 50, image_size: int = 224, seed: int = 0, limits: tuple[float, float, float] = (110.0, 60.0, 90.0)) -> TestSet:
+    "`n` renders of the scan at `path` at cameras of the augmented space (see above); deterministic in its arguments."
+    from facelift.scan import MeshGenerator
+    gen = MeshGenerator.from_file(path, image_size=image_size, lighting="random", background="random")
+    space = CameraSpace(*limits, image_size=image_size)
+    lm = gen.landmarks3d
+    cams, angles = space.sample(n, landmarks3d=lm, generator=torch.Generator().manual_seed(seed))
+    seeds = torch.arange(n)
+    images = torch.cat([gen.render(seeds[i:i + 32], cams[i:i + 32]) for i in range(0, n, 32)])
+    mesh = gen.vertices[None].expand(n, -1, -1)
+    verts = cams.project(mesh if lm is None else torch.cat([mesh, lm[None].expand(n, -1, -1)], 1))
+    index = None if lm is None else torch.arange(mesh.shape[1], mesh.shape[1] + 68)
+    boxes = face_box(verts[:, index] if lm is not None else verts)
+    yaw, pitch, roll = angles.abs().unbind(-1)
+    small = (pitch < 20) & (roll < 20)
+    cats = {"front": (yaw < 30) & small, "sided": (yaw >= 30) & small, "atypical": ~small}
+    return TestSet(f"scan:{Path(path).stem}", images, verts, index, boxes, cams, seeds, None, cats)
 
 # %% ../nbs/13_benchmarks.ipynb #abd75c10
 def dlib_predictor(upsample: int = 1) -> Callable[[Tensor], Tensor]:

