@@ -68,9 +68,10 @@ def load_ply(path) -> Scan:
     fmt = next(l.split()[1] for l in header if l.startswith("format"))
     nv = next(int(l.split()[2]) for l in header if l.startswith("element vertex"))
     nf = next(int(l.split()[2]) for l in header if l.startswith("element face"))
-    props = [l.split()[2] for l in header[header.index(next(l for l in header if l.startswith("element vertex"))) + 1:] if l.startswith("property")]
-    props = props[:props.index("vertex_indices")] if "vertex_indices" in props else props
-    types = {p: l.split()[1] for l in header for p in [l.split()[-1]] if l.startswith("property") and p in props}
+    start = header.index(next(l for l in header if l.startswith("element vertex"))) + 1
+    stop = next((k for k in range(start, len(header)) if header[k].startswith("element")), len(header))
+    types = {l.split()[-1]: l.split()[1] for l in header[start:stop] if l.startswith("property")}  # the vertex properties, in order
+    props = list(types)
     np_type = dict(float="<f4", float32="<f4", double="<f8", uchar="u1", uint8="u1", int="<i4", int32="<i4")
     if fmt == "binary_little_endian":
         vert = np.frombuffer(raw, dtype=[(p, np_type[types[p]]) for p in props], count=nv, offset=end)
