@@ -23,8 +23,8 @@ from .model import shipped_models
 from .viz import save_html, table_html, write_report
 
 # %% auto #0
-__all__ = ['Stage', 'StageFailed', 'demo_stages', 'repo_dir', 'export_html', 'run_stages', 'make_generator', 'make_detector',
-           'build_parser', 'main']
+__all__ = ['Stage', 'StageFailed', 'demo_stages', 'have_real_assets', 'repo_dir', 'export_html', 'run_stages', 'make_generator',
+           'make_detector', 'build_parser', 'main']
 
 # %% ../nbs/15_cli.ipynb #ddb85ae6
 @dataclass
@@ -56,7 +56,17 @@ def demo_stages(quick: bool = False) -> list[Stage]:
                   dict(checkpoint="cpu" if shipped else None, also_run_model=shipped, n_test=48 if quick else 200,
                        image_size=160 if quick else 224))] + \
            ([Stage("video", "Video: tracking and temporal filtering (shipped model)", "video.ipynb",
-                   dict(clips_per_kind=1 if quick else 2, frames=24 if quick else 48, clip_size=128 if quick else 256))] if shipped else [])
+                   dict(clips_per_kind=1 if quick else 2, frames=24 if quick else 48, clip_size=128 if quick else 256))] if shipped else []) + \
+           ([Stage("real", "Real faces: a textured scan and labelled photos (fetched assets)", "real_faces.ipynb",
+                   dict(lightings=2 if quick else 4, n_renders=16 if quick else 48, assets=_real_assets()))] if shipped and have_real_assets() else [])
+
+def _real_assets() -> str:
+    from facelift.assets import assets_dir
+    return str(assets_dir().resolve())
+
+def have_real_assets() -> bool:
+    "Whether `facelift fetch-assets` has put the real face data where `assets_dir()` looks (the demo then adds its real-faces stage)."
+    return (Path(_real_assets()) / "menpo3d" / "james.obj").exists()
 
 def repo_dir() -> Path:
     "The source checkout the package was installed from (pipelines and benchmarks live there)."

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 import yaml
 
-from conftest import run
+from conftest import REPO, run
 
 
 @pytest.mark.parametrize("sub", [[], ["demo"], ["bench"], ["fetch-assets"], ["videos"], ["export-onnx"], ["prepare"], ["evaluate"], ["train"], ["predict"]])
@@ -48,7 +48,8 @@ def test_demo_quick_end_to_end(quick_demo):
     # the report items: three figures and a summary whose figures check the Δt rule on every camera
     items = {p.stem: json.loads(p.read_text()) for p in (out / "report" / "camera").glob("*.json")}
     assert set(items) == {"sphere", "angles", "views", "summary"}
-    assert page.count('class="plot"') == 3 + 5 + 1 + 3 + 3 + 4 + 1    # camera, views, frames, pseudo-label, training, evaluation, video sections
+    real = (REPO / "data" / "real" / "menpo3d" / "james.obj").exists()  # fetched assets (CI fetches them): the real-faces stage runs
+    assert page.count('class="plot"') == 3 + 5 + 1 + 3 + 3 + 4 + 1 + 2 * real  # camera, views, frames, pseudo-label, training, evaluation, video, real
     assert '<section id="views">' in page and 'href="views.ipynb"' in page
     assert '<section id="frames">' in page and 'href="frames.ipynb"' in page
     manifest = json.loads((out / "frames" / "manifest.json").read_text())
@@ -85,6 +86,10 @@ def test_demo_quick_end_to_end(quick_demo):
     got = {(c, f): (float(nme), float(jit)) for c, f, nme, jit in cells}
     assert {c for c, _ in got} == {"still", "turn", "walk"} and {f for _, f in got} == {"none (raw)", "One Euro", "uncertainty Kalman"}
     assert got[("still", "One Euro")][1] < 0.5 * got[("still", "none (raw)")][1]  # a still head: most of the jitter removed
+    if real:  # the lifting claim on james with dlib: masked beats unmasked on the contour
+        lifting = json.loads((out / "report" / "real" / "lifting.json").read_text())["html"]
+        contour = re.search(r"<tr><td>contour</td><td>([\d.]+)</td><td>([\d.]+)</td>", lifting)
+        assert contour and float(contour[1]) < float(contour[2])
     frusta = items["sphere"]["figure"]["data"][1]
     assert frusta["name"] == "frusta" and len(_array(frusta["x"])) == 40 * 8 * 3
     summary = items["summary"]["html"]
@@ -112,7 +117,7 @@ def _notebook_that_raises(path):
 def test_demo_failure_names_the_stage_and_its_notebook(tmp_path):
     pipes = tmp_path / "pipes"; pipes.mkdir()
     _notebook_that_raises(pipes / "camera_space.ipynb")
-    for name in ("views.ipynb", "frames.ipynb", "pseudo_labels.ipynb", "train.ipynb", "evaluate.ipynb", "video.ipynb"):
+    for name in ("views.ipynb", "frames.ipynb", "pseudo_labels.ipynb", "train.ipynb", "evaluate.ipynb", "video.ipynb", "real_faces.ipynb"):
         nbformat.write(nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}}),
                        pipes / name)
     out = tmp_path / "run"
