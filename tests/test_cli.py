@@ -48,7 +48,7 @@ def test_demo_quick_end_to_end(quick_demo):
     # the report items: three figures and a summary whose figures check the Δt rule on every camera
     items = {p.stem: json.loads(p.read_text()) for p in (out / "report" / "camera").glob("*.json")}
     assert set(items) == {"sphere", "angles", "views", "summary"}
-    real = (REPO / "data" / "real" / "menpo3d" / "james.obj").exists()  # fetched assets (CI fetches them): the real-faces stage runs
+    real = (REPO / "data" / "real" / "james.obj").exists()  # fetched assets (CI fetches them): the real-faces stage runs
     assert page.count('class="plot"') == 3 + 5 + 1 + 3 + 3 + 4 + 1 + 2 * real  # camera, views, frames, pseudo-label, training, evaluation, video, real
     assert '<section id="views">' in page and 'href="views.ipynb"' in page
     assert '<section id="frames">' in page and 'href="frames.ipynb"' in page
