@@ -416,6 +416,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'facelift.scan.MeshGenerator.vertices': ('scan.html#meshgenerator.vertices', 'facelift/scan.py'),
                                'facelift.scan.Scan': ('scan.html#scan', 'facelift/scan.py'),
                                'facelift.scan._read_texture': ('scan.html#_read_texture', 'facelift/scan.py'),
+                               'facelift.scan.check_landmarks_on_mesh': ('scan.html#check_landmarks_on_mesh', 'facelift/scan.py'),
                                'facelift.scan.ljson_to_ibug68': ('scan.html#ljson_to_ibug68', 'facelift/scan.py'),
                                'facelift.scan.load_obj': ('scan.html#load_obj', 'facelift/scan.py'),
                                'facelift.scan.load_ply': ('scan.html#load_ply', 'facelift/scan.py'),

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -227,13 +228,18 @@ def pts_testset(folder, image_size: int = 256, limit: int | None = None) -> Test
     folder = Path(folder)
     if not folder.is_dir(): raise FileNotFoundError(f"no such folder: {folder}")
     suffixes = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
-    items = sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.with_suffix(".pts").exists())[:limit]
-    if not items: raise ValueError(f"{folder} holds no image with a .pts file beside it")
-    pts = [torch.from_numpy(read_pts(p.with_suffix(".pts"))) for p in items]
-    bad = [p.with_suffix(".pts").name for p, q in zip(items, pts) if len(q) != 68]
-    if bad: raise ValueError(f"68 points expected (iBUG), other counts in: {', '.join(bad)}")
+    candidates = sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.with_suffix(".pts").exists())
+    items, pts, images = [], [], []
+    for p in candidates:  # a bad item is skipped with a warning naming it; the rest of the folder goes on
+        if limit is not None and len(items) >= limit: break
+        try:
+            q = read_pts(p.with_suffix(".pts"))
+            if len(q) != 68: raise ValueError(f"{p.with_suffix('.pts')}: {len(q)} points, 68 expected (iBUG)")
+            images.append(_read_image(p)); pts.append(torch.from_numpy(q)); items.append(p)
+        except (ValueError, FileNotFoundError) as e: warnings.warn(f"skipped {p.name}: {e}")
+    if not items: raise ValueError(f"{folder} holds no usable image with a 68-point .pts file beside it")
     boxes = torch.stack([torch.cat([q.amin(0), q.amax(0)]) for q in pts])
-    crops, verts, boxes = _crop_items([_read_image(p) for p in items], pts, boxes, image_size)
+    crops, verts, boxes = _crop_items(images, pts, boxes, image_size)
     return TestSet(f"pts:{folder.name}", crops, verts, torch.arange(68), boxes, None, torch.arange(len(items)), None, {})
 
 def nme_interocular(predict: Callable[[Tensor], Tensor] | Tensor, testset: TestSet) -> Tensor:

@@ -197,7 +197,12 @@ def _evaluate(args) -> int:
     if kind == "synthetic": ts = synthetic_testset(int(rest) if rest else 200)
     elif kind == "dad3dheads" and rest: ts = dad3dheads(rest, split=args.split, limit=args.limit, index68=index68)
     elif kind == "multiface" and rest: ts = multiface(rest, limit=args.limit)
-    elif kind == "pts" and rest: ts = pts_testset(rest, limit=args.limit)
+    elif kind == "pts" and rest:
+        import warnings
+        with warnings.catch_warnings(record=True) as skipped:
+            warnings.simplefilter("always")
+            ts = pts_testset(rest, limit=args.limit)
+        for w in skipped: print(w.message, file=sys.stderr)
     elif kind == "scan" and rest:
         path, _, count = rest.rpartition(":") if rest.rpartition(":")[2].isdigit() else (rest, "", "")
         ts = scan_testset(path, int(count) if count else 50)

@@ -19,7 +19,8 @@ from .landmarks import get_scheme
 from .render import Lighting, MeshRenderer
 
 # %% auto #0
-__all__ = ['IBUG68_GROUPS', 'Scan', 'load_obj', 'load_ply', 'ljson_to_ibug68', 'similarity_fit', 'MeshGenerator']
+__all__ = ['IBUG68_GROUPS', 'Scan', 'load_obj', 'load_ply', 'ljson_to_ibug68', 'similarity_fit', 'check_landmarks_on_mesh',
+           'MeshGenerator']
 
 # %% ../nbs/04a_scan.ipynb #4e77d9eb
 @dataclass
@@ -113,6 +114,14 @@ def similarity_fit(src: Tensor, dst: Tensor) -> tuple[float, Tensor, Tensor]:
     return s, R, mu_d - s * R @ mu_s
 
 # %% ../nbs/04a_scan.ipynb #cdd80981
+def check_landmarks_on_mesh(scan: Scan, source: Path | str = "landmarks") -> None:
+    "ValueError naming `source` when the scan's landmarks [68,3] do not lie on its mesh (see above)."
+    spread = (scan.landmarks - scan.landmarks.mean(0)).norm(dim=-1).mean()
+    gap = torch.cdist(scan.landmarks, scan.vertices).amin(-1).median()
+    if not gap <= 0.1 * spread:
+        raise ValueError(f"{source}: the landmarks do not match the mesh of {scan.name} (median distance to the surface {gap:.3g}, "
+                         f"their spread {spread:.3g}): landmarks of another scan, or other units?")
+
 class MeshGenerator:
     "A head scan as a `Generator` (see above)."
     def __init__(self, scan: Scan, image_size: int = 224, transform: Tensor | None = None, lighting: str = "fixed",
@@ -165,5 +174,8 @@ class MeshGenerator:
         loaders = {".obj": load_obj, ".ply": load_ply}
         if path.suffix.lower() not in loaders: raise ValueError(f"{path}: a scan must be .obj or .ply")
         scan = loaders[path.suffix.lower()](path)
-        if path.with_suffix(".ljson").exists(): scan.landmarks = ljson_to_ibug68(path.with_suffix(".ljson"))
+        side = path.with_suffix(".ljson")
+        if side.exists():
+            scan.landmarks = ljson_to_ibug68(side)
+            check_landmarks_on_mesh(scan, side)
         return cls(scan, **kwargs)

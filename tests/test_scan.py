@@ -95,3 +95,19 @@ def test_real_test_sets_with_peers(tmp_path):
     iod = {l.split("|")[1].strip(): float(l.split("|")[2]) for l in (tmp_path / "pts" / "nme_interocular.md").read_text().splitlines()[2:]}
     assert set(iod) == {"cpu", "its template, its pose", "dlib 68 (2D peer)", "MediaPipe 478 (68 scored)"}
     assert iod["dlib 68 (2D peer)"] < 0.1 and iod["MediaPipe 478 (68 scored)"] < 0.15  # real detectors on real photos with human labels
+
+
+def test_bad_scans_name_the_file(tmp_path):
+    obj = _quad_obj(tmp_path)
+    (tmp_path / "quad.png").unlink()
+    with pytest.raises(ValueError, match="quad.png is missing or not a readable image"): load_obj(obj)
+    obj = _quad_obj(tmp_path)
+    far = {"groups": {"LJSON": {"landmarks": {"points": (np.random.default_rng(0).normal(size=(68, 3)) * 50 + 500).tolist()},
+                                "labels": [{"label": g, "mask": list(range(s, s + n))} for (g, n), s in
+                                           zip((("chin", 17), ("leyebrow", 5), ("reyebrow", 5), ("nose", 9), ("leye", 6), ("reye", 6), ("mouth", 20)),
+                                               (0, 17, 22, 27, 36, 42, 48))]}}, "version": 3}
+    (tmp_path / "quad.ljson").write_text(json.dumps(far))
+    with pytest.raises(ValueError, match="quad.ljson: the landmarks do not match the mesh"): MeshGenerator.from_file(obj)
+    far["groups"]["LJSON"]["labels"] = far["groups"]["LJSON"]["labels"][:3]
+    (tmp_path / "quad.ljson").write_text(json.dumps(far))
+    with pytest.raises(ValueError, match=r"quad.ljson: labels \['nose', 'leye', 'reye', 'mouth'\] missing"): MeshGenerator.from_file(obj)

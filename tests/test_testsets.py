@@ -79,3 +79,17 @@ def test_evaluate_a_folder_of_300w_pts_files(tmp_path):
     assert table.startswith("| predictor | NME (outer inter-ocular) | faces found |") and "| cpu |" in table and "/2 |" in table
     r = run("facelift", "evaluate", "--checkpoint", "cpu", "--testset", f"pts:{tmp_path / 'empty'}", "--out", tmp_path / "e2")
     assert r.returncode == 1 and "no such folder" in r.stderr
+
+
+def test_pts_folder_skips_bad_items_and_goes_on(tmp_path):
+    images, _, _ = _scene()
+    d = tmp_path / "photos"; d.mkdir()
+    pts = "version: 1\nn_points:  68\n{\n" + "".join(f"{40 + i % 17 * 4} {50 + i // 17 * 10}\n" for i in range(68)) + "}\n"
+    cv2.imwrite(str(d / "good.png"), images[0].numpy()[..., ::-1]); (d / "good.pts").write_text(pts)
+    (d / "broken.jpg").write_bytes(b"garbage"); (d / "broken.pts").write_text(pts)
+    cv2.imwrite(str(d / "short.png"), images[1].numpy()[..., ::-1]); (d / "short.pts").write_text("version: 1\nn_points: 3\n{\n1 1\n2 2\n3 3\n}\n")
+    r = run("facelift", "evaluate", "--checkpoint", "cpu", "--testset", f"pts:{d}", "--peers", "--out", tmp_path / "eval")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "skipped broken.jpg" in r.stderr and "not a readable image" in r.stderr
+    assert "skipped short.png" in r.stderr and "3 points, 68 expected" in r.stderr
+    assert "failures 0/1" in r.stdout  # the good photo was scored
