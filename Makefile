@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	$(BIN)/facelift demo --out outputs/$(RUN)
 
-test: venv check-clean check-export nbtest pytest
+test: venv assets check-clean check-export nbtest pytest  # assets: the real face data some notebooks and tests use (cached)
 
 # committed notebooks must already be clean (nbdev-clean would change nothing)
 check-clean: venv

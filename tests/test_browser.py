@@ -15,7 +15,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from conftest import BIN
+from conftest import BIN, REPO
 
 # as root in a sandbox; no GPU (SwiftShader draws WebGL); no background traffic to Google (the network is closed)
 FLAGS = ["--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-quic", "--no-first-run",
@@ -77,7 +77,8 @@ def test_report_opens_offline_with_every_plot_drawn(quick_demo, browser):
     out, r = quick_demo
     assert r.returncode == 0, r.stderr[-3000:]
     page, errors, external = _open(browser, (out / "report.html").as_uri())
-    assert _check_plots(page, "div.plot") == 3 + 5 + 1 + 3 + 3 + 4
+    real = (REPO / "data" / "real" / "james.obj").exists()  # fetched assets: the demo adds its real-faces stage (2 plots)
+    assert _check_plots(page, "div.plot") == 3 + 5 + 1 + 3 + 3 + 4 + 1 + 2 * real  # ... video: 1
     assert not errors and not external
     links = set(page.eval_on_selector_all("p.meta a", "els => els.map(e => e.getAttribute('href'))"))
     assert {"camera_space.html", "views.html", "frames.html", "pseudo_labels.html", "train.html", "evaluate.html"} <= links

@@ -113,4 +113,4 @@ def test_evaluate_cli_writes_tables(tmp_path):
     bad = run("facelift", "evaluate", "--checkpoint", tmp_path / "net.pt", "--testset", "dad3dheads:/nowhere", "--out", tmp_path / "x")
     assert bad.returncode == 1 and "DAD-3DHeads item list not found: /nowhere/val/val.json" in bad.stderr
     bad = run("facelift", "evaluate", "--checkpoint", tmp_path / "net.pt", "--testset", "imagenet", "--out", tmp_path / "x")
-    assert bad.returncode == 1 and "--testset must be synthetic[:N], dad3dheads:ROOT or multiface:ROOT" in bad.stderr
+    assert bad.returncode == 1 and "--testset must be synthetic[:N], dad3dheads:ROOT, multiface:ROOT, pts:FOLDER or scan:PATH[:N]" in bad.stderr
