@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from facelift.detect import DlibDetector, SimulatedLabeller
-from facelift.track import landmark_box, load_clip_truth
+from facelift.detect import face_box
+from facelift.track import load_clip_truth
 from facelift.video import _decode, ingest_videos, make_synthetic_clips, write_video
 
 
@@ -48,7 +49,7 @@ def _dlib_cost_truth_boxes(uv: torch.Tensor):
     dlib = DlibDetector()
     def detect(frame, n):
         dlib.boxes(frame)
-        return landmark_box(uv[n])[None], torch.ones(1)
+        return face_box(uv[n][None]), torch.ones(1)
     return detect
 
 

@@ -102,11 +102,12 @@ class CovarianceKalman:
         self._predict(dt, s)
         innov = z - self.x[:, :D]
         S = self.P[:, :D, :D] + R
-        K = self.P[:, :, :D] @ torch.linalg.inv(S)  # [M, 2D, D]
+        S_inv = torch.linalg.inv(S)
+        K = self.P[:, :, :D] @ S_inv  # [M, 2D, D]
         self.x = self.x + (K @ innov[..., None])[..., 0]
         self.P = self.P - K @ self.P[:, :D, :]
         if self.gate is not None:
-            far = (innov[:, None, :] @ torch.linalg.solve(S, innov[..., None]))[:, 0, 0] > self.gate
+            far = (innov[:, None, :] @ S_inv @ innov[..., None])[:, 0, 0] > self.gate
             self.x[far, :D] = z[far]
             self.P[far, :D, :D] = R[far]
         return self.x[:, :D].clone()

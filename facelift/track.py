@@ -14,18 +14,14 @@ import torch
 from torch import Tensor
 from torchvision.ops import box_iou
 
-from .detect import LabelTruth
+from .detect import LabelTruth, face_box
 
 # %% auto #0
-__all__ = ['FaceDetect', 'landmark_box', 'dlib_faces', 'load_clip_truth', 'truth_faces', 'box_relation', 'apply_box_relation',
-           'Track', 'FaceTracker']
+__all__ = ['FaceDetect', 'dlib_faces', 'load_clip_truth', 'truth_faces', 'box_relation', 'apply_box_relation', 'Track',
+           'FaceTracker']
 
 # %% ../nbs/15b_track.ipynb #92adc8d2
 FaceDetect = Callable[[np.ndarray, int], tuple[Tensor, Tensor]]
-
-def landmark_box(points: Tensor) -> Tensor:
-    "Boxes [..., 4] (x0, y0, x1, y1) around landmarks [..., N, 2]."
-    return torch.cat([points.amin(-2), points.amax(-2)], -1)
 
 def dlib_faces(min_score: float = 0.0, upsample: int = 1) -> FaceDetect:
     "dlib's HOG face detector as a tracker's detector; faces below `min_score` are dropped."
@@ -48,7 +44,7 @@ def truth_faces(truth: LabelTruth) -> FaceDetect:
     uv = truth.cameras.project(truth.landmarks3d)  # [T, N, 2]
     def detect(frame: np.ndarray, number: int) -> tuple[Tensor, Tensor]:
         if not 0 <= number < len(uv): raise ValueError(f"frame {number} is beyond the clip's truth ({len(uv)} frames)")
-        return landmark_box(uv[number])[None], torch.ones(1)
+        return face_box(uv[number][None]), torch.ones(1)
     return detect
 
 # %% ../nbs/15b_track.ipynb #0c59b03e
@@ -114,7 +110,7 @@ class FaceTracker:
 def _update(self: FaceTracker, ids: Tensor, points2d: Tensor, uncertainty: Tensor, image_size: tuple[int, int]) -> None:
     "Move tracks `ids` [K] to their predicted landmarks [K, N, 2] (uncertainty [K, N] px); drop lost tracks and duplicates."
     H, W = image_size
-    lmk = landmark_box(points2d)
+    lmk = face_box(points2d)
     size = (lmk[:, 2:] - lmk[:, :2]).clamp(min=1e-6).prod(-1).sqrt()
     unsure = uncertainty.mean(-1) / size > self.max_uncertainty
     centre = (lmk[:, :2] + lmk[:, 2:]) / 2

@@ -5,7 +5,6 @@
 # %% ../nbs/06_video.ipynb #a50c65bb
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -19,13 +18,14 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .camera import CameraSpace
+from .assets import sha256_of
 from .core import atomic_write_bytes, atomic_write_json
 from .detect import Detections, LabelTruth, SimulatedLabeller, apply_similarity, crop_face, label_truth
 from .heads import EXPRESSIONS, SyntheticHeads, sample_expression, seeded_uniform
 
 # %% auto #0
-__all__ = ['MOTIONS', 'VIDEO_SUFFIXES', 'clip_motion', 'clip_expressions', 'write_video', 'make_synthetic_clips', 'sha256_file',
-           'FrameStore', 'ingest_videos']
+__all__ = ['MOTIONS', 'VIDEO_SUFFIXES', 'clip_motion', 'clip_expressions', 'write_video', 'make_synthetic_clips', 'FrameStore',
+           'ingest_videos']
 
 # %% ../nbs/06_video.ipynb #fbf756ba
 def _smooth_walk(u: Tensor, frames: int, knots: int = 4) -> Tensor:
@@ -141,12 +141,6 @@ def make_synthetic_clips(
     return paths
 
 # %% ../nbs/06_video.ipynb #74252210
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
-    return h.hexdigest()
-
 class FrameStore:
     "Face crops and 2D labels of ingested videos (see above for the layout)."
     def __init__(self, root):
@@ -185,7 +179,7 @@ class FrameStore:
         "Raise if a label file is missing or its sha256 differs from the manifest."
         for v in self.videos:
             p = self.root / "labels" / f"{v}.npz"
-            if not p.exists() or sha256_file(p) != self.manifest["videos"][v]["sha256"]:
+            if not p.exists() or sha256_of(p) != self.manifest["videos"][v]["sha256"]:
                 raise ValueError(f"frame store {self.root}: labels of {v} are missing or corrupt")
 
     def _record(self, video: str, entry: dict, meta: dict) -> None:
@@ -289,7 +283,7 @@ def ingest_videos(
                      transform=M.numpy().astype(np.float32))
             label_file = atomic_write_bytes(store.root / "labels" / f"{vid}.npz", buf.getvalue())
             t_crop = time.perf_counter() - t0
-            entry.update(status="done", faces_found=int(keep.sum()), sha256=sha256_file(label_file),
+            entry.update(status="done", faces_found=int(keep.sum()), sha256=sha256_of(label_file),
                          seconds=dict(decode=round(t_decode, 3), detect=round(t_detect, 3), crop_store=round(t_crop, 3)))
         except (ValueError, OSError) as e:
             entry.update(status="skipped", reason=str(e))
