@@ -5,6 +5,9 @@ import json
 import numpy as np
 
 from conftest import run
+import pytest
+
+pytestmark = pytest.mark.slow  # every test here runs the CLI or a child process
 
 
 def _read_pts(path):

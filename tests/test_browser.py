@@ -17,6 +17,8 @@ import pytest
 
 from conftest import BIN, REPO
 
+pytestmark = pytest.mark.slow  # every test here runs the CLI or a child process
+
 # as root in a sandbox; no GPU (SwiftShader draws WebGL); no background traffic to Google (the network is closed)
 FLAGS = ["--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]

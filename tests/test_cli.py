@@ -12,6 +12,7 @@ import yaml
 from conftest import REPO, run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sub", [[], ["demo"], ["bench"], ["fetch-assets"], ["videos"], ["export-onnx"], ["prepare"], ["evaluate"], ["train"], ["predict"]])
 def test_every_subcommand_has_help(sub):
     r = run("facelift", *sub, "--help")
@@ -30,6 +31,7 @@ def test_no_subcommand_lists_them():
     assert r.returncode == 2 and "demo" in r.stderr and "bench" in r.stderr
 
 
+@pytest.mark.slow
 def test_demo_quick_end_to_end(quick_demo):
     out, r = quick_demo
     assert r.returncode == 0, r.stderr[-3000:]
@@ -114,6 +116,7 @@ def _notebook_that_raises(path):
     nbformat.write(nb, path)
 
 
+@pytest.mark.slow
 def test_demo_failure_names_the_stage_and_its_notebook(tmp_path):
     pipes = tmp_path / "pipes"; pipes.mkdir()
     _notebook_that_raises(pipes / "camera_space.ipynb")
@@ -128,12 +131,14 @@ def test_demo_failure_names_the_stage_and_its_notebook(tmp_path):
     assert (out / "camera_space.ipynb").exists()       # the failed run's notebook is kept for inspection
 
 
+@pytest.mark.slow
 def test_demo_without_pipelines_is_a_clear_error(tmp_path):
     r = run("facelift", "demo", "--quick", "--out", tmp_path / "run", "--pipelines", tmp_path)
     assert r.returncode == 1
     assert "pipeline notebooks not found" in r.stderr and "camera_space.ipynb" in r.stderr
 
 
+@pytest.mark.slow
 def test_bench_quick_prints_figure_and_same_run_baseline():
     r = run("facelift", "bench", "--only", "camera", "--quick")
     assert r.returncode == 0, r.stderr
@@ -143,6 +148,7 @@ def test_bench_quick_prints_figure_and_same_run_baseline():
     assert value > 0 and baseline > 0
 
 
+@pytest.mark.slow
 def test_bench_model_quick_compares_with_mobilenet():
     "The reference model's images/s beside 3DDFA_V2's CPU network (MobileNetV1 at 120 px) in PyTorch and ONNX Runtime, same run."
     r = run("facelift", "bench", "--only", "model", "--quick")
@@ -154,6 +160,7 @@ def test_bench_model_quick_compares_with_mobilenet():
     assert "baseline: MobileNetV1-120 (3DDFA_V2's CPU network), PyTorch, same batch" in r.stdout
 
 
+@pytest.mark.slow
 def test_bench_unknown_name():
     r = run("facelift", "bench", "--only", "nosuch")
     assert r.returncode == 2 and "unknown benchmark(s): nosuch" in r.stderr

@@ -8,6 +8,9 @@ import sys
 import textwrap
 
 import facelift.lift as L
+import pytest
+
+pytestmark = pytest.mark.slow  # every test here runs the CLI or a child process
 
 # the remark options are process-wide and must be set before the first compile: a subprocess, its stderr read
 PROBE = textwrap.dedent("""

@@ -1,6 +1,7 @@
 """The regressor: FaRL checkpoint mapping on FaRL's exact layout, an overfit run on synthetic heads, ONNX export."""
 import re
 
+import pytest
 import torch
 
 from facelift.camera import CameraSpace
@@ -46,6 +47,7 @@ def test_farl_checkpoint_maps_onto_timm(tmp_path):
         assert "missing keys [blocks.11.mlp.fc1.weight]" in str(e)
 
 
+@pytest.mark.slow
 def test_cpu_preset_overfits_eight_synthetic_samples_tenfold():
     """The issue's overfit check: the cpu preset drives the 3D landmark error on 8 synthetic samples down >= 10x in
     200 steps, trained on eq. 3's 3D term (Adam: decoder 1e-3, encoder 3e-5 as usual for a backbone, x0.1 at step 150).
@@ -78,6 +80,7 @@ def test_cpu_preset_overfits_eight_synthetic_samples_tenfold():
     assert end < start / 10
 
 
+@pytest.mark.slow
 def test_export_onnx_cli_matches_pytorch(tmp_path):
     from conftest import run
     from facelift.model import save_regressor
@@ -96,6 +99,7 @@ def test_export_onnx_cli_matches_pytorch(tmp_path):
     assert bad.returncode == 1 and "checkpoint not found" in bad.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_cli_writes_tables(tmp_path):
     from conftest import run
     from facelift.model import save_regressor

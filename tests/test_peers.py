@@ -22,6 +22,7 @@ def testset():
     return synthetic_testset(n=24, image_size=224)
 
 
+@pytest.mark.slow
 def test_mediapipe_landmarks_sit_where_the_truth_is(mediapipe_python, testset):
     points = mediapipe_predictor(mediapipe_python, all_points=True)(testset.images)
     assert points.shape == (24, 478, 3)
@@ -43,6 +44,7 @@ def test_a_broken_environment_is_a_clear_error(testset):
         predict(testset.images[:2])
 
 
+@pytest.mark.slow
 def test_evaluate_with_mediapipe_and_dlib_as_peers(mediapipe_python, tmp_path):
     torch.manual_seed(0)
     save_regressor(FaceLiftRegressor(), tmp_path / "net.pt")

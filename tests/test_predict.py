@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 import torch
 
+import pytest
+
 from conftest import run
 from facelift.camera import CameraSpace
 from facelift.heads import SyntheticHeads
@@ -29,6 +31,7 @@ def _inputs(tmp_path):
     return net, imgs, src
 
 
+@pytest.mark.slow
 def test_predict_folder_end_to_end(tmp_path):
     net, imgs, src = _inputs(tmp_path)
     out = tmp_path / "out"
@@ -60,6 +63,7 @@ def test_predict_folder_end_to_end(tmp_path):
     assert set(skipped) == {str(src / "broken.jpg"), str(src / "truncated.mp4")}
 
 
+@pytest.mark.slow
 def test_predict_with_dlib_reports_frames_without_a_face(tmp_path):
     torch.manual_seed(0)
     save_regressor(FaceLiftRegressor(), tmp_path / "net.pt")
@@ -70,6 +74,7 @@ def test_predict_with_dlib_reports_frames_without_a_face(tmp_path):
     assert json.loads((tmp_path / "out" / "blank_png.json").read_text())["frames"] == [{"frame": 0, "time": 0.0, "faces": []}]
 
 
+@pytest.mark.slow
 def test_predict_bad_arguments_are_clear_errors(tmp_path):
     torch.manual_seed(0)
     save_regressor(FaceLiftRegressor(), tmp_path / "net.pt")

@@ -8,6 +8,9 @@ import torch
 from conftest import kill_after_first_entry, run
 from facelift.heads import SyntheticHeads
 from facelift.lift import PseudoLabelStore
+import pytest
+
+pytestmark = pytest.mark.slow  # every test here runs the CLI or a child process
 
 
 def _errors_vs_truth(d: dict) -> torch.Tensor:

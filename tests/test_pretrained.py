@@ -49,6 +49,7 @@ def test_shipped_model_carries_its_record():
     assert all(v.dtype in (torch.float16, torch.int64) for v in weights.values())
 
 
+@pytest.mark.slow
 def test_a_non_editable_install_carries_the_shipped_model(tmp_path):
     "The wheel holds the weights and their record; facelift installed from it (not this checkout) loads pretrained('cpu')."
     import zipfile

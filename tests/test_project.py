@@ -26,6 +26,7 @@ def _tagged(path):
     return [c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", [])]
 
 
+@pytest.mark.slow
 def test_parameters_tag_survives_nbdev_clean(tmp_path):
     src = PIPELINES[0]
     inside = REPO / "nbs" / "pipelines" / "_tmp_clean_check.ipynb"
@@ -69,6 +70,7 @@ def test_notebooks_remove_the_temporary_folders_they_make(path):
     assert "shutil.rmtree(" in code, "a notebook that makes temporary folders must remove them (its last cell)"
 
 
+@pytest.mark.slow
 def test_notebook_runs_leave_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
     """nbdev-test of a notebook with examples on disk and of a pipeline run without a run directory: their scratch
     folders (`facelift-*`, one run of 11_train alone wrote 431 MB) are gone afterwards."""
@@ -90,6 +92,7 @@ def test_readme_starts_with_the_two_commands_and_matches_index():
     assert r.stdout == readme, "README.md is generated from nbs/index.ipynb: run `make readme`"
 
 
+@pytest.mark.slow
 def test_fresh_install_pulls_no_other_torch(tmp_path):
     """Re-resolving the project in this environment must not ask for another torch (a multi-GB CUDA download)."""
     report = tmp_path / "report.json"

@@ -69,6 +69,7 @@ def test_mesh_generator_renders_the_texture_upright_and_places_by_transform(tmp_
     with pytest.raises(ValueError, match="seeds for"): gen.render(torch.tensor([0, 1]), cam)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not JAMES.exists(), reason="real assets not fetched (facelift fetch-assets)")
 def test_james_prepare_and_evaluate(tmp_path):
     r = run("facelift", "prepare", "--generator", f"scan:{JAMES}", "--detector", "dlib", "--seeds", "0:2", "--out", tmp_path / "pl",
@@ -81,6 +82,7 @@ def test_james_prepare_and_evaluate(tmp_path):
     assert 80 < iod < 110  # the outer inter-ocular distance of an adult, in mm: the scan is placed with its true scale
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not JAMES.exists(), reason="real assets not fetched (facelift fetch-assets)")
 def test_real_test_sets_with_peers(tmp_path):
     "The two real test sets of the issue, as a user types them, with both peers (MediaPipe builds its environment on first use)."

@@ -10,6 +10,9 @@ from conftest import run
 from facelift.camera import CameraSpace
 from facelift.heads import SyntheticHeads
 from facelift.model import FaceLiftRegressor, save_regressor
+import pytest
+
+pytestmark = pytest.mark.slow  # every test here runs the CLI or a child process
 
 
 def _scene():

@@ -29,6 +29,7 @@ def _steps(run_dir) -> list[int]:
     return [r["step"] for r in MetricsLog(run_dir / "metrics.jsonl").read() if "loss" in r]
 
 
+@pytest.mark.slow
 def test_train_cli_steps_then_resume(tmp_path, data):
     out = tmp_path / "run"
     sets = [*SMALL, f"pseudolabels={data['pseudolabels']}", f"frames={data['frames']}"]
@@ -49,6 +50,7 @@ def test_train_cli_steps_then_resume(tmp_path, data):
     assert bad.returncode == 1 and "unknown key 'epoch'" in bad.stderr
 
 
+@pytest.mark.slow
 def test_kill_during_training_then_resume(tmp_path, data):
     "SIGKILL mid-run (after a checkpoint): the checkpoint loads, metrics continue from it, and the result equals an uninterrupted run."
     sets = [*SMALL, f"pseudolabels={data['pseudolabels']}", f"frames={data['frames']}"]
@@ -114,6 +116,7 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_process_ddp_on_cpu(tmp_path, data):
     out = tmp_path / "ddp"
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", TMPDIR=str(tmp_path))  # torchrun keeps its logs in a temporary folder

@@ -9,6 +9,8 @@ import pytest
 from conftest import kill_after_first_entry, run
 from facelift.video import FrameStore, make_synthetic_clips
 
+pytestmark = pytest.mark.slow  # every test here runs the CLI or a child process
+
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> Path:

@@ -41,6 +41,7 @@ def test_filters_lower_jitter_against_truth_without_raising_nme(still_clip):
         assert torch.allclose(R @ R.transpose(-1, -2), torch.eye(3).expand_as(R), atol=1e-4)  # the filtered pose is a rotation
 
 
+@pytest.mark.slow
 def test_predict_video_tracks_and_keeps_raw_and_filtered(still_clip, tmp_path):
     out = tmp_path / "out"
     r = run("facelift", "predict", still_clip, "--checkpoint", "cpu", "--out", out, "--detector", "truth", "--smooth", "uncertainty",
@@ -68,6 +69,7 @@ def _ffmpeg(*args):
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", *map(str, args)], check=True)
 
 
+@pytest.mark.slow
 def test_odd_videos_in_a_folder(tmp_path):
     src = tmp_path / "in"; src.mkdir()
     clip = make_synthetic_clips(1, tmp_path / "clips", frames=32, size=160, progress=False)[0]
