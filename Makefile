@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 RUN ?= demo
 
-.PHONY: venv demo test test-fast bench lab assets check-clean check-export nbtest pytest notebooks readme clean-venv
+.PHONY: venv demo test test-fast lint format bench lab assets check-clean check-export nbtest pytest notebooks readme clean-venv
 
 venv: $(VENV)/.installed
 
@@ -21,12 +21,24 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	$(BIN)/facelift demo --out outputs/$(RUN)
 
-test: venv assets check-clean check-export nbtest pytest  # assets: the real face data some notebooks and tests use (cached)
+test: venv assets lint check-clean check-export nbtest pytest  # assets: the real face data some notebooks and tests use (cached)
 
 # the contributor's loop (under 3 minutes): the sync checks and the tests not marked slow (no CLI runs, no demo,
 # no browser, no MediaPipe); notebook asserts run in `make nbtest`
-test-fast: venv check-clean check-export
+test-fast: venv lint check-clean check-export
 	$(BIN)/pytest -q -m "not slow"
+
+# ruff: the sources people write are formatted (120 columns) and everything is linted (settings in pyproject.toml)
+lint: venv
+	$(BIN)/ruff check nbs tests benchmarks facelift
+	$(BIN)/ruff format --check nbs tests benchmarks
+
+# format and fix what ruff can, then re-export the library from the notebooks
+format: venv
+	$(BIN)/ruff format nbs tests benchmarks
+	$(BIN)/ruff check --fix nbs tests benchmarks
+	$(BIN)/nbdev-export
+	$(BIN)/nbdev-clean
 
 # committed notebooks must already be clean (nbdev-clean would change nothing)
 check-clean: venv

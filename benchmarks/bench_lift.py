@@ -1,4 +1,5 @@
 """Masked multi-view lifting throughput (landmarks/s) against per-landmark scipy.optimize.least_squares; prepare seeds/s."""
+
 from __future__ import annotations
 
 import time
@@ -20,7 +21,9 @@ def _problem(seeds: int):
     X = get_scheme("wflw98").template[None] + 0.01 * torch.randn(seeds, 98, 3, generator=g)
     uv = torch.einsum("vij,bnj->bvni", cams.R, X) + cams.t[None, :, None]
     uv = torch.einsum("vij,bvnj->bvni", cams.K, uv)
-    x = (uv[..., :2] / uv[..., 2:] + torch.randn(seeds, len(vs), 98, 2, generator=g)).contiguous()  # as detectors deliver them
+    x = (
+        uv[..., :2] / uv[..., 2:] + torch.randn(seeds, len(vs), 98, 2, generator=g)
+    ).contiguous()  # as detectors deliver them
     return x, cams, vs.mask()
 
 
@@ -40,7 +43,9 @@ def run(quick: bool = False) -> list[dict]:
     x, cams, mask = _problem(seeds)
     lift(x[:10], cams, mask, scheme="wflw98")  # warm-up
     times = []
-    for _ in range(3):  # the median of 3 runs: the first run over fresh memory pays its page faults, and this machine drifts
+    for _ in range(
+        3
+    ):  # the median of 3 runs: the first run over fresh memory pays its page faults, and this machine drifts
         t0 = time.perf_counter()
         res = lift(x, cams, mask, scheme="wflw98")
         times.append(time.perf_counter() - t0)
@@ -54,24 +59,41 @@ def run(quick: bool = False) -> list[dict]:
         b, j = divmod(i, 96)
         _scipy_lift(xs[b, :, j], P, ms[:, j], np.array([0.0, 0.0, 0.2]))
     scipy_rate = k / (time.perf_counter() - t0)
-    return [dict(name=f"lift {seeds} seeds x 98 landmarks x {x.shape[1]} views", value=n / dt, unit="landmarks/s",
-                 baseline=scipy_rate, baseline_name="scipy.optimize.least_squares (Huber), one landmark at a time", target=1e6),
-            run_prepare(quick)]
+    return [
+        dict(
+            name=f"lift {seeds} seeds x 98 landmarks x {x.shape[1]} views",
+            value=n / dt,
+            unit="landmarks/s",
+            baseline=scipy_rate,
+            baseline_name="scipy.optimize.least_squares (Huber), one landmark at a time",
+            target=1e6,
+        ),
+        run_prepare(quick),
+    ]
 
 
 def run_prepare(quick: bool) -> dict:
     "`prepare` end to end on the embedded default (simulated labeller: no rendering), seeds/s with the share per step."
     import tempfile
+
     from facelift.detect import SimulatedLabeller
     from facelift.heads import SyntheticHeads
     from facelift.lift import PseudoLabelStore, prepare
+
     n = 256 if quick else 2048
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        store = prepare(SyntheticHeads(), SimulatedLabeller(), range(n), default_view_set(), tmp, shard_size=256, progress=False)
+        store = prepare(
+            SyntheticHeads(), SimulatedLabeller(), range(n), default_view_set(), tmp, shard_size=256, progress=False
+        )
         total = time.perf_counter() - t0
         secs = {}
         for v in PseudoLabelStore(store.root).manifest["shards"].values():
-            for k, s in v["seconds"].items(): secs[k] = secs.get(k, 0.0) + s
+            for k, s in v["seconds"].items():
+                secs[k] = secs.get(k, 0.0) + s
     share = ", ".join(f"{k} {s / total:.0%}" for k, s in secs.items() if k != "render")
-    return dict(name=f"prepare {n} seeds x {len(default_view_set())} views (simulated labeller)", value=n / total, unit=f"seeds/s ({share})")
+    return dict(
+        name=f"prepare {n} seeds x {len(default_view_set())} views (simulated labeller)",
+        value=n / total,
+        unit=f"seeds/s ({share})",
+    )

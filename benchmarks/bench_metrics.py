@@ -1,4 +1,5 @@
 """NMLC on a DAD-3DHeads-sized test set (M=2000 images, |V|=5023 FLAME vertices, N=68): streamed vs one plain torch.cdist."""
+
 from __future__ import annotations
 
 import resource
@@ -21,7 +22,9 @@ def run(quick: bool = False) -> list[dict]:
     z = box_norm(torch.cat([verts.amin(1), verts.amax(1)], -1))
     nmlc(pred[:8], verts[:8], z[:8])  # warm-up
     before = _peak_mb()
-    t0 = time.perf_counter(); ours = nmlc(pred, verts, z); t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ours = nmlc(pred, verts, z)
+    t_ours = time.perf_counter() - t0
     extra_ours = _peak_mb() - before
     before = _peak_mb()
     t0 = time.perf_counter()
@@ -30,6 +33,13 @@ def run(quick: bool = False) -> list[dict]:
     t_plain = time.perf_counter() - t0
     extra_plain = _peak_mb() - before
     assert torch.equal(plain_index, ours.index), "streamed and plain NMLC must choose the same vertices"
-    return [dict(name=f"nmlc M={M} |V|={V} N={N}, streamed (chunks of 4)", value=1 / t_ours, unit=f"evaluations/s ({t_ours:.2f} s; "
-                 f"peak memory +{extra_ours:.0f} MB vs +{extra_plain:.0f} MB plain)", baseline=1 / t_plain,
-                 baseline_name=f"one torch.cdist over all images ({t_plain:.2f} s)", target=None if quick else 0.5)]
+    return [
+        dict(
+            name=f"nmlc M={M} |V|={V} N={N}, streamed (chunks of 4)",
+            value=1 / t_ours,
+            unit=f"evaluations/s ({t_ours:.2f} s; peak memory +{extra_ours:.0f} MB vs +{extra_plain:.0f} MB plain)",
+            baseline=1 / t_plain,
+            baseline_name=f"one torch.cdist over all images ({t_plain:.2f} s)",
+            target=None if quick else 0.5,
+        )
+    ]

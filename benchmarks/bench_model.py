@@ -1,5 +1,6 @@
 """Regressor inference on CPU: the shipped reference model against 3DDFA_V2's CPU network (MobileNetV1 at 120 px) in PyTorch and
 ONNX Runtime; images/s per preset at batch 1 and 32, PyTorch eager against ONNX Runtime; parameters and FLOPs."""
+
 from __future__ import annotations
 
 import tempfile
@@ -17,7 +18,8 @@ def _rate(fn, batch: int, min_seconds: float) -> float:
     fn()
     n, t0 = 0, time.perf_counter()
     while n < 2 or time.perf_counter() - t0 < min_seconds:
-        fn(); n += 1
+        fn()
+        n += 1
     return n * batch / (time.perf_counter() - t0)
 
 
@@ -31,12 +33,28 @@ def _flops(model: FaceLiftRegressor) -> float:
 
 def _onnx_session(model: torch.nn.Module, size: int, path: Path):
     "An ONNX Runtime session of a plain image model [B,3,size,size] -> tensor (batch axis dynamic), exported quietly."
-    import contextlib, io, warnings
+    import contextlib
+    import io
+    import warnings
+
     import onnxruntime as ort
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
         warnings.simplefilter("ignore")
-        torch.onnx.export(model.eval(), (torch.randn(2, 3, size, size),), str(path), input_names=["images"],
-                          dynamic_shapes=({0: torch.export.Dim.DYNAMIC},), dynamo=True, external_data=False, verbose=False)
+        torch.onnx.export(
+            model.eval(),
+            (torch.randn(2, 3, size, size),),
+            str(path),
+            input_names=["images"],
+            dynamic_shapes=({0: torch.export.Dim.DYNAMIC},),
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
@@ -45,6 +63,7 @@ def reference_vs_mobilenet(batches: list[int], min_seconds: float, tmp: Path) ->
     weights) against a MobileNetV1 at 120 px with 3DDFA_V2's 62 outputs, built from timm with random weights."""
     import onnxruntime as ort
     import timm
+
     ref = pretrained("cpu") if "cpu" in shipped_models() else FaceLiftRegressor(RegressorConfig.preset("cpu")).eval()
     mobilenet = timm.create_model("mobilenetv1_100", pretrained=False, num_classes=62).eval()
     S = ref.config.image_size
@@ -55,18 +74,37 @@ def reference_vs_mobilenet(batches: list[int], min_seconds: float, tmp: Path) ->
         x, y = torch.randn(batch, 3, S, S), torch.randn(batch, 3, 120, 120)
         with torch.no_grad():
             ours, theirs = _rate(lambda: ref(x), batch, min_seconds), _rate(lambda: mobilenet(y), batch, min_seconds)
-        rows.append(dict(name=f"reference cpu ({S} px): batch {batch}, PyTorch", value=ours, unit="images/s", baseline=theirs,
-                         baseline_name="MobileNetV1-120 (3DDFA_V2's CPU network), PyTorch, same batch", target=theirs))
+        rows.append(
+            dict(
+                name=f"reference cpu ({S} px): batch {batch}, PyTorch",
+                value=ours,
+                unit="images/s",
+                baseline=theirs,
+                baseline_name="MobileNetV1-120 (3DDFA_V2's CPU network), PyTorch, same batch",
+                target=theirs,
+            )
+        )
         onnx_ours = _rate(lambda: ours_onnx.run(None, {"images": x.numpy()}), batch, min_seconds)
         onnx_theirs = _rate(lambda: theirs_onnx.run(None, {"images": y.numpy()}), batch, min_seconds)
-        rows.append(dict(name=f"reference cpu ({S} px): batch {batch}, ONNX Runtime", value=onnx_ours, unit="images/s",
-                         baseline=onnx_theirs, baseline_name="MobileNetV1-120, ONNX Runtime, same batch", target=onnx_theirs))
+        rows.append(
+            dict(
+                name=f"reference cpu ({S} px): batch {batch}, ONNX Runtime",
+                value=onnx_ours,
+                unit="images/s",
+                baseline=onnx_theirs,
+                baseline_name="MobileNetV1-120, ONNX Runtime, same batch",
+                target=onnx_theirs,
+            )
+        )
     return rows
 
 
 def run(quick: bool = False) -> list[dict]:
     import onnxruntime as ort
-    presets, batches, min_seconds = (["cpu"], [1, 8], 0.5) if quick else (["cpu", "vit_tiny", "resnet50", "resnet152", "paper"], [1, 32], 2.0)
+
+    presets, batches, min_seconds = (
+        (["cpu"], [1, 8], 0.5) if quick else (["cpu", "vit_tiny", "resnet50", "resnet152", "paper"], [1, 32], 2.0)
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         rows += reference_vs_mobilenet(batches if not quick else [1], min_seconds, Path(tmp))
@@ -74,14 +112,28 @@ def run(quick: bool = False) -> list[dict]:
             model = FaceLiftRegressor(RegressorConfig.preset(name)).eval()
             S = model.config.image_size
             params = sum(p.numel() for p in model.parameters())
-            rows.append(dict(name=f"{name}: parameters / GFLOPs per image ({S} px)", value=params / 1e6, unit=f"M params, "
-                             f"{_flops(model) / 1e9:.2f} GFLOPs"))
-            session = ort.InferenceSession(str(export_onnx(model, Path(tmp) / f"{name}.onnx")), providers=["CPUExecutionProvider"])
+            rows.append(
+                dict(
+                    name=f"{name}: parameters / GFLOPs per image ({S} px)",
+                    value=params / 1e6,
+                    unit=f"M params, {_flops(model) / 1e9:.2f} GFLOPs",
+                )
+            )
+            session = ort.InferenceSession(
+                str(export_onnx(model, Path(tmp) / f"{name}.onnx")), providers=["CPUExecutionProvider"]
+            )
             for batch in batches:
                 x = torch.randn(batch, 3, S, S)
                 with torch.no_grad():
                     eager = _rate(lambda: model(x), batch, min_seconds)
                 onnx = _rate(lambda: session.run(None, {"images": x.numpy()}), batch, min_seconds)
-                rows.append(dict(name=f"{name}: batch {batch}, ONNX Runtime", value=onnx, unit="images/s",
-                                 baseline=eager, baseline_name="PyTorch eager, same inputs"))
+                rows.append(
+                    dict(
+                        name=f"{name}: batch {batch}, ONNX Runtime",
+                        value=onnx,
+                        unit="images/s",
+                        baseline=eager,
+                        baseline_name="PyTorch eager, same inputs",
+                    )
+                )
     return rows

@@ -1,4 +1,5 @@
 """Synthetic views/s at 224 px including read-back: batched draw calls against one view per call."""
+
 from __future__ import annotations
 
 import time
@@ -14,7 +15,9 @@ def _rate(fn, n: int, repeats: int = 2) -> float:
     fn()  # warm-up (GL context, buffers)
     best = float("inf")
     for _ in range(repeats):
-        t0 = time.perf_counter(); fn(); best = min(best, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
     return n / best
 
 
@@ -28,15 +31,31 @@ def run(quick: bool = False) -> list[dict]:
     seeds_fresh = torch.arange(1000, 1000 + n)
     mv = _rate(lambda: heads.render(seeds_mv, cams), n)
     fresh = _rate(lambda: heads.render(seeds_fresh, cams), n)
-    one = _rate(lambda: [heads.render(seeds_mv[i:i + 1], cams[i]) for i in range(0, n, 4)], n // 4, 1)
+    one = _rate(lambda: [heads.render(seeds_mv[i : i + 1], cams[i]) for i in range(0, n, 4)], n // 4, 1)
     b = heads.build(torch.arange(heads_n))
     idx = seeds_mv
     app = heads.appearance(seeds_mv)
-    raster = _rate(lambda: heads.renderer.render(b["vertices"][idx], heads.topology.faces, b["colors"][idx], cams, app.light,
-                                                 app.background, normals=b["vertex_normals"][idx]), n)
+    raster = _rate(
+        lambda: heads.renderer.render(
+            b["vertices"][idx],
+            heads.topology.faces,
+            b["colors"][idx],
+            cams,
+            app.light,
+            app.background,
+            normals=b["vertex_normals"][idx],
+        ),
+        n,
+    )
     return [
-        dict(name=f"multi-view batch: {heads_n} heads x {views} views", value=mv, unit="views/s (224 px, read-back)",
-             baseline=one, baseline_name="the same views, one render call per view", target=200),
+        dict(
+            name=f"multi-view batch: {heads_n} heads x {views} views",
+            value=mv,
+            unit="views/s (224 px, read-back)",
+            baseline=one,
+            baseline_name="the same views, one render call per view",
+            target=200,
+        ),
         dict(name=f"fresh head per view ({n} heads)", value=fresh, unit="views/s (builds every head)"),
         dict(name="rasterise + read back only (heads prebuilt)", value=raster, unit="views/s"),
     ]

@@ -5,6 +5,7 @@
 The three loops run in alternating rounds and each overhead is the median over rounds of live vs the baseline of the same
 round (the target is checked on the medians of the rates), so a machine whose speed drifts during the benchmark (shared
 cores) does not bias the comparison."""
+
 from __future__ import annotations
 
 import itertools
@@ -26,22 +27,38 @@ def _rate(run_dir: Path) -> float:
 def _cached_rate(cfg: T.TrainConfig) -> float:
     "The same training loop on 16 batches rendered beforehand, cycled from memory."
     real_loader = T.loader
+
     def cached_loader(dataset, plans, workers=0):
         return itertools.cycle([dataset[p] for p in itertools.islice(plans, 16)])
+
     T.loader = cached_loader
-    try: return _rate(T.train(cfg))
-    finally: T.loader = real_loader
+    try:
+        return _rate(T.train(cfg))
+    finally:
+        T.loader = real_loader
 
 
 def run(quick: bool = False) -> list[dict]:
-    with tempfile.TemporaryDirectory(prefix="facelift-bench-train-") as d:  # run directories hold checkpoints: removed afterwards
+    with tempfile.TemporaryDirectory(
+        prefix="facelift-bench-train-"
+    ) as d:  # run directories hold checkpoints: removed afterwards
         return _run(Path(d), quick)
 
 
 def _run(tmp: Path, quick: bool) -> list[dict]:
     rounds, steps = (1, 40) if quick else (3, 60)
-    base = T.TrainConfig.preset("cpu", out=str(tmp / "data"), seeds=64, videos=2, clip_frames=24, steps=steps, val_samples=0,
-                                log_every=10, checkpoint_every=10 ** 6, progress=False)
+    base = T.TrainConfig.preset(
+        "cpu",
+        out=str(tmp / "data"),
+        seeds=64,
+        videos=2,
+        clip_frames=24,
+        steps=steps,
+        val_samples=0,
+        log_every=10,
+        checkpoint_every=10**6,
+        progress=False,
+    )
     T.ensure_data(base)
     base = replace(base, pseudolabels=str(tmp / "data" / "pseudolabels"), frames=str(tmp / "data" / "frames"))
     rates = {"live0": [], "live1": [], "cached": []}
@@ -51,11 +68,21 @@ def _run(tmp: Path, quick: bool) -> list[dict]:
         rates["live1"].append(_rate(T.train(replace(base, out=str(tmp / f"live1-{r}"), workers=1))))
     cached = float(np.median(rates["cached"]))
     rows = []
-    for key, what, target in (("live0", "live data in the training process", True), ("live1", "live data in 1 worker process", False)):
+    for key, what, target in (
+        ("live0", "live data in the training process", True),
+        ("live1", "live data in 1 worker process", False),
+    ):
         ratio = float(np.median(np.array(rates[key]) / np.array(rates["cached"])))  # per round, then the median
-        rows.append(dict(name=f"train, cpu preset, {what}", value=float(np.median(rates[key])),
-                         unit=f"samples/s (data pipeline overhead {max(0.0, 1 - ratio):.0%}; rounds: "
-                              + ", ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(rates[key], rates["cached"])) + ")",
-                         baseline=cached, baseline_name=f"the same loop on pre-rendered batches (median of {rounds} rounds)",
-                         target=0.85 * cached if target and not quick else None))
+        rows.append(
+            dict(
+                name=f"train, cpu preset, {what}",
+                value=float(np.median(rates[key])),
+                unit=f"samples/s (data pipeline overhead {max(0.0, 1 - ratio):.0%}; rounds: "
+                + ", ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(rates[key], rates["cached"]))
+                + ")",
+                baseline=cached,
+                baseline_name=f"the same loop on pre-rendered batches (median of {rounds} rounds)",
+                target=0.85 * cached if target and not quick else None,
+            )
+        )
     return rows

@@ -4,6 +4,7 @@ Usage: python benchmarks/run.py [--only camera ...] [--quick]   (or `make bench`
 Each `bench_<name>.py` defines `run(quick: bool) -> list[dict]` with keys
 name, value, unit, baseline, baseline_name, target (value >= target is met; None: information only).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,8 @@ def _load(path: Path):
 
 
 def _fmt(v) -> str:
-    if v is None: return "-"
+    if v is None:
+        return "-"
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
@@ -40,8 +42,10 @@ def main(only: list[str] | None = None, quick: bool = False) -> int:
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(found)}", file=sys.stderr)
         return 2
-    print(f"# FaceLift benchmarks: python {platform.python_version()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, {'quick' if quick else 'full'} sizes")
+    print(
+        f"# FaceLift benchmarks: python {platform.python_version()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, {'quick' if quick else 'full'} sizes"
+    )
     missed = 0
     for name in only or found:
         t0 = time.perf_counter()
@@ -53,9 +57,12 @@ def main(only: list[str] | None = None, quick: bool = False) -> int:
             target = r.get("target")
             met = "" if target is None else ("  met" if r["value"] >= target else "  MISSED")
             missed += met == "  MISSED"
-            print(f"{r['name']:44s} {_fmt(r['value']):>14s} {_fmt(r.get('baseline')):>14s} "
-                  f"{(f'{speedup:.{0 if speedup >= 10 else 1}f}x' if speedup else '-'):>9s} {_fmt(target):>12s}  {r['unit']}{met}")
-            if r.get("baseline_name"): print(f"{'':44s} baseline: {r['baseline_name']}")
+            print(
+                f"{r['name']:44s} {_fmt(r['value']):>14s} {_fmt(r.get('baseline')):>14s} "
+                f"{(f'{speedup:.{0 if speedup >= 10 else 1}f}x' if speedup else '-'):>9s} {_fmt(target):>12s}  {r['unit']}{met}"
+            )
+            if r.get("baseline_name"):
+                print(f"{'':44s} baseline: {r['baseline_name']}")
     print(f"\n{missed} target(s) missed")
     return 0
 

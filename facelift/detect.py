@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .camera import Camera
-from .core import check_tensor
 from .heads import SyntheticHeads, seeded_uniform
 from .landmarks import Scheme, get_scheme
 
@@ -30,12 +29,14 @@ __all__ = ['Detections', 'Detector', 'check_images', 'apply_similarity', 'invert
 @dataclass
 class Detections:
     "2D landmarks of a batch: points [B,N,2] (pixels, NaN where not found), found [B] bool, score [B,N] in [0, 1]."
+
     points: Tensor
     found: Tensor
     score: Tensor
     scheme: str
 
-    def __len__(self) -> int: return len(self.found)
+    def __len__(self) -> int:
+        return len(self.found)
 
     def __getitem__(self, i) -> "Detections":
         i = slice(i, i + 1) if isinstance(i, int) else i
@@ -43,18 +44,29 @@ class Detections:
 
     @classmethod
     def cat(cls, parts: list["Detections"]) -> "Detections":
-        if len({p.scheme for p in parts}) != 1: raise ValueError("cannot concatenate detections of different schemes")
-        return cls(torch.cat([p.points for p in parts]), torch.cat([p.found for p in parts]), torch.cat([p.score for p in parts]), parts[0].scheme)
+        if len({p.scheme for p in parts}) != 1:
+            raise ValueError("cannot concatenate detections of different schemes")
+        return cls(
+            torch.cat([p.points for p in parts]),
+            torch.cat([p.found for p in parts]),
+            torch.cat([p.score for p in parts]),
+            parts[0].scheme,
+        )
+
 
 @runtime_checkable
 class Detector(Protocol):
     "Anything that labels faces: `scheme` and `__call__(images uint8 [B,H,W,3], truth=None) -> Detections`."
+
     scheme: Scheme
+
     def __call__(self, images: Tensor, truth=None) -> Detections: ...
+
 
 def check_images(images) -> Tensor:
     "uint8 images [B,H,W,3] as a tensor (numpy accepted); a clear error otherwise."
-    if isinstance(images, np.ndarray): images = torch.from_numpy(images)
+    if isinstance(images, np.ndarray):
+        images = torch.from_numpy(images)
     if not isinstance(images, Tensor) or images.ndim != 4 or images.shape[-1] != 3 or images.dtype != torch.uint8:
         desc = f"{tuple(images.shape)} {images.dtype}" if hasattr(images, "shape") else type(images).__name__
         raise ValueError(f"images must be uint8 [B,H,W,3], got {desc}")
@@ -65,10 +77,12 @@ def apply_similarity(M: Tensor, points: Tensor) -> Tensor:
     "Points [...,N,2] mapped by 2x3 matrices [...,2,3]."
     return points @ M[..., :2].transpose(-1, -2) + M[..., None, :, 2]
 
+
 def invert_similarity(M: Tensor) -> Tensor:
     "The inverse of 2x3 affine matrices [...,2,3]."
     A = torch.linalg.inv(M[..., :2])
     return torch.cat([A, -(A @ M[..., 2:])], -1)
+
 
 def face_box(points: Tensor) -> Tensor:
     "Boxes [B,4] (x0, y0, x1, y1) around points [B,N,2], ignoring NaN."
@@ -78,6 +92,7 @@ def face_box(points: Tensor) -> Tensor:
     hi = torch.where(ok, p, torch.full_like(p, -float("inf"))).amax(-2)
     return torch.cat([lo, hi], -1)
 
+
 def crop_face(
     image: Tensor,  # uint8 [H,W,3] or [B,H,W,3]
     points: Tensor | None = None,  # landmarks [N,2] or [B,N,2] (pixels) ...
@@ -86,7 +101,8 @@ def crop_face(
     margin: float = 0.25,  # added on each side, as a fraction of the box's longer side
 ) -> tuple[Tensor, Tensor]:
     "Square similarity crops [(B,)size,size,3] uint8 and the matrices [(B,)2,3] mapping image pixels to crop pixels."
-    if (points is None) == (box is None): raise ValueError("crop_face needs exactly one of points or box")
+    if (points is None) == (box is None):
+        raise ValueError("crop_face needs exactly one of points or box")
     single = image.ndim == 3
     images = check_images(image[None] if single else image)
     if points is not None:
@@ -94,8 +110,10 @@ def crop_face(
         box = face_box(p[None] if single else p)
     else:
         box = torch.as_tensor(box, dtype=torch.float32).reshape(-1, 4)
-    if len(box) != len(images): raise ValueError(f"{len(images)} images but {len(box)} boxes")
-    if not torch.isfinite(box).all(): raise ValueError("cannot crop: a box is empty or not finite (no valid landmarks?)")
+    if len(box) != len(images):
+        raise ValueError(f"{len(images)} images but {len(box)} boxes")
+    if not torch.isfinite(box).all():
+        raise ValueError("cannot crop: a box is empty or not finite (no valid landmarks?)")
     side = (box[:, 2:] - box[:, :2]).amax(-1).clamp(min=1.0) * (1 + 2 * margin)
     centre = (box[:, :2] + box[:, 2:]) / 2
     s = size / side  # crop pixels per image pixel
@@ -104,7 +122,9 @@ def crop_face(
     M[:, :, 2] = size / 2 - s[:, None] * centre
     # crop pixel centres (u + 0.5) back to image coordinates, then to grid_sample's [-1, 1] (align_corners=False)
     H, W = images.shape[1:3]
-    uv = torch.stack(torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="xy"), -1).reshape(1, -1, 2)
+    uv = torch.stack(torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="xy"), -1).reshape(
+        1, -1, 2
+    )
     xy = apply_similarity(invert_similarity(M), uv.expand(len(M), -1, -1))
     grid = (xy / torch.tensor([W, H]) * 2 - 1).reshape(len(M), size, size, 2)
     src = images.permute(0, 3, 1, 2).float()
@@ -115,7 +135,9 @@ def crop_face(
 # %% ../nbs/05_detect.ipynb #c49b2f3a
 @dataclass
 class LabelTruth:
-    "What the simulated labeller knows of each image: landmarks and normals [B,N,3], contour search lines [B,C,R,3] and normals, cameras, seeds [B]."
+    """What the simulated labeller knows of each image: landmarks and normals [B,N,3], contour search lines [B,C,R,3]
+    and normals, cameras, seeds [B]."""
+
     landmarks3d: Tensor
     normals: Tensor
     contour_lines: Tensor
@@ -124,24 +146,38 @@ class LabelTruth:
     seeds: Tensor
     scheme: str
 
-    def __len__(self) -> int: return len(self.seeds)
+    def __len__(self) -> int:
+        return len(self.seeds)
 
     def __getitem__(self, i) -> "LabelTruth":
         i = slice(i, i + 1) if isinstance(i, int) else i
-        return LabelTruth(self.landmarks3d[i], self.normals[i], self.contour_lines[i], self.contour_normals[i],
-                          self.cameras[i], self.seeds[i], self.scheme)
+        return LabelTruth(
+            self.landmarks3d[i],
+            self.normals[i],
+            self.contour_lines[i],
+            self.contour_normals[i],
+            self.cameras[i],
+            self.seeds[i],
+            self.scheme,
+        )
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         "Plain arrays (for `.npz` side files); `LabelTruth.from_arrays` restores it."
         out = {f.name: getattr(self, f.name).cpu().numpy() for f in fields(self) if f.name not in ("cameras", "scheme")}
-        return out | {"cameras_eg3d": self.cameras.to_eg3d().cpu().numpy(), "image_size": np.array(self.cameras.image_size[1]),
-                      "scheme": np.array(self.scheme)}
+        return out | {
+            "cameras_eg3d": self.cameras.to_eg3d().cpu().numpy(),
+            "image_size": np.array(self.cameras.image_size[1]),
+            "scheme": np.array(self.scheme),
+        }
 
     @classmethod
     def from_arrays(cls, a) -> "LabelTruth":
         t = lambda k: torch.as_tensor(np.asarray(a[k]))
         cams = Camera.from_eg3d(t("cameras_eg3d"), int(a["image_size"]))
-        return cls(t("landmarks3d"), t("normals"), t("contour_lines"), t("contour_normals"), cams, t("seeds"), str(a["scheme"]))
+        return cls(
+            t("landmarks3d"), t("normals"), t("contour_lines"), t("contour_normals"), cams, t("seeds"), str(a["scheme"])
+        )
+
 
 def label_truth(heads: SyntheticHeads, seeds, cameras: Camera, expression: dict | None = None) -> LabelTruth:
     "The truth the simulated labeller needs for synthetic heads `seeds [B]` seen by `cameras` (B); each distinct head is built once."
@@ -152,7 +188,9 @@ def label_truth(heads: SyntheticHeads, seeds, cameras: Camera, expression: dict 
         truth = heads.truth(uniq)
         lines, normals = heads.contour_lines(uniq)
         pick = lambda x: x[inv.to(x.device)]
-        return LabelTruth(pick(truth.landmarks3d), pick(truth.normals), pick(lines), pick(normals), cameras, keys, heads.scheme.name)
+        return LabelTruth(
+            pick(truth.landmarks3d), pick(truth.normals), pick(lines), pick(normals), cameras, keys, heads.scheme.name
+        )
     truth = heads.truth(seeds, expression)
     lines, normals = heads.contour_lines(seeds, expression)
     return LabelTruth(truth.landmarks3d, truth.normals, lines, normals, cameras, keys, heads.scheme.name)
@@ -161,7 +199,10 @@ def label_truth(heads: SyntheticHeads, seeds, cameras: Camera, expression: dict 
 def viewing_angles(centers: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     "|yaw| and |pitch| in degrees [B] of camera centres [B,3] seen from `target` ([B,3] or [3]) in head coordinates (roll-invariant)."
     d = F.normalize(centers - target, dim=-1)
-    return torch.rad2deg(torch.atan2(d[..., 0].abs(), d[..., 2])), torch.rad2deg(torch.asin(d[..., 1].abs().clamp(max=1)))
+    return torch.rad2deg(torch.atan2(d[..., 0].abs(), d[..., 2])), torch.rad2deg(
+        torch.asin(d[..., 1].abs().clamp(max=1))
+    )
+
 
 def _label_keys(seeds: Tensor, cameras: Camera) -> Tensor:
     "One int64 key per (seed, camera) [B]: the seed and the camera quantised to 1e-4."
@@ -169,10 +210,12 @@ def _label_keys(seeds: Tensor, cameras: Camera) -> Tensor:
     mix = (q * torch.arange(1, 17, device=q.device) * 2_654_435_761).sum(-1)
     return (seeds.long().to(q.device) * 1_000_003 + mix) & 0x7FFFFFFF
 
+
 def _normal_noise(keys: Tensor, stream: int, n: int) -> Tensor:
     "Standard normal numbers [B,n], a pure function of (key, stream, index) (Box-Muller on counter-based uniforms)."
     u = seeded_uniform(keys, stream, 2 * n).reshape(-1, n, 2)
     return (-2 * torch.log(u[..., 0].clamp(min=1e-7))).sqrt() * torch.cos(2 * math.pi * u[..., 1])
+
 
 def march_contour(lines: Tensor, normals: Tensor, cameras: Camera) -> Tensor:
     """Landmark marching: for search lines [B,C,R,3] (step 0 the landmark, step R-1 on the face's midline) with their
@@ -183,15 +226,18 @@ def march_contour(lines: Tensor, normals: Tensor, cameras: Camera) -> Tensor:
     B, C, R, _ = lines.shape
     uv = cameras.project(lines.reshape(B, -1, 3)).reshape(B, C, R, 2)
     p0 = lines[:, :, 0]
-    lateral = torch.zeros_like(p0); lateral[..., 0] = torch.sign(p0[..., 0]) * 0.01
+    lateral = torch.zeros_like(p0)
+    lateral[..., 0] = torch.sign(p0[..., 0]) * 0.01
     outward = cameras.project(p0 + lateral) - uv[:, :, 0]  # [B,C,2]
     reach = ((uv - uv[:, :, :1]) * outward[:, :, None]).sum(-1)  # [B,C,R]; 0 at the landmark, ties keep it
     facing = (normals[:, :, 0] * F.normalize(cameras.center[:, None] - p0, dim=-1)).sum(-1)  # [B,C]
     best = torch.where(facing > 0, torch.zeros_like(facing, dtype=torch.long), reach.argmax(-1))
     return torch.gather(lines, 2, best[..., None, None].expand(B, C, 1, 3))[:, :, 0]
 
+
 class SimulatedLabeller:
     "A human-label 2D detector simulated on synthetic heads (needs `truth`: a `LabelTruth`; it never looks at pixels)."
+
     needs_images = False
     sigma_default = dict(contour=0.020, brows=0.014, nose=0.010, eyes=0.007, mouth=0.010, pupils=0.008)
 
@@ -210,7 +256,10 @@ class SimulatedLabeller:
         self.scheme = get_scheme(scheme)
         self.sigma = {**self.sigma_default, **(sigma or {})}
         unknown = set(self.sigma) - set(self.scheme.regions)
-        if unknown: raise ValueError(f"sigma names unknown regions {sorted(unknown)}; regions of {self.scheme.name}: {sorted(self.scheme.regions)}")
+        if unknown:
+            raise ValueError(
+                f"sigma names unknown regions {sorted(unknown)}; regions of {self.scheme.name}: {sorted(self.scheme.regions)}"
+            )
         self.yaw_gain, self.pitch_gain, self.away_factor, self.away_bias = yaw_gain, pitch_gain, away_factor, away_bias
         self.yaw_limit, self.pitch_limit, self.march = yaw_limit, pitch_limit, march
         self._region_sigma = torch.tensor([self.sigma[r] for r in self.scheme.region_of()])
@@ -221,8 +270,11 @@ class SimulatedLabeller:
 
     def __call__(self, images: Tensor | None, truth: LabelTruth | None = None) -> Detections:
         if not isinstance(truth, LabelTruth):
-            raise ValueError("SimulatedLabeller needs truth=LabelTruth (see label_truth); it labels synthetic renders only")
-        if truth.scheme != self.scheme.name: raise ValueError(f"truth is in scheme {truth.scheme}, the labeller in {self.scheme.name}")
+            raise ValueError(
+                "SimulatedLabeller needs truth=LabelTruth (see label_truth); it labels synthetic renders only"
+            )
+        if truth.scheme != self.scheme.name:
+            raise ValueError(f"truth is in scheme {truth.scheme}, the labeller in {self.scheme.name}")
         if images is not None and len(check_images(images)) != len(truth):
             raise ValueError(f"{len(images)} images but truth for {len(truth)}")
         cams, X = truth.cameras, truth.landmarks3d
@@ -240,7 +292,9 @@ class SimulatedLabeller:
         yaw, pitch = self.head_pose(truth)
         competence = 1 + self.yaw_gain * (yaw / 90) ** 2 + self.pitch_gain * (pitch / 60) ** 2  # [B]
         away = facing < 0
-        sigma = self._region_sigma.to(dev)[None] * competence[:, None] * torch.where(away, self.away_factor, 1.0)  # [B,N]
+        sigma = (
+            self._region_sigma.to(dev)[None] * competence[:, None] * torch.where(away, self.away_factor, 1.0)
+        )  # [B,N]
         keys = _label_keys(truth.seeds, cams)
         noise = torch.stack([_normal_noise(keys, 1, X.shape[1]), _normal_noise(keys, 2, X.shape[1])], -1)
         centre = p.mean(1, keepdim=True)
@@ -260,19 +314,27 @@ def dlib_model_file(name: str) -> Path:
     if spec is None or spec.origin is None:
         raise ImportError("dlib's model files are missing: pip install face-recognition-models dlib-bin")
     path = Path(spec.origin).parent / "models" / name
-    if not path.is_file(): raise FileNotFoundError(f"{name} not found in {path.parent}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{name} not found in {path.parent}")
     return path
+
 
 class DlibDetector:
     "dlib's iBUG-68 shape predictor on dlib's HOG (or MMOD CNN) face boxes; `truth` is ignored."
+
     needs_images = True
+
     def __init__(self, face_detector: str = "hog", upsample: int = 1):
         import dlib
-        if face_detector not in ("hog", "mmod"): raise ValueError(f"face_detector must be 'hog' or 'mmod', got {face_detector!r}")
+
+        if face_detector not in ("hog", "mmod"):
+            raise ValueError(f"face_detector must be 'hog' or 'mmod', got {face_detector!r}")
         self.scheme, self.face_detector, self.upsample = get_scheme("ibug68"), face_detector, upsample
         self._predictor = dlib.shape_predictor(str(dlib_model_file("shape_predictor_68_face_landmarks.dat")))
-        if face_detector == "hog": self._hog = dlib.get_frontal_face_detector()
-        else: self._mmod = dlib.cnn_face_detection_model_v1(str(dlib_model_file("mmod_human_face_detector.dat")))
+        if face_detector == "hog":
+            self._hog = dlib.get_frontal_face_detector()
+        else:
+            self._mmod = dlib.cnn_face_detection_model_v1(str(dlib_model_file("mmod_human_face_detector.dat")))
 
     def boxes(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         "Face boxes [F,4] (x0, y0, x1, y1) and confidences [F] of one uint8 image [H,W,3]."
@@ -281,17 +343,23 @@ class DlibDetector:
         else:
             found = self._mmod(image, self.upsample)
             rects, scores = [d.rect for d in found], [d.confidence for d in found]
-        b = np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], dtype=np.float32).reshape(-1, 4)
+        b = np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], dtype=np.float32).reshape(
+            -1, 4
+        )
         return b, np.asarray(scores, dtype=np.float32)
 
     def __call__(self, images, truth=None) -> Detections:
         import dlib
+
         images = check_images(images)
         B, N = len(images), self.scheme.n
-        points = torch.full((B, N, 2), float("nan")); score = torch.zeros(B, N); found = torch.zeros(B, dtype=torch.bool)
+        points = torch.full((B, N, 2), float("nan"))
+        score = torch.zeros(B, N)
+        found = torch.zeros(B, dtype=torch.bool)
         for i, img in enumerate(images.cpu().numpy()):  # dlib is a per-image C++ library
             boxes, conf = self.boxes(img)
-            if not len(boxes): continue
+            if not len(boxes):
+                continue
             x0, y0, x1, y1 = boxes[conf.argmax()].astype(int)
             shape = self._predictor(img, dlib.rectangle(int(x0), int(y0), int(x1) - 1, int(y1) - 1))
             points[i] = torch.tensor([[p.x + 0.5, p.y + 0.5] for p in shape.parts()])  # pixel centres

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pickle
 import sys
 from pathlib import Path
-from typing import Callable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .camera import Camera, CameraSpace
-from .scan import MeshGenerator  # head scans as generators (03a_scan), here with the other generators
+from .scan import MeshGenerator  # noqa: F401 (re-exported) head scans as generators (03a_scan), here with the other generators
 
 # %% auto #0
 __all__ = ['Generator', 'SuppressNearBackground', 'EG3DGenerator', 'EG3DConventionFixture']
@@ -25,28 +25,34 @@ __all__ = ['Generator', 'SuppressNearBackground', 'EG3DGenerator', 'EG3DConventi
 @runtime_checkable
 class Generator(Protocol):
     "Renders identity `seeds [B]` seen by `cameras` (B of them) as uint8 images [B,H,W,3]."
+
     def render(self, seeds, cameras: Camera) -> Tensor: ...
 
 # %% ../nbs/04_generators.ipynb #e35d35c7
 class SuppressNearBackground:
     "Hook for IDE-3D-style renderers: density -inf for near-half samples whose semantic label is background."
+
     def __init__(self, background_labels: tuple[int, ...] = (0,), semantic_key: str = "semantic", split: float = 2.7):
         self.background_labels, self.semantic_key, self.split = background_labels, semantic_key, split
         self.origins: Tensor | None = None  # camera centres of the batch being rendered [B,3]
 
     def __call__(self, out: dict, coordinates: Tensor) -> dict:
         "Modify the renderer output `out` ('sigma' [B,M,1], semantic logits [B,M,S]) for sample coordinates [B,M,3]."
-        if self.semantic_key not in out or self.origins is None: return out
+        if self.semantic_key not in out or self.origins is None:
+            return out
         label = out[self.semantic_key].argmax(-1)
         background = torch.zeros_like(label, dtype=torch.bool)
-        for b in self.background_labels: background |= label == b
+        for b in self.background_labels:
+            background |= label == b
         near = (coordinates - self.origins[:, None].to(coordinates)).norm(dim=-1) < self.split
         sigma = out["sigma"].clone()
         sigma[background & near] = -float("inf")
         return dict(out, sigma=sigma)
 
+
 class EG3DGenerator:
     "An EG3D/IDE-3D-family network as a `Generator` (batched on the network's device)."
+
     def __init__(
         self,
         G: torch.nn.Module,  # EG3D's G_ema: .z_dim, .mapping(z, c, truncation_psi, truncation_cutoff), .synthesis(ws, c)
@@ -58,8 +64,15 @@ class EG3DGenerator:
         hook: SuppressNearBackground | None = None,
     ):
         for attr in ("z_dim", "mapping", "synthesis"):
-            if not hasattr(G, attr): raise ValueError(f"G does not follow EG3D's calling convention: it has no '{attr}'")
-        self.G, self.image_size, self.psi, self.cutoff, self.batch_size = G, image_size, truncation_psi, truncation_cutoff, batch_size
+            if not hasattr(G, attr):
+                raise ValueError(f"G does not follow EG3D's calling convention: it has no '{attr}'")
+        self.G, self.image_size, self.psi, self.cutoff, self.batch_size = (
+            G,
+            image_size,
+            truncation_psi,
+            truncation_cutoff,
+            batch_size,
+        )
         self.device = next(G.parameters(), torch.zeros(0)).device
         space = space or CameraSpace(image_size=image_size)
         self.conditioning = space.camera(0.0, 0.0).to_eg3d()[0]
@@ -69,25 +82,34 @@ class EG3DGenerator:
             if renderer is None or not hasattr(renderer, "run_model"):
                 raise ValueError("the hook needs G.renderer.run_model (EG3D/IDE-3D tri-plane renderer)")
             run_model = renderer.run_model
+
             def wrapped(planes, decoder, coordinates, directions, options):
                 return hook(run_model(planes, decoder, coordinates, directions, options), coordinates)
+
             renderer.run_model = wrapped
 
     @classmethod
     def from_pickle(cls, path, repo: str | Path | None = None, device=None, **kwargs) -> "EG3DGenerator":
         "Load `G_ema` from an EG3D/IDE-3D network pickle (`repo`: that project's source folder, added to sys.path)."
         path = Path(path)
-        if not path.is_file(): raise FileNotFoundError(f"network pickle not found: {path}")
-        if repo is not None and str(repo) not in sys.path: sys.path.insert(0, str(repo))
+        if not path.is_file():
+            raise FileNotFoundError(f"network pickle not found: {path}")
+        if repo is not None and str(repo) not in sys.path:
+            sys.path.insert(0, str(repo))
         try:
             try:
                 import legacy  # EG3D's loader: converts older pickles
-                with open(path, "rb") as f: data = legacy.load_network_pkl(f)
+
+                with open(path, "rb") as f:
+                    data = legacy.load_network_pkl(f)
             except ImportError:
-                with open(path, "rb") as f: data = pickle.load(f)
+                with open(path, "rb") as f:
+                    data = pickle.load(f)
         except ModuleNotFoundError as e:
-            raise RuntimeError(f"{path} needs the module '{e.name}' of the EG3D/IDE-3D repository: pass repo=<its source "
-                               "folder> (the one holding torch_utils/ and dnnlib/) or add it to PYTHONPATH") from e
+            raise RuntimeError(
+                f"{path} needs the module '{e.name}' of the EG3D/IDE-3D repository: pass repo=<its source "
+                "folder> (the one holding torch_utils/ and dnnlib/) or add it to PYTHONPATH"
+            ) from e
         except (pickle.UnpicklingError, EOFError) as e:
             raise ValueError(f"{path} is not a readable network pickle: {e}") from e
         if not isinstance(data, dict) or "G_ema" not in data:
@@ -104,24 +126,38 @@ class EG3DGenerator:
     def render(self, seeds, cameras: Camera) -> Tensor:
         "uint8 images [B,H,W,3] of seeds [B] at cameras (B)."
         seeds = [int(s) for s in torch.as_tensor(seeds).reshape(-1)]
-        if len(seeds) != len(cameras): raise ValueError(f"{len(seeds)} seeds but {len(cameras)} cameras")
-        if cameras.image_size is None: cameras = Camera(cameras.K, cameras.R, cameras.t, self.image_size)
+        if len(seeds) != len(cameras):
+            raise ValueError(f"{len(seeds)} seeds but {len(cameras)} cameras")
+        if cameras.image_size is None:
+            cameras = Camera(cameras.K, cameras.R, cameras.t, self.image_size)
         c_all = cameras.to_eg3d().to(self.device)
         out = []
         for i in range(0, len(seeds), self.batch_size):  # batches, bounded by GPU memory
-            z = self.latents(seeds[i:i + self.batch_size]).to(self.device)
-            c = c_all[i:i + self.batch_size]
-            ws = self.G.mapping(z, self.conditioning.to(self.device).expand(len(z), 25),
-                                truncation_psi=self.psi, truncation_cutoff=self.cutoff)
-            if self.hook is not None: self.hook.origins = cameras[i:i + self.batch_size].center.to(self.device)
+            z = self.latents(seeds[i : i + self.batch_size]).to(self.device)
+            c = c_all[i : i + self.batch_size]
+            ws = self.G.mapping(
+                z,
+                self.conditioning.to(self.device).expand(len(z), 25),
+                truncation_psi=self.psi,
+                truncation_cutoff=self.cutoff,
+            )
+            if self.hook is not None:
+                self.hook.origins = cameras[i : i + self.batch_size].center.to(self.device)
             img = self.G.synthesis(ws, c)["image"]
-            img = F.interpolate(img.float(), size=(self.image_size, self.image_size), mode="bilinear", antialias=True, align_corners=False)
+            img = F.interpolate(
+                img.float(),
+                size=(self.image_size, self.image_size),
+                mode="bilinear",
+                antialias=True,
+                align_corners=False,
+            )
             out.append(((img.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1))
         return torch.cat(out)
 
 # %% ../nbs/04_generators.ipynb #9c4e3103
 class EG3DConventionFixture(torch.nn.Module):
     "A stand-in with EG3D's calling convention that records its inputs (a test fixture, not a generator of faces)."
+
     def __init__(self, z_dim: int = 16, resolution: int = 64):
         super().__init__()
         self.z_dim, self.c_dim, self.img_resolution = z_dim, 25, resolution

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from .camera import Camera
-from .core import check_tensor
 from .landmarks import Scheme, get_scheme
-from .render import Lighting, MeshRenderer, RenderResult, shade, vertex_normals
+from .render import Lighting, MeshRenderer, RenderResult, shade
 
 # %% auto #0
 __all__ = ['IDENTITY_RANGES', 'EXPRESSIONS', 'HEAD_CENTER', 'seeded_uniform', 'sample_identity', 'HeadDistribution',
@@ -35,31 +34,89 @@ def seeded_uniform(seeds: Tensor, stream: int, n: int) -> Tensor:
     x = x ^ (x >> 15)
     return (x & 0xFFFFFF).float() / float(1 << 24)
 
+
 def _gauss(x: Tensor, y: Tensor, cx, cy, sx, sy) -> Tensor:
     return torch.exp(-0.5 * (((x - cx) / sx) ** 2 + ((y - cy) / sy) ** 2))
+
 
 def _smoothstep(e0, e1, x: Tensor) -> Tensor:
     t = ((x - e0) / (e1 - e0)).clamp(0, 1)
     return t * t * (3 - 2 * t)
 
-def _lerp(a, b, t): return a + (b - a) * t
+
+def _lerp(a, b, t):
+    return a + (b - a) * t
 
 # %% ../nbs/03_heads.ipynb #05cff94f
 IDENTITY_RANGES: dict[str, tuple[float, float]] = dict(
-    width=(0.92, 1.08), length=(0.94, 1.06), depth=(0.95, 1.05), jaw=(0.85, 1.15), chin=(0.6, 1.4), cheek=(0.4, 1.6),
-    nose_length=(0.85, 1.15), nose_width=(0.8, 1.25), nose_projection=(0.8, 1.2), nose_bridge=(0.6, 1.4),
-    brow_ridge=(0.4, 1.6), eye_size=(0.88, 1.12), eye_spacing=(0.94, 1.06), eye_tilt=(-0.1, 0.1),
-    lip_upper=(0.7, 1.3), lip_lower=(0.7, 1.3), mouth_width=(0.88, 1.12), brow_thickness=(0.6, 1.4),
-    brow_arch=(0.0, 1.0), brow_height=(-0.008, 0.008), skin_tone=(0.0, 1.0), skin_warmth=(0.0, 1.0), hair_color=(0.0, 1.0),
-    hairline=(-0.04, 0.05), hair_volume=(0.0, 1.0), iris_color=(0.0, 1.0), lip_color=(0.0, 1.0), ear_size=(0.85, 1.15),
-    texture=(0.0, 1.0))
-EXPRESSIONS = ("jaw_open", "smile", "pucker", "blink_right", "blink_left", "brow_raise_right", "brow_raise_left",
-               "furrow", "gaze_x", "gaze_y")
+    width=(0.92, 1.08),
+    length=(0.94, 1.06),
+    depth=(0.95, 1.05),
+    jaw=(0.85, 1.15),
+    chin=(0.6, 1.4),
+    cheek=(0.4, 1.6),
+    nose_length=(0.85, 1.15),
+    nose_width=(0.8, 1.25),
+    nose_projection=(0.8, 1.2),
+    nose_bridge=(0.6, 1.4),
+    brow_ridge=(0.4, 1.6),
+    eye_size=(0.88, 1.12),
+    eye_spacing=(0.94, 1.06),
+    eye_tilt=(-0.1, 0.1),
+    lip_upper=(0.7, 1.3),
+    lip_lower=(0.7, 1.3),
+    mouth_width=(0.88, 1.12),
+    brow_thickness=(0.6, 1.4),
+    brow_arch=(0.0, 1.0),
+    brow_height=(-0.008, 0.008),
+    skin_tone=(0.0, 1.0),
+    skin_warmth=(0.0, 1.0),
+    hair_color=(0.0, 1.0),
+    hairline=(-0.04, 0.05),
+    hair_volume=(0.0, 1.0),
+    iris_color=(0.0, 1.0),
+    lip_color=(0.0, 1.0),
+    ear_size=(0.85, 1.15),
+    texture=(0.0, 1.0),
+)
+EXPRESSIONS = (
+    "jaw_open",
+    "smile",
+    "pucker",
+    "blink_right",
+    "blink_left",
+    "brow_raise_right",
+    "brow_raise_left",
+    "furrow",
+    "gaze_x",
+    "gaze_y",
+)
 
-_SKIN = torch.tensor([[0.97, 0.82, 0.71], [0.88, 0.68, 0.54], [0.72, 0.52, 0.38], [0.50, 0.34, 0.24], [0.33, 0.22, 0.16]])
-_HAIR = torch.tensor([[0.06, 0.05, 0.05], [0.22, 0.14, 0.09], [0.42, 0.28, 0.16], [0.74, 0.60, 0.36], [0.55, 0.24, 0.11], [0.62, 0.62, 0.62]])
-_IRIS = torch.tensor([[0.30, 0.18, 0.10], [0.17, 0.10, 0.06], [0.30, 0.47, 0.65], [0.32, 0.48, 0.30], [0.45, 0.50, 0.52], [0.48, 0.36, 0.18]])
+_SKIN = torch.tensor(
+    [[0.97, 0.82, 0.71], [0.88, 0.68, 0.54], [0.72, 0.52, 0.38], [0.50, 0.34, 0.24], [0.33, 0.22, 0.16]]
+)
+_HAIR = torch.tensor(
+    [
+        [0.06, 0.05, 0.05],
+        [0.22, 0.14, 0.09],
+        [0.42, 0.28, 0.16],
+        [0.74, 0.60, 0.36],
+        [0.55, 0.24, 0.11],
+        [0.62, 0.62, 0.62],
+    ]
+)
+_IRIS = torch.tensor(
+    [
+        [0.30, 0.18, 0.10],
+        [0.17, 0.10, 0.06],
+        [0.30, 0.47, 0.65],
+        [0.32, 0.48, 0.30],
+        [0.45, 0.50, 0.52],
+        [0.48, 0.36, 0.18],
+    ]
+)
 HEAD_CENTER = (0.0, 0.03, -0.02)
+
 
 def _palette(table: Tensor, u: Tensor) -> Tensor:
     "Blend neighbouring palette entries: u [B] in [0, 1) -> colours [B,3]."
@@ -67,6 +124,7 @@ def _palette(table: Tensor, u: Tensor) -> Tensor:
     i = pos.floor().long().clamp(max=len(table) - 2)
     t = (pos - i)[:, None]
     return table.to(u.device)[i] * (1 - t) + table.to(u.device)[i + 1] * t
+
 
 def sample_identity(seeds: Tensor) -> dict[str, Tensor]:
     "Identity parameters of each seed [B] (deterministic): shape, features and colours, each a tensor [B]."
@@ -77,6 +135,7 @@ def sample_identity(seeds: Tensor) -> dict[str, Tensor]:
 @dataclass(frozen=True)
 class HeadDistribution:
     "How expressions and appearance are drawn per seed: expression name -> (probability of being active, low, high)."
+
     name: str
     expression: dict[str, tuple[float, float, float]]
     light_azimuth: float  # light direction azimuth range ±, degrees
@@ -89,27 +148,61 @@ class HeadDistribution:
     @classmethod
     def multiview(cls) -> "HeadDistribution":
         "Mimics an FFHQ-trained GAN: mostly neutral faces, mild smiles, open eyes, soft frontal light."
-        return cls("multiview", dict(jaw_open=(0.3, 0.0, 0.25), smile=(0.45, 0.0, 0.6), pucker=(0.0, 0.0, 0.0),
-                                     blink_right=(0.05, 0.0, 0.4), blink_left=(0.05, 0.0, 0.4),
-                                     brow_raise_right=(0.2, -0.2, 0.3), brow_raise_left=(0.2, -0.2, 0.3),
-                                     furrow=(0.05, 0.0, 0.3), gaze_x=(0.5, -0.25, 0.25), gaze_y=(0.5, -0.15, 0.15)),
-                   light_azimuth=35.0, light_elevation=(10.0, 45.0), light_intensity=(0.55, 0.75), ambient=(0.35, 0.5),
-                   light_tint=0.04, background_saturation=0.15)
+        return cls(
+            "multiview",
+            dict(
+                jaw_open=(0.3, 0.0, 0.25),
+                smile=(0.45, 0.0, 0.6),
+                pucker=(0.0, 0.0, 0.0),
+                blink_right=(0.05, 0.0, 0.4),
+                blink_left=(0.05, 0.0, 0.4),
+                brow_raise_right=(0.2, -0.2, 0.3),
+                brow_raise_left=(0.2, -0.2, 0.3),
+                furrow=(0.05, 0.0, 0.3),
+                gaze_x=(0.5, -0.25, 0.25),
+                gaze_y=(0.5, -0.15, 0.15),
+            ),
+            light_azimuth=35.0,
+            light_elevation=(10.0, 45.0),
+            light_intensity=(0.55, 0.75),
+            ambient=(0.35, 0.5),
+            light_tint=0.04,
+            background_saturation=0.15,
+        )
 
     @classmethod
     def video(cls) -> "HeadDistribution":
         "In-the-wild video: strong and asymmetric expressions, blinks, harsh coloured side light."
-        return cls("video", dict(jaw_open=(0.6, 0.0, 1.0), smile=(0.7, -0.8, 1.0), pucker=(0.25, 0.2, 1.0),
-                                 blink_right=(0.2, 0.5, 1.0), blink_left=(0.2, 0.5, 1.0),
-                                 brow_raise_right=(0.6, -1.0, 1.0), brow_raise_left=(0.6, -1.0, 1.0),
-                                 furrow=(0.3, 0.0, 1.0), gaze_x=(0.8, -0.6, 0.6), gaze_y=(0.8, -0.4, 0.4)),
-                   light_azimuth=100.0, light_elevation=(-25.0, 65.0), light_intensity=(0.6, 1.15), ambient=(0.08, 0.3),
-                   light_tint=0.2, background_saturation=0.6)
+        return cls(
+            "video",
+            dict(
+                jaw_open=(0.6, 0.0, 1.0),
+                smile=(0.7, -0.8, 1.0),
+                pucker=(0.25, 0.2, 1.0),
+                blink_right=(0.2, 0.5, 1.0),
+                blink_left=(0.2, 0.5, 1.0),
+                brow_raise_right=(0.6, -1.0, 1.0),
+                brow_raise_left=(0.6, -1.0, 1.0),
+                furrow=(0.3, 0.0, 1.0),
+                gaze_x=(0.8, -0.6, 0.6),
+                gaze_y=(0.8, -0.4, 0.4),
+            ),
+            light_azimuth=100.0,
+            light_elevation=(-25.0, 65.0),
+            light_intensity=(0.6, 1.15),
+            ambient=(0.08, 0.3),
+            light_tint=0.2,
+            background_saturation=0.6,
+        )
+
 
 def get_distribution(dist: str | HeadDistribution) -> HeadDistribution:
-    if isinstance(dist, HeadDistribution): return dist
-    if dist not in ("multiview", "video"): raise ValueError(f"unknown head distribution {dist!r}; use 'multiview' or 'video'")
+    if isinstance(dist, HeadDistribution):
+        return dist
+    if dist not in ("multiview", "video"):
+        raise ValueError(f"unknown head distribution {dist!r}; use 'multiview' or 'video'")
     return getattr(HeadDistribution, dist)()
+
 
 def sample_expression(seeds: Tensor, dist: str | HeadDistribution = "multiview") -> dict[str, Tensor]:
     "Expression values [B] per name for each seed under `dist` (0 = neutral)."
@@ -121,17 +214,22 @@ def sample_expression(seeds: Tensor, dist: str | HeadDistribution = "multiview")
         out[k] = torch.where(u[:, 2 * i] < p, lo + (hi - lo) * u[:, 2 * i + 1], torch.zeros_like(u[:, 0]))
     return out
 
+
 def neutral_expression(n: int, device=None, **values: float) -> dict[str, Tensor]:
     "A batch of n neutral expressions, with the given values set (e.g. `jaw_open=1.0`)."
     unknown = set(values) - set(EXPRESSIONS)
-    if unknown: raise ValueError(f"unknown expression(s) {sorted(unknown)}; known: {EXPRESSIONS}")
+    if unknown:
+        raise ValueError(f"unknown expression(s) {sorted(unknown)}; known: {EXPRESSIONS}")
     return {k: torch.full((n,), float(values.get(k, 0.0)), device=device) for k in EXPRESSIONS}
+
 
 @dataclass
 class Appearance:
     "Lighting and background colour [B,3] of a batch of renders."
+
     light: Lighting
     background: Tensor
+
 
 def sample_appearance(seeds: Tensor, dist: str | HeadDistribution = "multiview") -> Appearance:
     "Light direction, colour, intensity, ambient level and background colour for each seed under `dist`."
@@ -152,12 +250,17 @@ def sample_appearance(seeds: Tensor, dist: str | HeadDistribution = "multiview")
 def _dense_angles(n: int, lo: float, hi: float, band: tuple[float, float], weight: float) -> Tensor:
     "n angles in [lo, hi], `weight` times denser inside `band` (inverse CDF of a piecewise density)."
     grid = torch.linspace(lo, hi, 4001, dtype=torch.float64)
-    dens = 1 + (weight - 1) * _smoothstep(band[0] - 0.15, band[0] + 0.05, grid) * _smoothstep(band[1] + 0.15, band[1] - 0.05, grid)
-    cdf = torch.cat([torch.zeros(1, dtype=torch.float64), torch.cumsum((dens[1:] + dens[:-1]) / 2 * (grid[1] - grid[0]), 0)])
+    dens = 1 + (weight - 1) * _smoothstep(band[0] - 0.15, band[0] + 0.05, grid) * _smoothstep(
+        band[1] + 0.15, band[1] - 0.05, grid
+    )
+    cdf = torch.cat(
+        [torch.zeros(1, dtype=torch.float64), torch.cumsum((dens[1:] + dens[:-1]) / 2 * (grid[1] - grid[0]), 0)]
+    )
     q = torch.linspace(0, 1, n, dtype=torch.float64) * cdf[-1]
     idx = torch.searchsorted(cdf, q).clamp(1, len(grid) - 1)
     t = (q - cdf[idx - 1]) / (cdf[idx] - cdf[idx - 1])
     return (grid[idx - 1] + t * (grid[idx] - grid[idx - 1])).float()
+
 
 def _grid_faces(rows: int, cols: int, wrap: bool) -> Tensor:
     "Two triangles per grid cell (rows x cols vertices, row-major), counter-clockwise when rows go up and columns go +x."
@@ -166,6 +269,7 @@ def _grid_faces(rows: int, cols: int, wrap: bool) -> Tensor:
     a, b = i + j, i + (j + 1) % cols
     c, d = a + cols, b + cols
     return torch.stack([torch.stack([a, b, d], -1), torch.stack([a, d, c], -1)], -2).reshape(-1, 3)
+
 
 def _sphere(rows: int, cols: int) -> tuple[Tensor, Tensor]:
     "A unit UV sphere with poles on ±y: vertices [V,3] (also its normals), outward faces [F,3]."
@@ -180,9 +284,11 @@ def _sphere(rows: int, cols: int) -> tuple[Tensor, Tensor]:
     top = torch.stack([torch.full((cols,), n + 1), (rows - 1) * cols + j, (rows - 1) * cols + (j + 1) % cols], -1)
     return v, torch.cat([_grid_faces(rows, cols, True), bottom, top])
 
+
 @dataclass
 class HeadTopology:
     "The fixed mesh layout shared by every synthetic head: parts, their vertex ranges and the triangle list."
+
     directions: Tensor  # [Vh,3] unit directions of the head surface's vertices (ellipsoid parametrisation)
     eye: Tensor  # [Ve,3] unit sphere of the eyeballs, its poles on ±z (fine rings around the iris)
     ear: Tensor  # [Va,3] unit sphere of the ears
@@ -200,9 +306,15 @@ class HeadTopology:
         nh = len(d)
         d = torch.cat([d, torch.tensor([[0.0, -1, 0], [0, 1, 0]])])
         j = torch.arange(cols)
-        head_faces = torch.cat([_grid_faces(rows, cols, True),
-                                torch.stack([torch.full((cols,), nh), (j + 1) % cols, j], -1),
-                                torch.stack([torch.full((cols,), nh + 1), (rows - 1) * cols + j, (rows - 1) * cols + (j + 1) % cols], -1)])
+        head_faces = torch.cat(
+            [
+                _grid_faces(rows, cols, True),
+                torch.stack([torch.full((cols,), nh), (j + 1) % cols, j], -1),
+                torch.stack(
+                    [torch.full((cols,), nh + 1), (rows - 1) * cols + j, (rows - 1) * cols + (j + 1) % cols], -1
+                ),
+            ]
+        )
         ev, ef = _sphere(12, 18)
         ev = ev @ torch.tensor([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])  # rotate the +y pole to +z (a proper rotation)
         av, af = _sphere(8, 12)
@@ -212,38 +324,58 @@ class HeadTopology:
         tube = torch.stack([T, H], -1).reshape(-1, 2)
         tube_faces = _grid_faces(8, 28, True).flip(-1)  # rows go down the neck: flip to keep faces outward
         parts, faces, start = {}, [], 0
-        for name, nv, f in (("head", len(d), head_faces), ("eye_right", len(ev), ef), ("eye_left", len(ev), ef),
-                            ("ear_right", len(av), af), ("ear_left", len(av), af), ("neck", len(tube), tube_faces)):
-            parts[name] = (start, start + nv); faces.append(f + start); start += nv
+        for name, nv, f in (
+            ("head", len(d), head_faces),
+            ("eye_right", len(ev), ef),
+            ("eye_left", len(ev), ef),
+            ("ear_right", len(av), af),
+            ("ear_left", len(av), af),
+            ("neck", len(tube), tube_faces),
+        ):
+            parts[name] = (start, start + nv)
+            faces.append(f + start)
+            start += nv
         return cls(d, ev, av, tube, torch.cat(faces), parts, (rows, cols))
 
     @property
-    def n_vertices(self) -> int: return self.parts["neck"][1]
+    def n_vertices(self) -> int:
+        return self.parts["neck"][1]
 
 # %% ../nbs/03_heads.ipynb #d1751caf
 def _layout(I: dict, X: dict) -> dict[str, Tensor]:
     "Chart-space positions and sizes of the facial features [B,1] from identity I and expression X."
     c = lambda v: v[:, None]
-    L = dict(eye_x=c(0.105 * I["eye_spacing"]), eye_y=c(torch.full_like(I["width"], 0.05)),
-             eye_a=c(0.040 * I["eye_size"]), eye_up=c(0.016 * I["eye_size"]), eye_lo=c(0.011 * I["eye_size"]),
-             tilt=c(I["eye_tilt"]), nose_top=c(torch.full_like(I["width"], 0.065)), tip_y=c(0.05 - 0.125 * I["nose_length"]),
-             mouth_y=c(-0.168 + 0.0 * I["width"]),
-             mouth_a=c(0.064 * I["mouth_width"] * (1 + 0.12 * X["smile"].clamp(min=0) - 0.35 * X["pucker"])),
-             brow_y=c(0.118 + I["brow_height"]))
+    L = dict(
+        eye_x=c(0.105 * I["eye_spacing"]),
+        eye_y=c(torch.full_like(I["width"], 0.05)),
+        eye_a=c(0.040 * I["eye_size"]),
+        eye_up=c(0.016 * I["eye_size"]),
+        eye_lo=c(0.011 * I["eye_size"]),
+        tilt=c(I["eye_tilt"]),
+        nose_top=c(torch.full_like(I["width"], 0.065)),
+        tip_y=c(0.05 - 0.125 * I["nose_length"]),
+        mouth_y=c(-0.168 + 0.0 * I["width"]),
+        mouth_a=c(0.064 * I["mouth_width"] * (1 + 0.12 * X["smile"].clamp(min=0) - 0.35 * X["pucker"])),
+        brow_y=c(0.118 + I["brow_height"]),
+    )
     L["mouth_eps"] = c(0.0022 + 0.009 * X["jaw_open"])
     return L
+
 
 def _mouth_lines(x: Tensor, I: dict, X: dict, L: dict) -> dict[str, Tensor]:
     "Chart-space mouth curves at x: mouth line, inner lip lines, vermilion borders, and |u| = |x| / half-width."
     u = x / L["mouth_a"]
-    inside = (1 - u ** 2).clamp(min=0)
-    ym = L["mouth_y"] + 0.014 * X["smile"][:, None] * u ** 2
-    half = (L["mouth_eps"] * (1 - (u / 0.82) ** 2).clamp(min=0).sqrt()).clamp(min=2e-4)  # inner lines meet at the inner corners
+    inside = (1 - u**2).clamp(min=0)
+    ym = L["mouth_y"] + 0.014 * X["smile"][:, None] * u**2
+    half = (L["mouth_eps"] * (1 - (u / 0.82) ** 2).clamp(min=0).sqrt()).clamp(
+        min=2e-4
+    )  # inner lines meet at the inner corners
     iu, il = ym + half, ym - half
     cupid = 1 - 0.3 * torch.exp(-0.5 * (x / 0.009) ** 2)
     vu = iu + 0.013 * I["lip_upper"][:, None] * inside.sqrt() * cupid
     vl = il - 0.017 * I["lip_lower"][:, None] * inside.sqrt()
     return dict(u=u, inside=inside, ym=ym, iu=iu, il=il, vu=vu, vl=vl)
+
 
 def _eye_opening(x: Tensor, y: Tensor, side: int, I: dict, X: dict, L: dict) -> dict[str, Tensor]:
     "Upper/lower lid heights and the signed margin m (> 0 inside the opening) of one eye (side -1: right, +1: left)."
@@ -253,6 +385,7 @@ def _eye_opening(x: Tensor, y: Tensor, side: int, I: dict, X: dict, L: dict) -> 
     up, lo = L["eye_up"] * env * (1 - blink), L["eye_lo"] * env * (1 - blink)
     dv = y - L["eye_y"] - L["tilt"] * du * side
     return dict(du=du, dv=dv, up=up, lo=lo, env=env, m=torch.minimum(up - dv, dv + lo))
+
 
 _LID_MARGIN = 0.0  # lid-margin landmarks sit where the lid skin starts to recede into the opening
 
@@ -264,13 +397,17 @@ def _hair_mask(p0: Tensor, d: Tensor, I: dict) -> Tensor:
     return _smoothstep(line - 0.012, line + 0.012, p0[..., 1]) * ear_gap
 
 # %% ../nbs/03_heads.ipynb #6cbd5ef2
-def _face_features(p0: Tensor, d: Tensor, I: dict, X: dict, L: dict, openings: bool) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+def _face_features(
+    p0: Tensor, d: Tensor, I: dict, X: dict, L: dict, openings: bool
+) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
     "Relief along the normal [B,n], material displacement [B,n,3] and colour masks of front points p0 [B,n,3]."
     x, y = p0[..., 0], p0[..., 1]
     front = _smoothstep(0.0, 0.45, d[..., 2])
     col = lambda k: I[k][:, None]
     ex = lambda k: X[k][:, None]
-    h = 0.03 * col("chin") * _gauss(x, y, 0, -0.262, 0.04, 0.032) + 0.028 * _gauss(x, y, 0, -0.15, 0.065, 0.05)  # chin, muzzle
+    h = 0.03 * col("chin") * _gauss(x, y, 0, -0.262, 0.04, 0.032) + 0.028 * _gauss(
+        x, y, 0, -0.15, 0.065, 0.05
+    )  # chin, muzzle
     for s in (-1, 1):
         h = h + 0.012 * col("brow_ridge") * _gauss(x, y, s * 0.085, 0.105, 0.055, 0.02)
         h = h - 0.022 * _gauss(x, y, s * L["eye_x"], L["eye_y"], 0.048, 0.03)  # eye sockets
@@ -279,40 +416,59 @@ def _face_features(p0: Tensor, d: Tensor, I: dict, X: dict, L: dict, openings: b
         h = h + 0.022 * _gauss(x, y, s * 0.026 * col("nose_width"), L["tip_y"] - 0.012, 0.012, 0.011)  # alae
     t = ((L["nose_top"] - y) / (L["nose_top"] - L["tip_y"])).clamp(0, 1)
     bridge = 0.012 * col("nose_bridge")
-    prof = col("nose_projection") * (bridge + (0.066 - bridge) * t ** 1.6)
-    prof = torch.where(y < L["tip_y"], prof * torch.exp(-((y - L["tip_y"]) / 0.016) ** 2), prof) * (y < L["nose_top"] + 0.02)
+    prof = col("nose_projection") * (bridge + (0.066 - bridge) * t**1.6)
+    prof = torch.where(y < L["tip_y"], prof * torch.exp(-(((y - L["tip_y"]) / 0.016) ** 2)), prof) * (
+        y < L["nose_top"] + 0.02
+    )
     h = h + prof * torch.exp(-0.5 * (x / (0.012 + 0.016 * t * col("nose_width"))) ** 2)
     # lips, mouth opening, eye openings
     M = _mouth_lines(x, I, X, L)
     in_mouth = _smoothstep(1.0, 0.9, M["u"].abs())
-    upper_lip = _smoothstep(M["iu"] - 0.001, M["iu"] + 0.002, y) * _smoothstep(M["vu"] + 0.002, M["vu"] - 0.001, y) * in_mouth
-    lower_lip = _smoothstep(M["il"] + 0.001, M["il"] - 0.002, y) * _smoothstep(M["vl"] - 0.002, M["vl"] + 0.001, y) * in_mouth
+    upper_lip = (
+        _smoothstep(M["iu"] - 0.001, M["iu"] + 0.002, y) * _smoothstep(M["vu"] + 0.002, M["vu"] - 0.001, y) * in_mouth
+    )
+    lower_lip = (
+        _smoothstep(M["il"] + 0.001, M["il"] - 0.002, y) * _smoothstep(M["vl"] - 0.002, M["vl"] + 0.001, y) * in_mouth
+    )
     cavity = _smoothstep(M["il"], M["il"] + 0.0015, y) * _smoothstep(M["iu"], M["iu"] - 0.0015, y) * in_mouth
     h = h + (0.009 * col("lip_upper") * upper_lip + 0.011 * col("lip_lower") * lower_lip) * M["inside"].sqrt()
     eyes = [_eye_opening(x, y, s, I, X, L) for s in (-1, 1)]
     if openings:
-        h = h - 0.03 * cavity * _smoothstep(0.02, 0.1, ex("jaw_open")) - 0.03 * sum(_smoothstep(0.0, 0.004, e["m"]) for e in eyes)
+        h = (
+            h
+            - 0.03 * cavity * _smoothstep(0.02, 0.1, ex("jaw_open"))
+            - 0.03 * sum(_smoothstep(0.0, 0.004, e["m"]) for e in eyes)
+        )
     # identity warps (jaw width, lower-face mass) and expressions move material points
     dx = x * 0.6 * (col("jaw") - 1) * _smoothstep(0.02, -0.22, y)
     dz = 0.10 * _smoothstep(-0.03, -0.27, y) * torch.exp(-0.5 * (x / (0.13 * col("jaw"))) ** 2)
     sharp = _smoothstep(M["iu"], M["il"], y)
     wide = _smoothstep(M["ym"] + 0.01, M["ym"] - 0.08, y)
     jaw = (in_mouth * sharp + (1 - in_mouth) * wide) * _smoothstep(0.22, 0.13, x.abs())
-    dy = -0.06 * ex("jaw_open") * jaw; dz = dz - 0.025 * ex("jaw_open") * jaw
+    dy = -0.06 * ex("jaw_open") * jaw
+    dz = dz - 0.025 * ex("jaw_open") * jaw
     for s in (-1, 1):
         g = _gauss(x, y, s * L["mouth_a"], M["ym"], 0.03, 0.025)
-        dx = dx + s * 0.008 * ex("smile") * g; dy = dy + 0.010 * ex("smile") * g
+        dx = dx + s * 0.008 * ex("smile") * g
+        dy = dy + 0.010 * ex("smile") * g
         gb = _gauss(x, y, s * 0.09, L["brow_y"], 0.07, 0.035) * _smoothstep(-0.02, 0.03, s * x)  # one side only
         dy = dy + 0.016 * ex("brow_raise_right" if s < 0 else "brow_raise_left") * gb
         gf = _gauss(x, y, s * 0.035, L["brow_y"] - 0.01, 0.03, 0.025)
-        dy = dy - 0.008 * ex("furrow") * gf; dx = dx - s * 0.007 * ex("furrow") * gf
+        dy = dy - 0.008 * ex("furrow") * gf
+        dx = dx - s * 0.007 * ex("furrow") * gf
     gm = _gauss(x, y, 0, M["ym"], 0.055, 0.035)
-    dx = dx - 0.35 * ex("pucker") * x * gm; dz = dz + 0.025 * ex("pucker") * gm
-    masks = dict(upper_lip=upper_lip, lower_lip=lower_lip, cavity=cavity,
-                 lash=sum(_smoothstep(0.003, 0.0, e["m"].abs()) * (e["env"] > 0.05) for e in eyes),
-                 teeth=cavity * _smoothstep(M["iu"] - 0.35 * (M["iu"] - M["il"]), M["iu"] - 0.2 * (M["iu"] - M["il"]), y))
+    dx = dx - 0.35 * ex("pucker") * x * gm
+    dz = dz + 0.025 * ex("pucker") * gm
+    masks = dict(
+        upper_lip=upper_lip,
+        lower_lip=lower_lip,
+        cavity=cavity,
+        lash=sum(_smoothstep(0.003, 0.0, e["m"].abs()) * (e["env"] > 0.05) for e in eyes),
+        teeth=cavity * _smoothstep(M["iu"] - 0.35 * (M["iu"] - M["il"]), M["iu"] - 0.2 * (M["iu"] - M["il"]), y),
+    )
     masks = {k: v * front for k, v in masks.items()}
     return h * front, torch.stack([dx, dy, dz], -1) * front[..., None], masks
+
 
 def head_surface(d: Tensor, I: dict, X: dict, L: dict, openings: bool = True) -> tuple[Tensor, dict[str, Tensor]]:
     """Points of the synthetic head surface for ellipsoid directions d ([N,3] shared or [B,N,3]) -> [B,N,3],
@@ -326,7 +482,9 @@ def head_surface(d: Tensor, I: dict, X: dict, L: dict, openings: bool = True) ->
     hair = _hair_mask(p0, dd, I)
     # facial features live on the front half (d_z > 0): for a shared mesh, evaluate them there only
     idx = torch.nonzero(d[:, 2] > 0)[:, 0] if d.ndim == 2 else None
-    h, disp, masks = _face_features(p0 if idx is None else p0[:, idx], dd if idx is None else dd[:, idx], I, X, L, openings)
+    h, disp, masks = _face_features(
+        p0 if idx is None else p0[:, idx], dd if idx is None else dd[:, idx], I, X, L, openings
+    )
     if idx is not None:
         full = lambda v: torch.zeros(p0.shape[:2] + v.shape[2:], device=v.device).index_copy_(1, idx, v)
         h, disp, masks = full(h), full(disp), {k: full(v) for k, v in masks.items()}
@@ -337,15 +495,17 @@ def head_surface(d: Tensor, I: dict, X: dict, L: dict, openings: bool = True) ->
 def _brow_curve(x: Tensor, side: int, I: dict, L: dict) -> tuple[Tensor, Tensor]:
     "Centre line y and half thickness of one eyebrow at chart x (side -1: right, +1: left), before expressions."
     ax = (x * side - 0.11) / 0.075
-    y = L["brow_y"] + 0.012 * I["brow_arch"][:, None] * (1 - ax ** 2).clamp(min=-1) - 0.004
+    y = L["brow_y"] + 0.012 * I["brow_arch"][:, None] * (1 - ax**2).clamp(min=-1) - 0.004
     half = 0.0062 * I["brow_thickness"][:, None] * _smoothstep(0.2, -0.3, ax).clamp(min=0.45)
     return y, half
+
 
 def chart_to_direction(xy: Tensor, I: dict) -> Tensor:
     "Ellipsoid directions [B,N,3] of chart points xy [B,N,2] on the front of the (pre-warp) head ellipsoid."
     radii = torch.stack([0.235 * I["width"], 0.33 * I["length"]], -1)[:, None]
     q = (xy - torch.tensor(HEAD_CENTER[:2], device=xy.device)) / radii
-    return torch.cat([q, (1 - (q ** 2).sum(-1, keepdim=True)).clamp(min=0).sqrt()], -1)
+    return torch.cat([q, (1 - (q**2).sum(-1, keepdim=True)).clamp(min=0).sqrt()], -1)
+
 
 def jaw_contour_chart(I: dict, X: dict, L: dict, n: int = 33, rho: float = 0.87) -> Tensor:
     """Chart points [B,n,2] of the jaw contour, right ear -> chin -> left ear: an arc of the face chart at a fixed
@@ -354,7 +514,10 @@ def jaw_contour_chart(I: dict, X: dict, L: dict, n: int = 33, rho: float = 0.87)
     ax, ay = 0.235 * I["width"][:, None], 0.33 * I["length"][:, None]
     return torch.stack([rho * ax * psi.sin(), HEAD_CENTER[1] - rho * ay * psi.cos()], -1)
 
-def _outermost_facing(I: dict, X: dict, L: dict, grid: Tensor, outward: Tensor, facing: float, first_edge: bool = False) -> Tensor:
+
+def _outermost_facing(
+    I: dict, X: dict, L: dict, grid: Tensor, outward: Tensor, facing: float, first_edge: bool = False
+) -> Tensor:
     """For candidate chart points grid [B,n,R,2] along n search lines, the one whose surface point reaches
     farthest along `outward` [n,2] in the frontal view among those whose skin faces the front (normal z > facing)
     -> chart points [B,n,2]: the outline a frontal camera sees. `first_edge`: stop at the first point that turns away."""
@@ -367,11 +530,14 @@ def _outermost_facing(I: dict, X: dict, L: dict, grid: Tensor, outward: Tensor, 
     nz = F.normalize(torch.cross(q[:, 1] - q[:, 2], q[:, 3] - q[:, 4], dim=-1), dim=-1)[..., 2]  # [B,n,R]
     if first_edge:  # the last candidate before the skin first turns away (candidates ordered inside -> out)
         turned = (nz <= facing).float()
-        best = torch.where(turned.any(-1), turned.argmax(-1) - 1, torch.full_like(turned[..., 0], R - 1).long()).clamp(min=0)
+        best = torch.where(turned.any(-1), turned.argmax(-1) - 1, torch.full_like(turned[..., 0], R - 1).long()).clamp(
+            min=0
+        )
     else:
         reach = (q[:, 0, ..., :2] * outward[None, :, None]).sum(-1)
         best = torch.where(nz > facing, reach, torch.full_like(reach, -1e9)).argmax(-1)
     return torch.gather(grid, 2, best[..., None, None].expand(B, n, 1, 2))[:, :, 0]
+
 
 def nose_base_chart(I: dict, X: dict, L: dict, n: int = 5) -> Tensor:
     "Chart points [B,n,2] of the nose base (nostril wings and subnasale): where the nose's underside turns away, below the tip."
@@ -379,11 +545,15 @@ def nose_base_chart(I: dict, X: dict, L: dict, n: int = 5) -> Tensor:
     x = 0.026 * I["nose_width"][:, None, None] * torch.linspace(-1, 1, n, device=dev)[None, :, None]
     y = L["tip_y"][:, :, None] - torch.linspace(0.0, 0.03, 31, device=dev)[None, None]
     grid = torch.stack(torch.broadcast_tensors(x, y), -1)
-    return _outermost_facing(I, X, L, grid, torch.tensor([[0.0, -1.0]], device=dev).expand(n, 2), facing=0.3, first_edge=True)
+    return _outermost_facing(
+        I, X, L, grid, torch.tensor([[0.0, -1.0]], device=dev).expand(n, 2), facing=0.3, first_edge=True
+    )
+
 
 def wflw98_chart(I: dict, X: dict, L: dict) -> Tensor:
     "Chart positions [B,96,2] of the 96 surface landmarks of WFLW-98 (pupils come from the eyeballs)."
-    B = len(I["width"]); dev = I["width"].device
+    B = len(I["width"])
+    dev = I["width"].device
     lin = lambda a, b, n: a + (b - a) * torch.linspace(0, 1, n, device=dev)[None]
     contour = jaw_contour_chart(I, X, L)
     brows = []
@@ -391,7 +561,8 @@ def wflw98_chart(I: dict, X: dict, L: dict) -> Tensor:
         outer, inner = s * 0.185 * torch.ones(B, 1, device=dev), s * 0.035 * torch.ones(B, 1, device=dev)
         xu = lin(outer, inner, 5) if s < 0 else lin(inner, outer, 5)
         xl = lin(inner, outer, 6)[:, 1:5] if s < 0 else lin(outer, inner, 6)[:, 1:5]
-        yu, hu = _brow_curve(xu, s, I, L); yl, hl = _brow_curve(xl, s, I, L)
+        yu, hu = _brow_curve(xu, s, I, L)
+        yl, hl = _brow_curve(xl, s, I, L)
         brows += [torch.stack([xu, yu + hu], -1), torch.stack([xl, yl - hl], -1)]
     bridge = torch.stack([torch.zeros(B, 4, device=dev), lin(L["eye_y"] + 0.005, L["tip_y"], 4)], -1)
     base = nose_base_chart(I, X, L)
@@ -401,7 +572,8 @@ def wflw98_chart(I: dict, X: dict, L: dict) -> Tensor:
         du = L["eye_a"] * torch.cos(theta)[None]
         e = _eye_opening(s * L["eye_x"] + du, L["eye_y"] + 0 * du, s, I, X, L)
         mid = (e["up"] - e["lo"]) / 2
-        upper = torch.maximum(e["up"] - _LID_MARGIN, mid); lower = torch.minimum(-e["lo"] + _LID_MARGIN, mid)
+        upper = torch.maximum(e["up"] - _LID_MARGIN, mid)
+        lower = torch.minimum(-e["lo"] + _LID_MARGIN, mid)
         v = torch.where(torch.sin(theta)[None] > 1e-6, upper, torch.where(torch.sin(theta)[None] < -1e-6, lower, mid))
         eyes.append(torch.stack([s * L["eye_x"] + du, L["eye_y"] + v + L["tilt"] * du * s], -1))
     mouth = []
@@ -418,6 +590,7 @@ def wflw98_chart(I: dict, X: dict, L: dict) -> Tensor:
 @dataclass
 class HeadTruth:
     "Ground truth of synthetic heads: landmarks [B,N,3] and their surface normals [B,N,3], the dense mesh, parameters."
+
     landmarks3d: Tensor
     normals: Tensor
     vertices: Tensor  # [B,Vx,3]
@@ -425,8 +598,10 @@ class HeadTruth:
     expression: dict[str, Tensor]  # name -> [B]
     attributes: dict[str, Tensor]  # identity parameter -> [B]
 
+
 class SyntheticHeads:
     "The embedded 3D-aware generator: parametric heads with known geometry, rendered at any camera (implements `Generator`)."
+
     def __init__(
         self,
         scheme: str | Scheme = "wflw98",  # landmark scheme of `truth`
@@ -438,7 +613,8 @@ class SyntheticHeads:
         cache: int = 0,  # built and lit heads kept per seed (least recently used dropped): renders of seen seeds skip building
     ):
         self.scheme = get_scheme(scheme)
-        if self.scheme.name not in ("wflw98", "ibug68"): raise ValueError(f"synthetic heads define wflw98 and ibug68, not {self.scheme.name}")
+        if self.scheme.name not in ("wflw98", "ibug68"):
+            raise ValueError(f"synthetic heads define wflw98 and ibug68, not {self.scheme.name}")
         self.seed_offset, self.distribution = int(seed_offset), get_distribution(distribution)
         self.image_size, self.device = image_size, torch.device(device or "cpu")
         self.topology = HeadTopology.build()
@@ -448,20 +624,32 @@ class SyntheticHeads:
 
     def _seeds(self, seeds) -> Tensor:
         s = torch.as_tensor(seeds, dtype=torch.long, device=self.device).reshape(-1)
-        if s.numel() == 0: raise ValueError("seeds must not be empty")
-        if (s < 0).any(): raise ValueError("seeds must be non-negative integers")
+        if s.numel() == 0:
+            raise ValueError("seeds must not be empty")
+        if (s < 0).any():
+            raise ValueError("seeds must be non-negative integers")
         return s + self.seed_offset
 
-    def identity(self, seeds) -> dict[str, Tensor]: return sample_identity(self._seeds(seeds))
-    def expression(self, seeds) -> dict[str, Tensor]: return sample_expression(self._seeds(seeds), self.distribution)
-    def appearance(self, seeds) -> Appearance: return sample_appearance(self._seeds(seeds), self.distribution)
+    def identity(self, seeds) -> dict[str, Tensor]:
+        return sample_identity(self._seeds(seeds))
+
+    def expression(self, seeds) -> dict[str, Tensor]:
+        return sample_expression(self._seeds(seeds), self.distribution)
+
+    def appearance(self, seeds) -> Appearance:
+        return sample_appearance(self._seeds(seeds), self.distribution)
 
     def _expression(self, seeds, expression) -> dict[str, Tensor]:
-        if expression is None: return self.expression(seeds)
+        if expression is None:
+            return self.expression(seeds)
         n = len(self._seeds(seeds))
         unknown = set(expression) - set(EXPRESSIONS)
-        if unknown: raise ValueError(f"unknown expression(s) {sorted(unknown)}; known: {EXPRESSIONS}")
-        return {k: torch.as_tensor(expression.get(k, 0.0), dtype=torch.float32, device=self.device).expand(n).clone() for k in EXPRESSIONS}
+        if unknown:
+            raise ValueError(f"unknown expression(s) {sorted(unknown)}; known: {EXPRESSIONS}")
+        return {
+            k: torch.as_tensor(expression.get(k, 0.0), dtype=torch.float32, device=self.device).expand(n).clone()
+            for k in EXPRESSIONS
+        }
 
     def build(self, seeds, expression: dict | None = None) -> dict[str, Tensor]:
         "Everything about a batch of heads: mesh vertices [B,V,3], albedo colours [B,V,3], wflw98 landmarks and normals [B,98,3]."
@@ -479,13 +667,20 @@ class SyntheticHeads:
         colors = self._colors(s, I, X, masks, eye_colors, ears, neck)
         landmarks = torch.cat([lm96, pupils], 1)
         normals = torch.cat([normals96, gaze], 1)
-        return dict(vertices=vertices, colors=colors, vertex_normals=self._vertex_normals(head, I), landmarks=landmarks,
-                    normals=normals, identity=I, expression=X)
+        return dict(
+            vertices=vertices,
+            colors=colors,
+            vertex_normals=self._vertex_normals(head, I),
+            landmarks=landmarks,
+            normals=normals,
+            identity=I,
+            expression=X,
+        )
 
     def _vertex_normals(self, head: Tensor, I: dict) -> Tensor:
         "Unit normals of all mesh vertices [B,V,3]: central differences on the head's grid, analytic for the other parts."
         B, (rows, cols) = len(head), self.topology.grid
-        g = head[:, :rows * cols].reshape(B, rows, cols, 3)
+        g = head[:, : rows * cols].reshape(B, rows, cols, 3)
         along = g.roll(-1, 2) - g.roll(1, 2)
         up = torch.cat([g[:, 1:2] - g[:, :1], g[:, 2:] - g[:, :-2], g[:, -1:] - g[:, -2:-1]], 1)
         n = F.normalize(torch.cross(along, up, dim=-1), dim=-1).reshape(B, -1, 3)
@@ -497,7 +692,12 @@ class SyntheticHeads:
         ear_r = torch.cat([torch.full_like(size, 0.014), 0.056 * size, 0.033 * size], -1)
         ears = F.normalize(sphere[None] / ear_r, dim=-1).repeat(1, 2, 1)
         th = self.topology.tube[:, 0].to(dev)[None]
-        neck = F.normalize(torch.stack([th.sin() / (0.118 * I["width"][:, None]), 0 * th.expand(B, -1), th.cos().expand(B, -1) / 0.12], -1), dim=-1)
+        neck = F.normalize(
+            torch.stack(
+                [th.sin() / (0.118 * I["width"][:, None]), 0 * th.expand(B, -1), th.cos().expand(B, -1) / 0.12], -1
+            ),
+            dim=-1,
+        )
         return torch.cat([n, poles, eyes, ears, neck], 1)
 
     def _surface_points(self, chart: Tensor, I, X, L, eps: float = 0.006) -> tuple[Tensor, Tensor]:
@@ -514,20 +714,30 @@ class SyntheticHeads:
 
     def _eyes(self, I, X, L):
         "Eyeball vertices [B,2Ve,3] and colours, pupil landmarks [B,2,3] and gaze directions [B,2,3]."
-        B = len(I["width"]); r = 0.036 * I["eye_size"][:, None, None]
+        B = len(I["width"])
+        r = 0.036 * I["eye_size"][:, None, None]
         centers = torch.stack([torch.cat([s * L["eye_x"], L["eye_y"]], -1) for s in (-1, 1)], 1)  # [B,2,2]
         skin, _ = head_surface(chart_to_direction(centers, I), I, X, L, openings=False)
         forward = F.normalize(torch.tensor([0.0, 0.0, 1.0], device=skin.device) + 0 * skin, dim=-1)
         center = skin - forward * (r + 0.004)
-        gaze = F.normalize(torch.stack([0.35 * X["gaze_x"], 0.3 * X["gaze_y"], torch.ones_like(X["gaze_x"])], -1), dim=-1)
+        gaze = F.normalize(
+            torch.stack([0.35 * X["gaze_x"], 0.3 * X["gaze_y"], torch.ones_like(X["gaze_x"])], -1), dim=-1
+        )
         gaze = gaze[:, None].expand(B, 2, 3)
         sphere = self.topology.eye.to(skin.device)
         verts = center[:, :, None] + r[:, :, None] * sphere[None, None]  # [B,2,Ve,3]
         cosang = (sphere[None, None] * gaze[:, :, None]).sum(-1)
         iris = _palette(_IRIS, I["iris_color"])[:, None, None]
         white = torch.tensor([0.93, 0.91, 0.88], device=skin.device)
-        col = torch.where((cosang > math.cos(0.2))[..., None], torch.full_like(iris, 0.03).expand(-1, 2, sphere.shape[0], 3),
-                          torch.where((cosang > math.cos(0.5))[..., None], iris.expand(-1, 2, sphere.shape[0], 3), white.expand(B, 2, sphere.shape[0], 3)))
+        col = torch.where(
+            (cosang > math.cos(0.2))[..., None],
+            torch.full_like(iris, 0.03).expand(-1, 2, sphere.shape[0], 3),
+            torch.where(
+                (cosang > math.cos(0.5))[..., None],
+                iris.expand(-1, 2, sphere.shape[0], 3),
+                white.expand(B, 2, sphere.shape[0], 3),
+            ),
+        )
         return verts.reshape(B, -1, 3), col.reshape(B, -1, 3), center + r * gaze, gaze
 
     def _ears(self, I) -> Tensor:
@@ -537,7 +747,14 @@ class SyntheticHeads:
         radii = torch.cat([torch.full_like(size, 0.014), 0.056 * size, 0.033 * size], -1)
         out = []
         for s in (-1, 1):
-            c = torch.stack([s * (0.235 * I["width"] + 0.004), torch.full_like(size[:, 0, 0], 0.0), torch.full_like(size[:, 0, 0], -0.035)], -1)
+            c = torch.stack(
+                [
+                    s * (0.235 * I["width"] + 0.004),
+                    torch.full_like(size[:, 0, 0], 0.0),
+                    torch.full_like(size[:, 0, 0], -0.035),
+                ],
+                -1,
+            )
             out.append(c[:, None] + sphere[None] * radii)
         return torch.cat(out, 1)
 
@@ -550,8 +767,10 @@ class SyntheticHeads:
 
     def _colors(self, s, I, X, masks, eye_colors, ears, neck) -> Tensor:
         "Albedo [B,V,3]: skin with texture noise, cheeks, lips, brows, hair, lash line, mouth cavity and teeth."
-        B = len(s); dev = s.device
-        skin = _palette(_SKIN, I["skin_tone"]) * (1 + 0.05 * (I["skin_warmth"][:, None] - 0.5) * torch.tensor([1.0, 0.0, -1.0], device=dev))
+        dev = s.device
+        skin = _palette(_SKIN, I["skin_tone"]) * (
+            1 + 0.05 * (I["skin_warmth"][:, None] - 0.5) * torch.tensor([1.0, 0.0, -1.0], device=dev)
+        )
         hair = _palette(_HAIR, I["hair_color"] ** 1.6)
         lips = skin * torch.tensor([0.86, 0.55, 0.56], device=dev) * (0.85 + 0.25 * I["lip_color"][:, None])
         nh = self.topology.parts["head"][1]
@@ -568,17 +787,26 @@ class SyntheticHeads:
         brow = torch.zeros_like(x)
         for si in (-1, 1):
             yb, half = _brow_curve(x, si, I, L0)
-            brow = brow + _smoothstep(half + 0.002, half - 0.001, (y - yb).abs()) * _smoothstep(0.2, 0.18, x * si) * _smoothstep(0.025, 0.04, x * si)
+            brow = brow + _smoothstep(half + 0.002, half - 0.001, (y - yb).abs()) * _smoothstep(
+                0.2, 0.18, x * si
+            ) * _smoothstep(0.025, 0.04, x * si)
         brow = (brow.clamp(max=1) * masks["front"] * 0.85)[..., None]
         c = c * (1 - brow) + hair[:, None] * 0.8 * brow
         lash = (masks["lash"].clamp(max=1) * masks["front"])[..., None]
         c = c * (1 - 0.6 * lash)
         cav = (masks["cavity"] * masks["front"])[..., None]
         teeth = (masks["teeth"] * masks["front"])[..., None]
-        c = c * (1 - cav) + torch.tensor([0.25, 0.06, 0.07], device=dev) * (cav - teeth) + torch.tensor([0.88, 0.86, 0.8], device=dev) * teeth
+        c = (
+            c * (1 - cav)
+            + torch.tensor([0.25, 0.06, 0.07], device=dev) * (cav - teeth)
+            + torch.tensor([0.88, 0.86, 0.8], device=dev) * teeth
+        )
         hr = masks["hair"][..., None]
         c = c * (1 - hr) + hair[:, None] * (1 + 0.15 * noise) * hr
-        nostrils = sum(_gauss(x, y, si * 0.012 * I["nose_width"][:, None], _layout(I, X)["tip_y"] - 0.021, 0.006, 0.004) for si in (-1, 1))
+        nostrils = sum(
+            _gauss(x, y, si * 0.012 * I["nose_width"][:, None], _layout(I, X)["tip_y"] - 0.021, 0.006, 0.004)
+            for si in (-1, 1)
+        )
         c = c * (1 - 0.6 * (nostrils * masks["front"])[..., None])
         ear_c = (skin * torch.tensor([1.0, 0.93, 0.92], device=dev))[:, None].expand(-1, ears.shape[1], 3)
         neck_c = (skin * 0.92)[:, None].expand(-1, neck.shape[1], 3)
@@ -588,8 +816,14 @@ class SyntheticHeads:
         "Ground truth for seeds [B]: landmarks of this scheme [B,N,3], their normals, the dense mesh and the parameters."
         b = self.build(seeds, expression)
         idx = self._index.to(b["landmarks"].device)
-        return HeadTruth(b["landmarks"][:, idx], b["normals"][:, idx], b["vertices"], self.topology.faces.to(self.device),
-                         b["expression"], b["identity"])
+        return HeadTruth(
+            b["landmarks"][:, idx],
+            b["normals"][:, idx],
+            b["vertices"],
+            self.topology.faces.to(self.device),
+            b["expression"],
+            b["identity"],
+        )
 
     def contour_lines(self, seeds, expression: dict | None = None, steps: int = 24) -> tuple[Tensor, Tensor]:
         """Search lines for landmark marching of this scheme's contour landmarks: surface points [B,C,steps,3] and
@@ -604,47 +838,82 @@ class SyntheticHeads:
         p, n = self._surface_points(lines.reshape(B, -1, 2), I, X, L)
         return p.reshape(B, C, steps, 3), n.reshape(B, C, steps, 3)
 
-    def render_full(self, seeds, cameras: Camera, expression: dict | None = None,
-                    appearance: Appearance | None = None, with_depth: bool = True) -> tuple[RenderResult, HeadTruth]:
+    def render_full(
+        self,
+        seeds,
+        cameras: Camera,
+        expression: dict | None = None,
+        appearance: Appearance | None = None,
+        with_depth: bool = True,
+    ) -> tuple[RenderResult, HeadTruth]:
         "Render one head per camera and return the render (images, depth, visibility) with the heads' truth."
         seeds = self._seeds(seeds) - self.seed_offset
-        if len(cameras) != len(seeds): raise ValueError(f"{len(seeds)} seeds but {len(cameras)} cameras")
-        uniq, inverse = torch.unique(seeds, return_inverse=True) if expression is None else (seeds, torch.arange(len(seeds)))
+        if len(cameras) != len(seeds):
+            raise ValueError(f"{len(seeds)} seeds but {len(cameras)} cameras")
+        uniq, inverse = (
+            torch.unique(seeds, return_inverse=True) if expression is None else (seeds, torch.arange(len(seeds)))
+        )
         app = appearance or self.appearance(seeds)
-        if appearance is None:  # a seed fixes its head and its light (world space): build and shade each distinct head once
+        if (
+            appearance is None
+        ):  # a seed fixes its head and its light (world space): build and shade each distinct head once
             b = self._lit_heads(uniq) if expression is None else self._lit(uniq, self.build(uniq, expression))
             colors = b["colors"][inverse]
         else:
             b = self.build(uniq, expression)
             colors = shade(b["colors"][inverse], b["vertex_normals"][inverse], app.light)
-        b = {k: ({kk: vv[inverse] for kk, vv in v.items()} if isinstance(v, dict) else v[inverse])
-             for k, v in b.items() if k not in ("colors", "vertex_normals")}
+        b = {
+            k: ({kk: vv[inverse] for kk, vv in v.items()} if isinstance(v, dict) else v[inverse])
+            for k, v in b.items()
+            if k not in ("colors", "vertex_normals")
+        }
         cams = cameras.to(self.device)
-        res = self.renderer.render(b["vertices"], self.topology.faces.to(self.device), colors, cams, None,
-                                   app.background, with_depth=with_depth)
+        res = self.renderer.render(
+            b["vertices"],
+            self.topology.faces.to(self.device),
+            colors,
+            cams,
+            None,
+            app.background,
+            with_depth=with_depth,
+        )
         idx = self._index.to(self.device)
-        truth = HeadTruth(b["landmarks"][:, idx], b["normals"][:, idx], b["vertices"], self.topology.faces, b["expression"], b["identity"])
+        truth = HeadTruth(
+            b["landmarks"][:, idx],
+            b["normals"][:, idx],
+            b["vertices"],
+            self.topology.faces,
+            b["expression"],
+            b["identity"],
+        )
         return res, truth
 
     def _lit(self, seeds: Tensor, b: dict) -> dict:
         "Built heads `b` of `seeds` with their albedo shaded by each seed's light (and the vertex normals dropped)."
-        b = dict(b); b["colors"] = shade(b["colors"], b.pop("vertex_normals"), self.appearance(seeds).light)
+        b = dict(b)
+        b["colors"] = shade(b["colors"], b.pop("vertex_normals"), self.appearance(seeds).light)
         return b
 
     def _lit_heads(self, seeds: Tensor) -> dict:
         "Distinct seeds [U] built and lit, through the LRU cache of `cache` heads (all built in one batch when missing)."
-        if not self.cache: return self._lit(seeds, self.build(seeds))
+        if not self.cache:
+            return self._lit(seeds, self.build(seeds))
         keys = seeds.tolist()
         missing = [k for k in keys if k not in self._cache]
         if missing:
             m = torch.tensor(missing, device=self.device)
             fresh = self._lit(m, self.build(m))
             pick = lambda v, j: {kk: vv[j] for kk, vv in v.items()} if isinstance(v, dict) else v[j]
-            for j, k in enumerate(missing): self._cache[k] = {key: pick(v, j) for key, v in fresh.items()}
+            for j, k in enumerate(missing):
+                self._cache[k] = {key: pick(v, j) for key, v in fresh.items()}
         heads = [self._cache[k] for k in keys]
-        for k in keys: self._cache.move_to_end(k)
-        while len(self._cache) > self.cache: self._cache.popitem(last=False)
-        stack = lambda vs: {kk: torch.stack([v[kk] for v in vs]) for kk in vs[0]} if isinstance(vs[0], dict) else torch.stack(vs)
+        for k in keys:
+            self._cache.move_to_end(k)
+        while len(self._cache) > self.cache:
+            self._cache.popitem(last=False)
+        stack = lambda vs: (
+            {kk: torch.stack([v[kk] for v in vs]) for kk in vs[0]} if isinstance(vs[0], dict) else torch.stack(vs)
+        )
         return {key: stack([h[key] for h in heads]) for key in heads[0]}
 
     def render(self, seeds, cameras: Camera) -> Tensor:

@@ -17,16 +17,21 @@ __all__ = ['REGIONS', 'SCHEMES', 'Scheme', 'get_scheme']
 # %% ../nbs/01_landmarks.ipynb #16896048
 def _face_z(x: Tensor, bulge: float = 0.0) -> Tensor:
     "Depth of the generic face surface at horizontal position x (EG3D units)."
-    return 0.34 - 4.0 * x ** 2 + bulge
+    return 0.34 - 4.0 * x**2 + bulge
+
 
 def _ellipse(cx: float, cy: float, a: float, b: float, angles: Tensor, bulge: float = 0.0) -> Tensor:
     x, y = cx + a * torch.cos(angles), cy + b * torch.sin(angles)
     return torch.stack([x, y, _face_z(x, bulge)], -1)
 
+
 def _wflw98_template() -> Tensor:
     "Generic symmetric 3D layout of the 98 WFLW landmarks [98,3] (EG3D units)."
-    s = torch.linspace(0, math.pi, 33)                 # contour: subject's right ear -> chin -> left ear
-    contour = torch.stack([-0.24 * torch.cos(s), 0.06 - 0.39 * torch.sin(s), 0.03 + 0.25 * torch.sin(s).clamp(min=0) ** 1.5], -1)
+    s = torch.linspace(0, math.pi, 33)  # contour: subject's right ear -> chin -> left ear
+    contour = torch.stack(
+        [-0.24 * torch.cos(s), 0.06 - 0.39 * torch.sin(s), 0.03 + 0.25 * torch.sin(s).clamp(min=0) ** 1.5], -1
+    )
+
     def brow(x_outer, x_inner):
         xu = torch.linspace(x_outer, x_inner, 5)
         w = torch.linspace(0, 1, 5)
@@ -35,16 +40,17 @@ def _wflw98_template() -> Tensor:
         wl = torch.linspace(1, 0, 6)[1:5]
         lower = torch.stack([xl, 0.105 + 0.015 * torch.sin(math.pi * (0.25 + 0.6 * wl)), _face_z(xl, 0.03)], -1)
         return upper, lower
-    ru, rl = brow(-0.20, -0.04)                        # subject's right brow: 33-37 upper (outer->inner), 38-41 lower
-    lu = ru.flip(0) * torch.tensor([-1.0, 1, 1])       # subject's left brow, mirrored: 42-46 upper (inner->outer)
-    ll = rl.flip(0) * torch.tensor([-1.0, 1, 1])       # 47-50 lower (outer->inner)
-    yb = torch.linspace(0.05, -0.07, 4)               # nose bridge 51-54, top -> tip
+
+    ru, rl = brow(-0.20, -0.04)  # subject's right brow: 33-37 upper (outer->inner), 38-41 lower
+    lu = ru.flip(0) * torch.tensor([-1.0, 1, 1])  # subject's left brow, mirrored: 42-46 upper (inner->outer)
+    ll = rl.flip(0) * torch.tensor([-1.0, 1, 1])  # 47-50 lower (outer->inner)
+    yb = torch.linspace(0.05, -0.07, 4)  # nose bridge 51-54, top -> tip
     bridge = torch.stack([torch.zeros(4), yb, torch.linspace(0.31, 0.43, 4)], -1)
-    xn = torch.linspace(-0.05, 0.05, 5)               # nose base 55-59, subject's right -> left
-    base = torch.stack([xn, torch.tensor([-0.095, -0.102, -0.105, -0.102, -0.095]), 0.37 - 8.0 * xn ** 2], -1)
-    lid = math.pi - torch.arange(8) * math.pi / 4     # corner, upper lid, corner, lower lid
-    eye_r = _ellipse(-0.11, 0.05, 0.05, 0.018, lid, 0.01)   # 60 outer corner ... 64 inner corner ...
-    eye_l = _ellipse(0.11, 0.05, 0.05, 0.018, lid, 0.01)    # 68 inner corner ... 72 outer corner ...
+    xn = torch.linspace(-0.05, 0.05, 5)  # nose base 55-59, subject's right -> left
+    base = torch.stack([xn, torch.tensor([-0.095, -0.102, -0.105, -0.102, -0.095]), 0.37 - 8.0 * xn**2], -1)
+    lid = math.pi - torch.arange(8) * math.pi / 4  # corner, upper lid, corner, lower lid
+    eye_r = _ellipse(-0.11, 0.05, 0.05, 0.018, lid, 0.01)  # 60 outer corner ... 64 inner corner ...
+    eye_l = _ellipse(0.11, 0.05, 0.05, 0.018, lid, 0.01)  # 68 inner corner ... 72 outer corner ...
     outer = _ellipse(0.0, -0.17, 0.075, 0.032, math.pi - torch.arange(12) * math.pi / 6, 0.02)  # 76-87
     inner = _ellipse(0.0, -0.17, 0.055, 0.008, lid, 0.015)  # 88-95
     pupils = torch.tensor([[-0.11, 0.05, 0.0], [0.11, 0.05, 0.0]])
@@ -54,9 +60,11 @@ def _wflw98_template() -> Tensor:
 # %% ../nbs/01_landmarks.ipynb #181d7174
 REGIONS = ("contour", "brows", "nose", "eyes", "mouth", "pupils")
 
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Scheme:
     "A landmark scheme: names, regions, side-specific groups, flip permutation, iBUG-68 subset and a generic 3D template."
+
     name: str
     names: tuple[str, ...]
     regions: dict[str, list[int]]  # the paper's six regions; each landmark in exactly one
@@ -66,7 +74,9 @@ class Scheme:
     template: Tensor = field(repr=False)  # generic 3D layout [N,3], EG3D units
 
     @property
-    def n(self) -> int: return len(self.names)
+    def n(self) -> int:
+        return len(self.names)
+
     def __repr__(self) -> str:
         return f"Scheme({self.name!r}, n={self.n}, regions={ {k: len(v) for k, v in self.regions.items()} })"
 
@@ -81,66 +91,143 @@ class Scheme:
         "The region name of every landmark, in order."
         out = [""] * self.n
         for r, idx in self.regions.items():
-            for i in idx: out[i] = r
+            for i in idx:
+                out[i] = r
         return out
 
     def mask(self, *names: str) -> Tensor:
         "[N] bool selecting the landmarks of the given regions and/or groups."
         m = torch.zeros(self.n, dtype=torch.bool)
         for k in names:
-            if k in self.regions: m[self.regions[k]] = True
-            elif k in self.groups: m[self.groups[k]] = True
-            else: raise ValueError(f"unknown region or group {k!r} for scheme {self.name}; known: {sorted(self.regions) + sorted(self.groups)}")
+            if k in self.regions:
+                m[self.regions[k]] = True
+            elif k in self.groups:
+                m[self.groups[k]] = True
+            else:
+                raise ValueError(
+                    f"unknown region or group {k!r} for scheme {self.name}; known: {sorted(self.regions) + sorted(self.groups)}"
+                )
         return m
 
-def _r(a: int, b: int) -> list[int]: return list(range(a, b + 1))
+
+def _r(a: int, b: int) -> list[int]:
+    return list(range(a, b + 1))
+
 
 def _wflw98() -> Scheme:
-    g = dict(contour_right=_r(0, 15), chin=[16], contour_left=_r(17, 32),
-             brow_right=_r(33, 41), brow_left=_r(42, 50), nose_bridge=_r(51, 54), nose_base=_r(55, 59),
-             eye_right=_r(60, 67), eye_left=_r(68, 75), mouth_outer=_r(76, 87), mouth_inner=_r(88, 95),
-             pupil_right=[96], pupil_left=[97])
-    regions = dict(contour=_r(0, 32), brows=_r(33, 50), nose=_r(51, 59), eyes=_r(60, 75), mouth=_r(76, 95), pupils=[96, 97])
-    names = ([f"contour_{i:02d}" for i in range(33)]
-             + [f"brow_right_upper_{i}" for i in range(5)] + [f"brow_right_lower_{i}" for i in range(4)]
-             + [f"brow_left_upper_{i}" for i in range(5)] + [f"brow_left_lower_{i}" for i in range(4)]
-             + [f"nose_bridge_{i}" for i in range(4)] + [f"nose_base_{i}" for i in range(5)]
-             + ["eye_right_outer", "eye_right_upper_0", "eye_right_upper_1", "eye_right_upper_2", "eye_right_inner",
-                "eye_right_lower_0", "eye_right_lower_1", "eye_right_lower_2"]
-             + ["eye_left_inner", "eye_left_upper_0", "eye_left_upper_1", "eye_left_upper_2", "eye_left_outer",
-                "eye_left_lower_0", "eye_left_lower_1", "eye_left_lower_2"]
-             + ["mouth_corner_right"] + [f"lip_upper_outer_{i}" for i in range(5)] + ["mouth_corner_left"]
-             + [f"lip_lower_outer_{i}" for i in range(5)]
-             + ["mouth_inner_corner_right"] + [f"lip_upper_inner_{i}" for i in range(3)] + ["mouth_inner_corner_left"]
-             + [f"lip_lower_inner_{i}" for i in range(3)] + ["pupil_right", "pupil_left"])
-    pairs = ([(i, 32 - i) for i in range(33)]
-             + [(33 + i, 46 - i) for i in range(5)] + [(38 + i, 50 - i) for i in range(4)]
-             + [(51 + i, 51 + i) for i in range(4)] + [(55 + i, 59 - i) for i in range(5)]
-             + [(60 + i, 72 - i) for i in range(5)] + [(65 + i, 75 - i) for i in range(3)]
-             + [(76 + i, 82 - i) for i in range(7)] + [(83 + i, 87 - i) for i in range(5)]
-             + [(88 + i, 92 - i) for i in range(5)] + [(93 + i, 95 - i) for i in range(3)] + [(96, 97)])
+    g = dict(
+        contour_right=_r(0, 15),
+        chin=[16],
+        contour_left=_r(17, 32),
+        brow_right=_r(33, 41),
+        brow_left=_r(42, 50),
+        nose_bridge=_r(51, 54),
+        nose_base=_r(55, 59),
+        eye_right=_r(60, 67),
+        eye_left=_r(68, 75),
+        mouth_outer=_r(76, 87),
+        mouth_inner=_r(88, 95),
+        pupil_right=[96],
+        pupil_left=[97],
+    )
+    regions = dict(
+        contour=_r(0, 32), brows=_r(33, 50), nose=_r(51, 59), eyes=_r(60, 75), mouth=_r(76, 95), pupils=[96, 97]
+    )
+    names = (
+        [f"contour_{i:02d}" for i in range(33)]
+        + [f"brow_right_upper_{i}" for i in range(5)]
+        + [f"brow_right_lower_{i}" for i in range(4)]
+        + [f"brow_left_upper_{i}" for i in range(5)]
+        + [f"brow_left_lower_{i}" for i in range(4)]
+        + [f"nose_bridge_{i}" for i in range(4)]
+        + [f"nose_base_{i}" for i in range(5)]
+        + [
+            "eye_right_outer",
+            "eye_right_upper_0",
+            "eye_right_upper_1",
+            "eye_right_upper_2",
+            "eye_right_inner",
+            "eye_right_lower_0",
+            "eye_right_lower_1",
+            "eye_right_lower_2",
+        ]
+        + [
+            "eye_left_inner",
+            "eye_left_upper_0",
+            "eye_left_upper_1",
+            "eye_left_upper_2",
+            "eye_left_outer",
+            "eye_left_lower_0",
+            "eye_left_lower_1",
+            "eye_left_lower_2",
+        ]
+        + ["mouth_corner_right"]
+        + [f"lip_upper_outer_{i}" for i in range(5)]
+        + ["mouth_corner_left"]
+        + [f"lip_lower_outer_{i}" for i in range(5)]
+        + ["mouth_inner_corner_right"]
+        + [f"lip_upper_inner_{i}" for i in range(3)]
+        + ["mouth_inner_corner_left"]
+        + [f"lip_lower_inner_{i}" for i in range(3)]
+        + ["pupil_right", "pupil_left"]
+    )
+    pairs = (
+        [(i, 32 - i) for i in range(33)]
+        + [(33 + i, 46 - i) for i in range(5)]
+        + [(38 + i, 50 - i) for i in range(4)]
+        + [(51 + i, 51 + i) for i in range(4)]
+        + [(55 + i, 59 - i) for i in range(5)]
+        + [(60 + i, 72 - i) for i in range(5)]
+        + [(65 + i, 75 - i) for i in range(3)]
+        + [(76 + i, 82 - i) for i in range(7)]
+        + [(83 + i, 87 - i) for i in range(5)]
+        + [(88 + i, 92 - i) for i in range(5)]
+        + [(93 + i, 95 - i) for i in range(3)]
+        + [(96, 97)]
+    )
     flip = list(range(98))
-    for a, b in pairs: flip[a], flip[b] = b, a
-    subset = (list(range(0, 33, 2)) + _r(33, 37) + _r(42, 46) + _r(51, 59)
-              + [60, 61, 63, 64, 65, 67] + [68, 69, 71, 72, 73, 75] + _r(76, 95))
+    for a, b in pairs:
+        flip[a], flip[b] = b, a
+    subset = (
+        list(range(0, 33, 2))
+        + _r(33, 37)
+        + _r(42, 46)
+        + _r(51, 59)
+        + [60, 61, 63, 64, 65, 67]
+        + [68, 69, 71, 72, 73, 75]
+        + _r(76, 95)
+    )
     return Scheme("wflw98", tuple(names), regions, g, tuple(flip), tuple(subset), _wflw98_template())
+
 
 def _restrict(src: Scheme, name: str, idx: list[int]) -> Scheme:
     "The scheme made of `src`'s landmarks `idx`, in that order (the subset must be closed under flip)."
     pos = {j: i for i, j in enumerate(idx)}
     sub = lambda d: {k: [pos[j] for j in v if j in pos] for k, v in d.items()}
     flip = tuple(pos[src.flip[j]] for j in idx)
-    return Scheme(name, tuple(src.names[j] for j in idx), sub(src.regions), sub(src.groups), flip,
-                  tuple(range(len(idx))), src.template[idx].clone())
+    return Scheme(
+        name,
+        tuple(src.names[j] for j in idx),
+        sub(src.regions),
+        sub(src.groups),
+        flip,
+        tuple(range(len(idx))),
+        src.template[idx].clone(),
+    )
+
 
 def _build_schemes() -> dict[str, Scheme]:
     wflw = _wflw98()
     return {"wflw98": wflw, "ibug68": _restrict(wflw, "ibug68", list(wflw.subset68))}
 
+
 SCHEMES: dict[str, Scheme] = _build_schemes()
+
 
 def get_scheme(scheme: str | Scheme) -> Scheme:
     "A `Scheme` from its name (or the scheme itself)."
-    if not isinstance(scheme, str): return scheme
-    if scheme not in SCHEMES: raise ValueError(f"unknown landmark scheme {scheme!r}; known: {sorted(SCHEMES)}")
+    if not isinstance(scheme, str):
+        return scheme
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown landmark scheme {scheme!r}; known: {sorted(SCHEMES)}")
     return SCHEMES[scheme]

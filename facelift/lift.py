@@ -34,6 +34,7 @@ __all__ = ['COMPETENCE', 'STORE_KEYS', 'View', 'ViewSet', 'default_view_set', 'l
 @dataclass
 class View:
     "One view of a view set: camera angles (degrees), camera-frame shift, and the landmark groups trusted in it."
+
     name: str
     azimuth: float
     elevation: float
@@ -41,43 +42,64 @@ class View:
     delta_t: tuple[float, float, float] = (0.0, 0.0, 0.0)
     trust: tuple[str, ...] = ("all",)
 
+
 @dataclass
 class ViewSet:
     "Views every identity is rendered from, with per-view trusted landmark groups."
+
     name: str
     scheme: str
     views: list[View] = field(default_factory=list)
 
-    def __len__(self) -> int: return len(self.views)
+    def __len__(self) -> int:
+        return len(self.views)
 
     @classmethod
     def load(cls, path) -> "ViewSet":
         "Read and validate a view-set YAML file; errors name the file, the view and the problem."
         path = Path(path)
-        if not path.is_file(): raise FileNotFoundError(f"view set not found: {path}")
-        try: data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e: raise ValueError(f"{path}: not valid YAML: {e}") from e
+        if not path.is_file():
+            raise FileNotFoundError(f"view set not found: {path}")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise ValueError(f"{path}: not valid YAML: {e}") from e
         if not isinstance(data, dict) or not isinstance(data.get("views"), list) or not data["views"]:
             raise ValueError(f"{path}: expected a mapping with a non-empty list 'views'")
         views = []
         for i, v in enumerate(data["views"]):
             label = v.get("name", "?") if isinstance(v, dict) else repr(v)
             where = f"{path}: view {i} ({label})"
-            if not isinstance(v, dict): raise ValueError(f"{where}: expected a mapping")
+            if not isinstance(v, dict):
+                raise ValueError(f"{where}: expected a mapping")
             unknown = set(v) - {"name", "azimuth", "elevation", "roll", "delta_t", "trust"}
-            if unknown: raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
+            if unknown:
+                raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
             try:
-                view = View(str(v.get("name", f"view_{i}")), float(v["azimuth"]), float(v["elevation"]), float(v.get("roll", 0.0)),
-                            tuple(float(x) for x in v.get("delta_t", (0.0, 0.0, 0.0))), tuple(v.get("trust", ["all"])))
-            except KeyError as e: raise ValueError(f"{where}: missing '{e.args[0]}'") from e
-            except (TypeError, ValueError) as e: raise ValueError(f"{where}: {e}") from e
-            if len(view.delta_t) != 3: raise ValueError(f"{where}: delta_t needs 3 numbers")
-            if abs(view.elevation) >= 90: raise ValueError(f"{where}: elevation must be strictly between -90 and 90")
-            try: cls("check", str(data.get("scheme", "wflw98")), [view]).mask()
-            except ValueError as e: raise ValueError(f"{where}: {e}") from e
+                view = View(
+                    str(v.get("name", f"view_{i}")),
+                    float(v["azimuth"]),
+                    float(v["elevation"]),
+                    float(v.get("roll", 0.0)),
+                    tuple(float(x) for x in v.get("delta_t", (0.0, 0.0, 0.0))),
+                    tuple(v.get("trust", ["all"])),
+                )
+            except KeyError as e:
+                raise ValueError(f"{where}: missing '{e.args[0]}'") from e
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"{where}: {e}") from e
+            if len(view.delta_t) != 3:
+                raise ValueError(f"{where}: delta_t needs 3 numbers")
+            if abs(view.elevation) >= 90:
+                raise ValueError(f"{where}: elevation must be strictly between -90 and 90")
+            try:
+                cls("check", str(data.get("scheme", "wflw98")), [view]).mask()
+            except ValueError as e:
+                raise ValueError(f"{where}: {e}") from e
             views.append(view)
         names = [v.name for v in views]
-        if len(set(names)) != len(names): raise ValueError(f"{path}: view names must be unique")
+        if len(set(names)) != len(names):
+            raise ValueError(f"{path}: view names must be unique")
         return cls(str(data.get("name", path.stem)), str(data.get("scheme", "wflw98")), views)
 
     def to_yaml(self) -> str:
@@ -105,13 +127,19 @@ class ViewSet:
         return space.camera(a[:, 0], a[:, 1], a[:, 2], torch.tensor([v.delta_t for v in self.views]), device=device)
 
     def with_masks(self, mask: Tensor, name: str | None = None) -> "ViewSet":
-        "A copy whose per-view `trust` lists the scheme's groups of which most landmarks vote in `mask [V,N]` (a readable draft at group granularity)."
+        """A copy whose per-view `trust` lists the scheme's groups of which most landmarks vote in `mask [V,N]` (a
+        readable draft at group granularity)."""
         s = get_scheme(self.scheme)
-        if tuple(mask.shape) != (len(self), s.n): raise ValueError(f"mask must be [{len(self)}, {s.n}], got {list(mask.shape)}")
+        if tuple(mask.shape) != (len(self), s.n):
+            raise ValueError(f"mask must be [{len(self)}, {s.n}], got {list(mask.shape)}")
         views = []
         for v, row in zip(self.views, mask.bool().cpu()):
-            if bool(row[s.liftable].all()): trust = ("all",)
-            else: trust = tuple(g for g, idx in s.groups.items() if row[idx].float().mean() >= 0.5 and bool(s.liftable[idx].any()))
+            if bool(row[s.liftable].all()):
+                trust = ("all",)
+            else:
+                trust = tuple(
+                    g for g, idx in s.groups.items() if row[idx].float().mean() >= 0.5 and bool(s.liftable[idx].any())
+                )
             views.append(View(v.name, v.azimuth, v.elevation, v.roll, v.delta_t, trust))
         return ViewSet(name or f"{self.name}-auto", self.scheme, views)
 
@@ -120,9 +148,16 @@ class ViewSet:
         s = get_scheme(scheme or self.scheme)
         rows = []
         for v in self.views:
-            m = torch.ones(s.n, dtype=torch.bool) if "all" in v.trust else s.mask(*v.trust) if v.trust else torch.zeros(s.n, dtype=torch.bool)
+            m = (
+                torch.ones(s.n, dtype=torch.bool)
+                if "all" in v.trust
+                else s.mask(*v.trust)
+                if v.trust
+                else torch.zeros(s.n, dtype=torch.bool)
+            )
             rows.append(m & s.liftable)
         return torch.stack(rows)
+
 
 def default_view_set() -> ViewSet:
     "The default view set of the checkout (`data/views/default.yaml`)."
@@ -130,7 +165,14 @@ def default_view_set() -> ViewSet:
 
 # %% ../nbs/07_lift.ipynb #307ed479
 COMPETENCE = {  # maximum |yaw|, |pitch| (degrees) at which a human-label detector is trusted, per region
-    "contour": (95.0, 40.0), "brows": (92.0, 40.0), "nose": (70.0, 40.0), "eyes": (92.0, 40.0), "mouth": (70.0, 40.0), "pupils": (0.0, 0.0)}
+    "contour": (95.0, 40.0),
+    "brows": (92.0, 40.0),
+    "nose": (70.0, 40.0),
+    "eyes": (92.0, 40.0),
+    "mouth": (70.0, 40.0),
+    "pupils": (0.0, 0.0),
+}
+
 
 def landmark_normals(points: Tensor, k: int = 8, planarity: float = 0.3) -> Tensor:
     """Unit normals [N,3] of a landmark cloud [N,3] (NaN rows ignored), pointing outwards: the smallest principal axis
@@ -143,7 +185,7 @@ def landmark_normals(points: Tensor, k: int = 8, planarity: float = 0.3) -> Tens
     ext = hi - lo
     axes = torch.stack([ext[0] / 2, ext[1] * 0.6, ext[0]])  # a head is about as deep as it is wide
     centre = torch.stack([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, hi[2] - axes[2]])
-    ellipsoid = torch.nn.functional.normalize((P - centre) / axes ** 2, dim=-1)
+    ellipsoid = torch.nn.functional.normalize((P - centre) / axes**2, dim=-1)
     d = torch.cdist(P, P) + torch.where(ok, 0.0, float("inf"))[None]
     nb = d.topk(min(k, int(ok.sum())), largest=False).indices  # [N,k]
     Q = P[nb] - P[nb].mean(1, keepdim=True)
@@ -153,6 +195,7 @@ def landmark_normals(points: Tensor, k: int = 8, planarity: float = 0.3) -> Tens
     surface = evals[:, 1] > planarity * evals[:, 2]
     n = torch.where(surface[:, None], n, ellipsoid)
     return torch.where(ok[:, None], n, torch.full_like(n, float("nan")))
+
 
 def auto_masks(
     cameras: Camera,  # V cameras
@@ -169,29 +212,38 @@ def auto_masks(
     facing = (normals[None] * torch.nn.functional.normalize(C[:, None] - points[None], dim=-1)).sum(-1) > threshold
     yaw, pitch = viewing_angles(C, points.mean(0))
     limits = torch.tensor([comp[r] for r in s.region_of()], device=C.device)  # [N,2]
-    return facing & (yaw[:, None] <= limits[None, :, 0]) & (pitch[:, None] <= limits[None, :, 1]) & s.liftable.to(C.device)
+    return (
+        facing & (yaw[:, None] <= limits[None, :, 0]) & (pitch[:, None] <= limits[None, :, 1]) & s.liftable.to(C.device)
+    )
 
 # %% ../nbs/07_lift.ipynb #9d5ec9c0
 @dataclass
 class LiftResult:
-    "points3d [B,N,3] (NaN if not valid), valid [B,N], n_views [B,N], rms_px [B,N] (NaN if not valid), residuals [B,V,N] px (NaN where not voting)."
+    """points3d [B,N,3] (NaN if not valid), valid [B,N], n_views [B,N], rms_px [B,N] (NaN if not valid), residuals
+    [B,V,N] px (NaN where not voting)."""
+
     points3d: Tensor
     valid: Tensor
     n_views: Tensor
     rms_px: Tensor
     residuals: Tensor
 
+
 def _camera_tensors(cameras: Camera, B: int, V: int) -> tuple[Tensor, Tensor, Tensor]:
     "K, R, t broadcastable to [B,V,...]: V shared cameras, or B*V cameras (seed-major)."
-    if len(cameras) == V: return cameras.K[None], cameras.R[None], cameras.t[None]
-    if len(cameras) == B * V: return cameras.K.reshape(B, V, 3, 3), cameras.R.reshape(B, V, 3, 3), cameras.t.reshape(B, V, 3)
+    if len(cameras) == V:
+        return cameras.K[None], cameras.R[None], cameras.t[None]
+    if len(cameras) == B * V:
+        return cameras.K.reshape(B, V, 3, 3), cameras.R.reshape(B, V, 3, 3), cameras.t.reshape(B, V, 3)
     raise ValueError(f"cameras: expected {V} (one per view) or {B * V} (per seed and view), got {len(cameras)}")
+
 
 def _project(X: Tensor, K: Tensor, R: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
     "X [B,N,3] seen by [B|1,V] cameras -> pixels [B,V,N,2] and camera-frame points [B,V,N,3]."
     Y = torch.einsum("bvij,bnj->bvni", R, X) + t[:, :, None]
     uvw = torch.einsum("bvij,bvnj->bvni", K, Y)
     return uvw[..., :2] / uvw[..., 2:].clamp(min=1e-6), Y
+
 
 def _solve_sym3(H9: Tensor, g: Tensor, posed: Tensor, damp: float) -> Tensor:
     """Damped symmetric 3x3 systems (H + damp * mean(diag H) * I) X = g: H9 [M,9], g [M,3], posed [M,1] bool -> X [M,3], by
@@ -203,14 +255,20 @@ def _solve_sym3(H9: Tensor, g: Tensor, posed: Tensor, damp: float) -> Tensor:
     A11, A12, A22 = h00 * h22 - h02 * h02, h01 * h02 - h00 * h12, h00 * h11 - h01 * h01
     det = h00 * A00 + h01 * A01 + h02 * A02
     g0, g1, g2 = g.unbind(1)
-    X = torch.stack([A00 * g0 + A01 * g1 + A02 * g2, A01 * g0 + A11 * g1 + A12 * g2, A02 * g0 + A12 * g1 + A22 * g2], 1) / det[:, None]
+    X = (
+        torch.stack([A00 * g0 + A01 * g1 + A02 * g2, A01 * g0 + A11 * g1 + A12 * g2, A02 * g0 + A12 * g1 + A22 * g2], 1)
+        / det[:, None]
+    )
     return torch.where(posed, X, 0.0)
+
 
 def _lift_chunk(x, w, K, R, t, iterations, delta_px, damping):
     "Masked DLT + IRLS Gauss-Newton for one chunk: x [B,V,N,2] (0 where masked), w [B,V,N] float -> X [B,N,3], residuals [B,V,N]."
     P = K @ torch.cat([R, t[..., None]], -1)  # [B|1,V,3,4]
     P = P[:, :, None]  # [B|1,V,1,3,4]
-    rows = torch.stack([x[..., :1] * P[..., 2, :] - P[..., 0, :], x[..., 1:] * P[..., 2, :] - P[..., 1, :]], -2)  # [B,V,N,2,4]
+    rows = torch.stack(
+        [x[..., :1] * P[..., 2, :] - P[..., 0, :], x[..., 1:] * P[..., 2, :] - P[..., 1, :]], -2
+    )  # [B,V,N,2,4]
     A, b = rows[..., :3], -rows[..., 3]
     AtA = torch.einsum("bvn,bvnki,bvnkj->bnij", w, A, A)
     Atb = torch.einsum("bvn,bvnki,bvnk->bni", w, A, b)
@@ -223,7 +281,8 @@ def _lift_chunk(x, w, K, R, t, iterations, delta_px, damping):
         r = uv - x
         norm = r.norm(dim=-1)
         wr = w * torch.where(norm > delta_px, delta_px / norm.clamp(min=1e-12), torch.ones_like(norm))  # Huber IRLS
-        e3 = torch.zeros_like(Y); e3[..., 2] = 1
+        e3 = torch.zeros_like(Y)
+        e3[..., 2] = 1
         Jy = (Kxy[:, :, None] - uv[..., :, None] * e3[..., None, :]) / Y[..., 2:, None].clamp(min=1e-6)  # [B,V,N,2,3]
         J = Jy @ R[:, :, None]  # d pixels / d X
         H = torch.einsum("bvn,bvnki,bvnkj->bnij", wr, J, J)
@@ -232,9 +291,11 @@ def _lift_chunk(x, w, K, R, t, iterations, delta_px, damping):
     uv, _ = _project(X, K, R, t)
     return X, (uv - x).norm(dim=-1)
 
+
 def _outer(u: Tensor, v: Tensor) -> Tensor:
     "Flattened outer products [V,9] of row vectors u, v [V,3]."
     return (u[:, :, None] * v[:, None, :]).reshape(-1, 9)
+
 
 def _lift_shared(a, b, w, R, t, fx, fy, iterations, delta_px, damping):
     """The same solver for V cameras shared by all rows, as GEMMs over the views: normalised observations a, b [M,V]
@@ -251,11 +312,13 @@ def _lift_shared(a, b, w, R, t, fx, fy, iterations, delta_px, damping):
     Atb = (w * (a * t2 - t0)) @ R0 + (w * (b * t2 - t1)) @ R1 + (w * (a * t0 - a * a * t2 + b * t1 - b * b * t2)) @ R2
     X = _solve_sym3(AtA, Atb, posed, 1e-7)
     Rcat = R.reshape(-1, 3).T  # [3, V*3]
+
     def residuals(X):
         Y = (X @ Rcat).reshape(len(X), -1, 3) + t
         z = Y[..., 2].clamp(min=1e-6)
         p, q = Y[..., 0] / z, Y[..., 1] / z
         return p, q, z, fx * (p - a), fy * (q - b)
+
     for _ in range(iterations):  # IRLS Gauss-Newton on the pixel error
         p, q, z, ru, rv = residuals(X)
         norm = (ru * ru + rv * rv).sqrt()
@@ -269,9 +332,11 @@ def _lift_shared(a, b, w, R, t, fx, fy, iterations, delta_px, damping):
     _, _, _, ru, rv = residuals(X)
     return X, (ru * ru + rv * rv).sqrt()
 
+
 def _unit(v: Tensor) -> Tensor:
     "v / |v| over the last dimension (vector_norm is slow on a last dimension of 3)."
     return v * torch.rsqrt((v * v).sum(-1, keepdim=True).clamp(min=1e-20))
+
 
 def _min_ray_cosine(X: Tensor, C: Tensor, m: Tensor) -> Tensor:
     """Triangulation spread for V shared cameras as GEMMs: points X [M,3], camera centres C [V,3], votes m [M,V] bool ->
@@ -283,61 +348,96 @@ def _min_ray_cosine(X: Tensor, C: Tensor, m: Tensor) -> Tensor:
     cos = ((X * mean).sum(-1, keepdim=True) - mean @ C.T) * inv
     return torch.where(m, cos, torch.ones_like(cos)).amin(1)
 
+
 def lift(
     points2d: Tensor,  # detections [B,V,N,2] in pixels (NaN: missing)
     cameras: Camera,  # V cameras shared by all seeds, or B*V (seed-major)
     mask: Tensor | None = None,  # [B,V,N] or [V,N] bool: votes; None: every finite detection
     weights: Tensor | None = None,  # [B,V,N] confidence of each vote (e.g. detector score²: inverse variance); None: 1
     scheme: str | Scheme | None = None,  # excludes the scheme's non-liftable landmarks (pupils)
-    iterations: int = 2,  # Gauss-Newton steps after the linear initialisation (2 land within 0.03% of the inter-ocular distance of the converged points on the default set)
+    # Gauss-Newton steps after the linear initialisation (2 land within 0.03% of the inter-ocular distance of the
+    # converged points on the default set)
+    iterations: int = 2,
     delta_px: float = 3.0,  # Huber threshold (pixels)
     min_views: int = 2,
     min_angle: float = 3.0,  # minimum triangulation angle (degrees)
     damping: float = 1e-4,  # Levenberg damping relative to the mean curvature
-    chunk: int = 64,  # seeds per batched step of the tensor program (bounds memory; cache-sized is fastest: 64 seeds x 98 landmarks x 23 views)
-    backend: str = "auto",  # "torch" (tensor program, any device), "numba" (compiled CPU kernel, shared cameras), "auto": numba where it applies
+    # seeds per batched step of the tensor program (bounds memory; cache-sized is fastest: 64 seeds x 98 landmarks x
+    # 23 views)
+    chunk: int = 64,
+    # "torch" (tensor program, any device), "numba" (compiled CPU kernel, shared cameras), "auto": numba where it
+    # applies
+    backend: str = "auto",
 ) -> LiftResult:
     "Lift 2D detections of many views to one 3D point per landmark, per seed (masked, robust); see above."
     if not isinstance(points2d, Tensor) or points2d.ndim != 4 or points2d.shape[-1] != 2:
-        raise ValueError(f"points2d must be [B,V,N,2], got {tuple(points2d.shape) if hasattr(points2d, 'shape') else type(points2d).__name__}")
+        raise ValueError(
+            f"points2d must be [B,V,N,2], got {tuple(points2d.shape) if hasattr(points2d, 'shape') else type(points2d).__name__}"
+        )
     B, V, N, _ = points2d.shape
-    if B == 0 or V == 0 or N == 0: raise ValueError(f"points2d is empty: {tuple(points2d.shape)}")
+    if B == 0 or V == 0 or N == 0:
+        raise ValueError(f"points2d is empty: {tuple(points2d.shape)}")
     cameras = cameras.to(points2d.device)
     K, R, t = _camera_tensors(cameras, B, V)
-    if mask is None: mask = torch.ones(V, N, dtype=torch.bool, device=points2d.device)  # every view votes (expanded below)
+    if mask is None:
+        mask = torch.ones(V, N, dtype=torch.bool, device=points2d.device)  # every view votes (expanded below)
     mask = torch.as_tensor(mask, device=points2d.device).bool()
-    if mask.shape == (V, N): mask = mask.expand(B, V, N)
-    if mask.shape != (B, V, N): raise ValueError(f"mask must be [B,V,N] = {[B, V, N]} or [V,N], got {list(mask.shape)}")
+    if mask.shape == (V, N):
+        mask = mask.expand(B, V, N)
+    if mask.shape != (B, V, N):
+        raise ValueError(f"mask must be [B,V,N] = {[B, V, N]} or [V,N], got {list(mask.shape)}")
     liftable = None
     if scheme is not None:
         sch = get_scheme(scheme)
-        if sch.n != N: raise ValueError(f"scheme {sch.name} has {sch.n} landmarks, points2d has {N}")
+        if sch.n != N:
+            raise ValueError(f"scheme {sch.name} has {sch.n} landmarks, points2d has {N}")
         liftable = sch.liftable.to(points2d.device)
-    if weights is not None and weights.shape != (B, V, N): raise ValueError(f"weights must be [B,V,N] = {[B, V, N]}, got {list(weights.shape)}")
+    if weights is not None and weights.shape != (B, V, N):
+        raise ValueError(f"weights must be [B,V,N] = {[B, V, N]}, got {list(weights.shape)}")
     C = -(R.transpose(-1, -2) @ t[..., None])[..., 0]  # camera centres [B|1,V,3]
     shared = K.shape[0] == 1 and bool((K[0, :, 0, 1] == 0).all())
-    if backend not in ("auto", "torch", "numba"): raise ValueError(f"backend must be 'auto', 'torch' or 'numba', got {backend!r}")
+    if backend not in ("auto", "torch", "numba"):
+        raise ValueError(f"backend must be 'auto', 'torch' or 'numba', got {backend!r}")
     on_cpu = points2d.device.type == "cpu"
     if backend == "numba" and not (shared and on_cpu):
         raise ValueError("backend='numba' needs CPU tensors and V cameras shared by all seeds (a view set, no skew)")
     if backend == "numba" or (backend == "auto" and shared and on_cpu):
-        return _lift_numba(points2d, mask, weights, liftable, K[0], R[0], t[0], C[0], iterations, delta_px, damping, min_views, min_angle)
+        return _lift_numba(
+            points2d,
+            mask,
+            weights,
+            liftable,
+            K[0],
+            R[0],
+            t[0],
+            C[0],
+            iterations,
+            delta_px,
+            damping,
+            min_views,
+            min_angle,
+        )
     parts = []
     for i in range(0, B, chunk):  # everything per chunk of seeds, so each pass over the data stays in cache
         sl = slice(i, i + chunk)
         m = mask[sl] & torch.isfinite(points2d[sl]).all(-1)  # votes [b,V,N]
-        if liftable is not None: m = m & liftable
+        if liftable is not None:
+            m = m & liftable
         x = torch.where(m[..., None], points2d[sl], 0.0).float()
         w = m.float()
         if weights is not None:
-            w = w * torch.nan_to_num(weights[sl].float().to(w.device), nan=0.0, posinf=0.0, neginf=0.0).clamp(min=0)  # non-finite: no vote
+            w = w * torch.nan_to_num(weights[sl].float().to(w.device), nan=0.0, posinf=0.0, neginf=0.0).clamp(
+                min=0
+            )  # non-finite: no vote
             m = m & (w > 0)
         if shared:  # the common case (a view set): GEMMs over the views
             k = K[0]
             xs, ws = x.permute(0, 2, 1, 3), w.transpose(1, 2)  # [b,N,V,2], [b,N,V]
             a_ = ((xs[..., 0] - k[:, 0, 2]) / k[:, 0, 0]).reshape(-1, V)
             b_ = ((xs[..., 1] - k[:, 1, 2]) / k[:, 1, 1]).reshape(-1, V)
-            X, r = _lift_shared(a_, b_, ws.reshape(-1, V), R[0], t[0], k[:, 0, 0], k[:, 1, 1], iterations, delta_px, damping)
+            X, r = _lift_shared(
+                a_, b_, ws.reshape(-1, V), R[0], t[0], k[:, 0, 0], k[:, 1, 1], iterations, delta_px, damping
+            )
             cos = _min_ray_cosine(X, C[0], m.transpose(1, 2).reshape(-1, V))
             X, r, cos = X.reshape(-1, N, 3), r.reshape(-1, N, V).transpose(1, 2), cos.reshape(-1, N)
         else:
@@ -350,7 +450,9 @@ def lift(
         valid = _valid(X, cos, n_views, min_views, min_angle)
         r = torch.where(m, r, float("nan"))
         rms = (torch.where(m, r * r, 0.0).sum(1) / n_views.clamp(min=1)).sqrt()
-        parts.append((torch.where(valid[..., None], X, float("nan")), valid, n_views, torch.where(valid, rms, float("nan")), r))
+        parts.append(
+            (torch.where(valid[..., None], X, float("nan")), valid, n_views, torch.where(valid, rms, float("nan")), r)
+        )
     return LiftResult(*(torch.cat(p) for p in zip(*parts)))
 
 # %% ../nbs/07_lift.ipynb #8acf2dd0
@@ -359,13 +461,31 @@ def _finite(bits) -> bool:
     "Whether a float32 given by its bits (int32) is finite; integer arithmetic, so fast math cannot fold the test away."
     return (bits & 0x7F800000) != 0x7F800000
 
+
 @numba.njit(inline="always")
 def _view(R, t, K, v):
     """View v's camera as 16 scalars: rotation R00..R22, translation t0..t2, fx, fy, cx, cy. Read once per view, so that
     the landmark loops keep them in registers (loads inside a loop that also stores would need alias checks, which stop
     the compiler from vectorising it)."""
-    return (R[v, 0, 0], R[v, 0, 1], R[v, 0, 2], R[v, 1, 0], R[v, 1, 1], R[v, 1, 2], R[v, 2, 0], R[v, 2, 1], R[v, 2, 2],
-            t[v, 0], t[v, 1], t[v, 2], K[v, 0, 0], K[v, 1, 1], K[v, 0, 2], K[v, 1, 2])
+    return (
+        R[v, 0, 0],
+        R[v, 0, 1],
+        R[v, 0, 2],
+        R[v, 1, 0],
+        R[v, 1, 1],
+        R[v, 1, 2],
+        R[v, 2, 0],
+        R[v, 2, 1],
+        R[v, 2, 2],
+        t[v, 0],
+        t[v, 1],
+        t[v, 2],
+        K[v, 0, 0],
+        K[v, 1, 1],
+        K[v, 0, 2],
+        K[v, 1, 2],
+    )
+
 
 @numba.njit(inline="always")
 def _in_camera(c, x0, x1, x2, eps):
@@ -373,6 +493,7 @@ def _in_camera(c, x0, x1, x2, eps):
     y0 = c[0] * x0 + c[1] * x1 + c[2] * x2 + c[9]
     y1 = c[3] * x0 + c[4] * x1 + c[5] * x2 + c[10]
     return y0, y1, np.float32(1.0) / max(c[6] * x0 + c[7] * x1 + c[8] * x2 + c[11], eps)
+
 
 @numba.njit(inline="always")
 def _seed_votes(x, xbits, mask, weights, wbits, liftable, b, W, U, Vp, votes):
@@ -384,16 +505,22 @@ def _seed_votes(x, xbits, mask, weights, wbits, liftable, b, W, U, Vp, votes):
             u_, v_ = x[b, v, n, 0], x[b, v, n, 1]
             wv = weights[bw, v, n] if weights.shape[0] > 0 else np.float32(1.0)
             ok = mask[bm, v, n] & liftable[n] & _finite(xbits[b, v, n, 0]) & _finite(xbits[b, v, n, 1]) & (wv > 0)
-            if weights.shape[0] > 0: ok = ok & _finite(wbits[bw, v, n])
+            if weights.shape[0] > 0:
+                ok = ok & _finite(wbits[bw, v, n])
             nil = np.float32(0.0)
             W[v, n], U[v, n], Vp[v, n] = (wv if ok else nil), (u_ if ok else nil), (v_ if ok else nil)
             votes[n] += np.float32(1.0) if ok else nil
 
+
 @numba.njit(parallel=True, fastmath=True, cache=True)
-def _lift_kernel(x, mask, weights, liftable, R, t, K, C, iterations, delta, damping, missing, X, res, cos, n_views, rms):
+def _lift_kernel(
+    x, mask, weights, liftable, R, t, K, C, iterations, delta, damping, missing, X, res, cos, n_views, rms
+):
     """The solver above as one compiled pass per seed, for V cameras shared by all seeds (CPU). Inputs: detections
-    x [B,V,N,2] float32 (NaN: missing), votes mask [B|1,V,N], vote weights [B|1,V,N] float32 (or [0,0,0]: all 1), liftable [N]; cameras R [V,3,3],
-    t [V,3], K [V,3,3], centres C [V,3] (all float32). `missing` is the value residuals take where a landmark does not vote (NaN, passed in: fast math may not make one). Outputs (filled): X [B,N,3], res [B,V,N],
+    x [B,V,N,2] float32 (NaN: missing), votes mask [B|1,V,N], vote weights [B|1,V,N] float32 (or [0,0,0]: all 1),
+    liftable [N]; cameras R [V,3,3],
+    t [V,3], K [V,3,3], centres C [V,3] (all float32). `missing` is the value residuals take where a landmark does not
+    vote (NaN, passed in: fast math may not make one). Outputs (filled): X [B,N,3], res [B,V,N],
     cos [B,N] (smallest cosine between a voting ray and their mean), n_views [B,N], rms [B,N]. Seeds run in parallel;
     within a seed the loops run over landmarks innermost, so the compiler vectorises them (structure of arrays)."""
     B, V, N = x.shape[0], x.shape[1], x.shape[2]
@@ -413,15 +540,23 @@ def _lift_kernel(x, mask, weights, liftable, R, t, K, C, iterations, delta, damp
                     s = ((U[v, n] if k == 0 else Vp[v, n]) - c) * inv_f
                     r0, r1, r2 = s * R[v, 2, 0] - R[v, k, 0], s * R[v, 2, 1] - R[v, k, 1], s * R[v, 2, 2] - R[v, k, 2]
                     rhs = t[v, k] - s * t[v, 2]
-                    H[0, n] += wv * r0 * r0; H[1, n] += wv * r0 * r1; H[2, n] += wv * r0 * r2
-                    H[3, n] += wv * r1 * r1; H[4, n] += wv * r1 * r2; H[5, n] += wv * r2 * r2
-                    H[6, n] += wv * r0 * rhs; H[7, n] += wv * r1 * rhs; H[8, n] += wv * r2 * rhs
+                    H[0, n] += wv * r0 * r0
+                    H[1, n] += wv * r0 * r1
+                    H[2, n] += wv * r0 * r2
+                    H[3, n] += wv * r1 * r1
+                    H[4, n] += wv * r1 * r2
+                    H[5, n] += wv * r2 * r2
+                    H[6, n] += wv * r0 * rhs
+                    H[7, n] += wv * r1 * rhs
+                    H[8, n] += wv * r2 * rhs
         for it in range(iterations + 1):
             damp = f4(1e-7) if it == 0 else damping
             for n in range(N):  # damped 3x3 solve by adjugates (as _solve_sym3)
                 h00, h01, h02, h11, h12, h22 = H[0, n], H[1, n], H[2, n], H[3, n], H[4, n], H[5, n]
                 boost = damp * (h00 + h11 + h22) * third
-                h00 += boost; h11 += boost; h22 += boost
+                h00 += boost
+                h11 += boost
+                h22 += boost
                 A00, A01, A02 = h11 * h22 - h12 * h12, h02 * h12 - h01 * h22, h01 * h12 - h02 * h11
                 A11, A12, A22 = h00 * h22 - h02 * h02, h01 * h02 - h00 * h12, h00 * h11 - h01 * h01
                 det = h00 * A00 + h01 * A01 + h02 * A02
@@ -429,9 +564,14 @@ def _lift_kernel(x, mask, weights, liftable, R, t, K, C, iterations, delta, damp
                 d0 = (A00 * H[6, n] + A01 * H[7, n] + A02 * H[8, n]) / det if posed else zero
                 d1 = (A01 * H[6, n] + A11 * H[7, n] + A12 * H[8, n]) / det if posed else zero
                 d2 = (A02 * H[6, n] + A12 * H[7, n] + A22 * H[8, n]) / det if posed else zero
-                if it == 0: X0[n], X1[n], X2[n] = d0, d1, d2
-                else: X0[n] -= d0; X1[n] -= d1; X2[n] -= d2
-            if it == iterations: break
+                if it == 0:
+                    X0[n], X1[n], X2[n] = d0, d1, d2
+                else:
+                    X0[n] -= d0
+                    X1[n] -= d1
+                    X2[n] -= d2
+            if it == iterations:
+                break
             H[:] = 0.0
             for v in range(V):  # IRLS Gauss-Newton on the pixel error (Huber weights)
                 c = _view(R, t, K, v)
@@ -445,9 +585,15 @@ def _lift_kernel(x, mask, weights, liftable, R, t, K, C, iterations, delta, damp
                     wr = W[v, n] * min(one, delta / max(np.sqrt(ru * ru + rv * rv), eps_r))
                     ju0, ju1, ju2 = su * (r00 - p * r20), su * (r01 - p * r21), su * (r02 - p * r22)
                     jv0, jv1, jv2 = sv * (r10 - q * r20), sv * (r11 - q * r21), sv * (r12 - q * r22)
-                    H[0, n] += wr * (ju0 * ju0 + jv0 * jv0); H[1, n] += wr * (ju0 * ju1 + jv0 * jv1); H[2, n] += wr * (ju0 * ju2 + jv0 * jv2)
-                    H[3, n] += wr * (ju1 * ju1 + jv1 * jv1); H[4, n] += wr * (ju1 * ju2 + jv1 * jv2); H[5, n] += wr * (ju2 * ju2 + jv2 * jv2)
-                    H[6, n] += wr * (ju0 * ru + jv0 * rv); H[7, n] += wr * (ju1 * ru + jv1 * rv); H[8, n] += wr * (ju2 * ru + jv2 * rv)
+                    H[0, n] += wr * (ju0 * ju0 + jv0 * jv0)
+                    H[1, n] += wr * (ju0 * ju1 + jv0 * jv1)
+                    H[2, n] += wr * (ju0 * ju2 + jv0 * jv2)
+                    H[3, n] += wr * (ju1 * ju1 + jv1 * jv1)
+                    H[4, n] += wr * (ju1 * ju2 + jv1 * jv2)
+                    H[5, n] += wr * (ju2 * ju2 + jv2 * jv2)
+                    H[6, n] += wr * (ju0 * ru + jv0 * rv)
+                    H[7, n] += wr * (ju1 * ru + jv1 * rv)
+                    H[8, n] += wr * (ju2 * ru + jv2 * rv)
         # residuals, their RMS and the sum of the unit voting rays
         H[:] = 0.0
         for v in range(V):
@@ -462,10 +608,15 @@ def _lift_kernel(x, mask, weights, liftable, R, t, K, C, iterations, delta, damp
                 H[4, n] += r2 * on
                 e0, e1, e2 = X0[n] - C[v, 0], X1[n] - C[v, 1], X2[n] - C[v, 2]
                 inv = on / np.sqrt(max(e0 * e0 + e1 * e1 + e2 * e2, tiny))
-                H[0, n] += e0 * inv; H[1, n] += e1 * inv; H[2, n] += e2 * inv
+                H[0, n] += e0 * inv
+                H[1, n] += e1 * inv
+                H[2, n] += e2 * inv
         for n in range(N):
             inv = one / np.sqrt(max(H[0, n] * H[0, n] + H[1, n] * H[1, n] + H[2, n] * H[2, n], tiny))
-            H[0, n] *= inv; H[1, n] *= inv; H[2, n] *= inv; H[3, n] = one
+            H[0, n] *= inv
+            H[1, n] *= inv
+            H[2, n] *= inv
+            H[3, n] = one
         for v in range(V):  # the smallest cosine between a voting ray and the mean ray
             for n in range(N):
                 e0, e1, e2 = X0[n] - C[v, 0], X1[n] - C[v, 1], X2[n] - C[v, 2]
@@ -476,24 +627,53 @@ def _lift_kernel(x, mask, weights, liftable, R, t, K, C, iterations, delta, damp
             cos[b, n], n_views[b, n] = H[3, n], int(votes[n])
             rms[b, n] = np.sqrt(H[4, n] / max(votes[n], one))
 
+
 def _valid(X: Tensor, cos: Tensor, n_views: Tensor, min_views: int, min_angle: float) -> Tensor:
     "valid [B,N]: enough votes, a wide enough triangulation angle (twice the widest ray-to-mean-ray angle), finite."
-    return (n_views >= min_views) & (2 * torch.rad2deg(torch.acos(cos.clamp(-1, 1))) >= min_angle) & torch.isfinite(X).all(-1)
+    return (
+        (n_views >= min_views)
+        & (2 * torch.rad2deg(torch.acos(cos.clamp(-1, 1))) >= min_angle)
+        & torch.isfinite(X).all(-1)
+    )
 
-def _lift_numba(points2d, mask, weights, liftable, K, R, t, C, iterations, delta_px, damping, min_views, min_angle) -> LiftResult:
+
+def _lift_numba(
+    points2d, mask, weights, liftable, K, R, t, C, iterations, delta_px, damping, min_views, min_angle
+) -> LiftResult:
     "`lift` by `_lift_kernel`: CPU tensors, V shared cameras K, R, t, C [V,...]; the same inputs and outputs as the tensor program."
     B, V, N, _ = points2d.shape
     f32 = lambda a: a.detach().float().contiguous().numpy()
-    m = (mask[:1] if mask.stride(0) == 0 else mask).contiguous().numpy()  # a [V,N] mask shared by all seeds stays [1,V,N]
+    m = (
+        (mask[:1] if mask.stride(0) == 0 else mask).contiguous().numpy()
+    )  # a [V,N] mask shared by all seeds stays [1,V,N]
     w = np.zeros((0, 0, 0), np.float32) if weights is None else f32(weights)
     lif = np.ones(N, bool) if liftable is None else liftable.numpy()
     X, res = np.empty((B, N, 3), np.float32), np.empty((B, V, N), np.float32)
     cos, n_views, rms = np.empty((B, N), np.float32), np.empty((B, N), np.int64), np.empty((B, N), np.float32)
-    _lift_kernel(f32(points2d), m, w, lif, f32(R), f32(t), f32(K), f32(C), iterations,
-                 np.float32(delta_px), np.float32(damping), np.float32(np.nan), X, res, cos, n_views, rms)
+    _lift_kernel(
+        f32(points2d),
+        m,
+        w,
+        lif,
+        f32(R),
+        f32(t),
+        f32(K),
+        f32(C),
+        iterations,
+        np.float32(delta_px),
+        np.float32(damping),
+        np.float32(np.nan),
+        X,
+        res,
+        cos,
+        n_views,
+        rms,
+    )
     X, res, cos, n_views, rms = map(torch.from_numpy, (X, res, cos, n_views, rms))
     valid = _valid(X, cos, n_views, min_views, min_angle)
-    return LiftResult(torch.where(valid[..., None], X, float("nan")), valid, n_views, torch.where(valid, rms, float("nan")), res)
+    return LiftResult(
+        torch.where(valid[..., None], X, float("nan")), valid, n_views, torch.where(valid, rms, float("nan")), res
+    )
 
 # %% ../nbs/07_lift.ipynb #0f8bd4aa
 def scan_lifting_errors(
@@ -501,21 +681,31 @@ def scan_lifting_errors(
     detector,  # a 68-point Detector of real images (DlibDetector)
     view_set: ViewSet,
     seeds: Tensor,  # [L] one lighting per seed (the generator's seeded lighting)
-    settings: dict[str, dict] | None = None,  # name -> keyword arguments of `lift`; default: masked, unmasked, unmasked least squares
+    settings: dict[str, dict]
+    | None = None,  # name -> keyword arguments of `lift`; default: masked, unmasked, unmasked least squares
     image_size: int = 224,
 ) -> tuple[dict[str, Tensor], Tensor]:
-    "Per setting, the 3D error [L, 68] in the scan's units after a similarity alignment to its hand-placed landmarks; and which views the detector found [L, V]."
+    """Per setting, the 3D error [L, 68] in the scan's units after a similarity alignment to its hand-placed landmarks;
+    and which views the detector found [L, V]."""
     from facelift.scan import similarity_fit
+
     truth = generator.landmarks3d
-    if truth is None or len(truth) != 68: raise ValueError("the generator needs 68 annotated landmarks (an .ljson beside the scan)")
-    settings = settings or {"masked (view set)": dict(mask=view_set.mask(detector.scheme)), "unmasked": {}, "unmasked, least squares": dict(delta_px=1e6)}
+    if truth is None or len(truth) != 68:
+        raise ValueError("the generator needs 68 annotated landmarks (an .ljson beside the scan)")
+    settings = settings or {
+        "masked (view set)": dict(mask=view_set.mask(detector.scheme)),
+        "unmasked": {},
+        "unmasked, least squares": dict(delta_px=1e6),
+    }
     cams, V, L = view_set.cameras(CameraSpace(image_size=image_size)), len(view_set), len(seeds)
     det = detector(generator.render(seeds.repeat_interleave(V), cams[torch.arange(V).repeat(L)]), None)
     points2d = det.points.reshape(L, V, -1, 2)
     out = {}
     for name, kw in settings.items():
         r = lift(points2d, cams, scheme=detector.scheme, **kw)
-        fits = [similarity_fit(r.points3d[l, r.valid[l]], truth[r.valid[l]]) for l in range(L)]  # a handful of lightings
+        fits = [
+            similarity_fit(r.points3d[l, r.valid[l]], truth[r.valid[l]]) for l in range(L)
+        ]  # a handful of lightings
         aligned = torch.stack([s * r.points3d[l] @ R.T + t for l, (s, R, t) in enumerate(fits)])
         out[name] = (aligned - truth).norm(dim=-1) * generator.mm_per_unit
     return out, det.found.reshape(L, V)
@@ -523,60 +713,86 @@ def scan_lifting_errors(
 # %% ../nbs/07_lift.ipynb #7ed7c39c
 STORE_KEYS = ("seeds", "points3d", "valid", "n_views", "rms_px", "residuals", "mask")
 
+
 class PseudoLabelStore:
     "Sharded 3D pseudo-labels of many seeds (see above)."
+
     def __init__(self, root):
         self.root = Path(root)
         m = self.root / "manifest.json"
-        try: self.manifest = json.loads(m.read_text()) if m.exists() else {"shards": {}}
-        except json.JSONDecodeError as e: raise ValueError(f"{m} is not valid JSON: {e}") from e
+        try:
+            self.manifest = json.loads(m.read_text()) if m.exists() else {"shards": {}}
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{m} is not valid JSON: {e}") from e
 
     @property
-    def shards(self) -> list[str]: return sorted(self.manifest["shards"], key=lambda k: self.manifest["shards"][k]["lo"])
+    def shards(self) -> list[str]:
+        return sorted(self.manifest["shards"], key=lambda k: self.manifest["shards"][k]["lo"])
 
-    def __len__(self) -> int: return sum(v["count"] for v in self.manifest["shards"].values())
+    def __len__(self) -> int:
+        return sum(v["count"] for v in self.manifest["shards"].values())
 
     def _check_identity(self, meta: dict, what) -> None:
         clash = {k: (self.manifest[k], v) for k, v in meta.items() if k in self.manifest and self.manifest[k] != v}
-        if clash: raise ValueError(f"{what} does not match the store {self.root}: " + "; ".join(f"{k}: store has {a!r}, got {b!r}" for k, (a, b) in clash.items()))
+        if clash:
+            raise ValueError(
+                f"{what} does not match the store {self.root}: "
+                + "; ".join(f"{k}: store has {a!r}, got {b!r}" for k, (a, b) in clash.items())
+            )
 
     def write_shard(self, arrays: dict[str, np.ndarray], meta: dict, **info) -> Path:
-        "Add one shard (atomic); `meta` (scheme, generator, detector, view set) must match the store's; `info` goes into its manifest entry."
+        """Add one shard (atomic); `meta` (scheme, generator, detector, view set) must match the store's; `info` goes
+        into its manifest entry."""
         self._check_identity(meta, "shard")
         seeds = arrays["seeds"]
         name = f"{int(seeds.min()):08d}-{int(seeds.max()) + 1:08d}"
-        buf = io.BytesIO(); np.savez(buf, **{k: arrays[k] for k in STORE_KEYS})
+        buf = io.BytesIO()
+        np.savez(buf, **{k: arrays[k] for k in STORE_KEYS})
         path = atomic_write_bytes(self.root / "shards" / f"{name}.npz", buf.getvalue())
         self.manifest.update(meta)
-        self.manifest["shards"][name] = dict(lo=int(seeds.min()), hi=int(seeds.max()) + 1, count=len(seeds),
-                                             valid=int(arrays["valid"].sum()), sha256=hashlib.sha256(buf.getvalue()).hexdigest(), **info)
-        self.manifest["counts"] = dict(seeds=len(self), shards=len(self.manifest["shards"]),
-                                       valid_landmarks=sum(v["valid"] for v in self.manifest["shards"].values()))
+        self.manifest["shards"][name] = dict(
+            lo=int(seeds.min()),
+            hi=int(seeds.max()) + 1,
+            count=len(seeds),
+            valid=int(arrays["valid"].sum()),
+            sha256=hashlib.sha256(buf.getvalue()).hexdigest(),
+            **info,
+        )
+        self.manifest["counts"] = dict(
+            seeds=len(self),
+            shards=len(self.manifest["shards"]),
+            valid_landmarks=sum(v["valid"] for v in self.manifest["shards"].values()),
+        )
         atomic_write_json(self.root / "manifest.json", self.manifest)
         return path
 
     def shard(self, name: str) -> dict[str, np.ndarray]:
         "The arrays of one shard, checked against the manifest's sha256."
         path = self.root / "shards" / f"{name}.npz"
-        if name not in self.manifest["shards"]: raise KeyError(f"no shard {name} in {self.root}")
-        if not path.exists(): raise ValueError(f"shard {path} is listed in the manifest but missing")
+        if name not in self.manifest["shards"]:
+            raise KeyError(f"no shard {name} in {self.root}")
+        if not path.exists():
+            raise ValueError(f"shard {path} is listed in the manifest but missing")
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != self.manifest["shards"][name]["sha256"]:
             raise ValueError(f"shard {path} is corrupt: its sha256 differs from the manifest")
         with np.load(io.BytesIO(data)) as z:
             missing = set(STORE_KEYS) - set(z.files)
-            if missing: raise ValueError(f"shard {path} is not a pseudo-label shard: missing {sorted(missing)}")
+            if missing:
+                raise ValueError(f"shard {path} is not a pseudo-label shard: missing {sorted(missing)}")
             return {k: z[k] for k in STORE_KEYS}
 
     def load(self, keys=("seeds", "points3d", "valid", "n_views", "rms_px")) -> dict[str, Tensor]:
         "All shards concatenated (in seed order) as tensors."
-        if not self.shards: raise ValueError(f"the store {self.root} is empty")
+        if not self.shards:
+            raise ValueError(f"the store {self.root} is empty")
         parts = [self.shard(n) for n in self.shards]
         return {k: torch.from_numpy(np.concatenate([p[k] for p in parts])) for k in keys}
 
     def verify(self) -> None:
         "Raise if any shard is missing or corrupt."
-        for n in self.shards: self.shard(n)
+        for n in self.shards:
+            self.shard(n)
 
     def template(self) -> Tensor:
         "[N,3] landmark-wise mean of the valid pseudo-labels (NaN where a landmark is never valid)."
@@ -594,12 +810,19 @@ class PseudoLabelStore:
         "Copy the shards of other stores (same scheme, generator, detector, view set) into this one."
         for o in others:
             o = o if isinstance(o, PseudoLabelStore) else PseudoLabelStore(o)
-            meta = {k: o.manifest[k] for k in ("scheme", "generator", "detector", "view_set", "view_set_sha256") if k in o.manifest}
+            meta = {
+                k: o.manifest[k]
+                for k in ("scheme", "generator", "detector", "view_set", "view_set_sha256")
+                if k in o.manifest
+            }
             self._check_identity(meta, f"store {o.root}")
             for n in o.shards:
                 if n not in self.manifest["shards"]:
-                    self.write_shard(o.shard(n), meta, **{k: v for k, v in o.manifest["shards"][n].items() if k == "seconds"})
+                    self.write_shard(
+                        o.shard(n), meta, **{k: v for k, v in o.manifest["shards"][n].items() if k == "seconds"}
+                    )
         return self
+
 
 def parse_seeds(spec: str) -> range:
     "'0:10000' -> range(0, 10000)."
@@ -607,8 +830,10 @@ def parse_seeds(spec: str) -> range:
         lo, hi = (int(v) for v in spec.split(":"))
     except ValueError:
         raise ValueError(f"seeds must be LO:HI (e.g. 0:10000), got {spec!r}") from None
-    if not 0 <= lo < hi: raise ValueError(f"seeds {spec!r}: need 0 <= LO < HI")
+    if not 0 <= lo < hi:
+        raise ValueError(f"seeds {spec!r}: need 0 <= LO < HI")
     return range(lo, hi)
+
 
 def prepare(
     generator,  # a Generator (SyntheticHeads by default)
@@ -619,23 +844,33 @@ def prepare(
     shard: tuple[int, int] = (0, 1),  # (i, n): this machine does shards k with k % n == i
     shard_size: int = 256,
     image_size: int = 224,
-    vote_weights: str = "none",  # "none": every unmasked vote counts the same (the paper); "score": the detector's score² (inverse variance)
+    # "none": every unmasked vote counts the same (the paper); "score": the detector's score² (inverse variance)
+    vote_weights: str = "none",
     progress: bool = True,
 ) -> PseudoLabelStore:
     "Render, detect and lift `seeds` into the store at `out_dir`, shard by shard; resumes after a kill."
     from facelift.detect import SimulatedLabeller, label_truth
     from facelift.heads import SyntheticHeads
+
     i, n = shard
-    if not 0 <= i < n: raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
-    if vote_weights not in ("none", "score"): raise ValueError(f"vote_weights must be 'none' or 'score', got {vote_weights!r}")
+    if not 0 <= i < n:
+        raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
+    if vote_weights not in ("none", "score"):
+        raise ValueError(f"vote_weights must be 'none' or 'score', got {vote_weights!r}")
     store = PseudoLabelStore(out_dir)
     space = CameraSpace(image_size=image_size)
     cams = view_set.cameras(space)
     V = len(view_set)
     mask = view_set.mask(detector.scheme)
-    meta = dict(scheme=detector.scheme.name, generator=getattr(generator, "name", type(generator).__name__),
-                detector=type(detector).__name__, view_set=view_set.name, view_set_sha256=view_set.sha256, shard_size=shard_size,
-                vote_weights=vote_weights)
+    meta = dict(
+        scheme=detector.scheme.name,
+        generator=getattr(generator, "name", type(generator).__name__),
+        detector=type(detector).__name__,
+        view_set=view_set.name,
+        view_set_sha256=view_set.sha256,
+        shard_size=shard_size,
+        vote_weights=vote_weights,
+    )
     store._check_identity(meta, "this run")
     chunks = [range(lo, min(lo + shard_size, seeds.stop)) for lo in range(seeds.start, seeds.stop, shard_size)]
     mine = [c for k, c in enumerate(chunks) if k % n == i]
@@ -643,7 +878,9 @@ def prepare(
     todo = [c for c in mine if (c.start, c.stop) not in done]
     needs_truth = isinstance(detector, SimulatedLabeller)
     if needs_truth and not isinstance(generator, SyntheticHeads):
-        raise ValueError("the simulated labeller reads the truth of synthetic heads: use --generator synthetic, or a real detector (dlib)")
+        raise ValueError(
+            "the simulated labeller reads the truth of synthetic heads: use --generator synthetic, or a real detector (dlib)"
+        )
     total = sum(map(len, mine))  # seeds, not shards: the last shard may be short
     bar = tqdm(total=total, initial=total - sum(map(len, todo)), desc="prepare", unit="seed", disable=not progress)
     for c in todo:
@@ -651,15 +888,29 @@ def prepare(
         sv, cv = s.repeat_interleave(V), cams[torch.arange(V).repeat(len(s))]
         clock = [time.perf_counter()]
         tick = lambda: clock.append(time.perf_counter())
-        truth = label_truth(generator, sv, cv) if needs_truth else None; tick()
-        images = None if not getattr(detector, "needs_images", True) else generator.render(sv, cv); tick()
-        det = detector(images, truth); tick()
+        truth = label_truth(generator, sv, cv) if needs_truth else None
+        tick()
+        images = None if not getattr(detector, "needs_images", True) else generator.render(sv, cv)
+        tick()
+        det = detector(images, truth)
+        tick()
         weights = det.score.reshape(len(s), V, -1) ** 2 if vote_weights == "score" else None
-        res = lift(det.points.reshape(len(s), V, -1, 2), cams, mask, weights=weights, scheme=detector.scheme); tick()
+        res = lift(det.points.reshape(len(s), V, -1, 2), cams, mask, weights=weights, scheme=detector.scheme)
+        tick()
         seconds = dict(zip(("truth", "render", "detect", "lift"), (round(b - a, 4) for a, b in zip(clock, clock[1:]))))
-        store.write_shard(dict(seeds=s.numpy(), points3d=res.points3d.numpy(), valid=res.valid.numpy(), n_views=res.n_views.numpy().astype(np.int16),
-                               rms_px=res.rms_px.numpy(), residuals=res.residuals.numpy().astype(np.float16), mask=mask.numpy()), meta,
-                          seconds=seconds)
+        store.write_shard(
+            dict(
+                seeds=s.numpy(),
+                points3d=res.points3d.numpy(),
+                valid=res.valid.numpy(),
+                n_views=res.n_views.numpy().astype(np.int16),
+                rms_px=res.rms_px.numpy(),
+                residuals=res.residuals.numpy().astype(np.float16),
+                mask=mask.numpy(),
+            ),
+            meta,
+            seconds=seconds,
+        )
         bar.update(len(c))
     bar.close()
     return store

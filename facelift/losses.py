@@ -27,7 +27,7 @@ def laplacian_nll(
     d = torch.where(mask[..., None], target - pred, torch.zeros_like(pred))
     u = torch.linalg.solve_triangular(scale_tril, d[..., None], upper=False)[..., 0]
     diag = torch.diagonal(scale_tril, dim1=-2, dim2=-1)
-    nll = math.log(2 * math.pi / 3) + torch.log(diag).sum(-1) + torch.sqrt(3 * (u ** 2).sum(-1) + 1e-12)
+    nll = math.log(2 * math.pi / 3) + torch.log(diag).sum(-1) + torch.sqrt(3 * (u**2).sum(-1) + 1e-12)
     return torch.where(mask, nll, torch.zeros_like(nll))
 
 # %% ../nbs/09_losses.ipynb #c18cacb6
@@ -35,6 +35,7 @@ def geodesic(Ra: Tensor, Rb: Tensor, eps: float = 1e-6) -> Tensor:
     "Angle of the relative rotation between Ra and Rb [...,3,3] -> [...] radians, with finite gradients at 0 and π."
     cos = (Ra.transpose(-1, -2) @ Rb).diagonal(dim1=-2, dim2=-1).sum(-1)
     return torch.acos(((cos - 1) / 2).clamp(-1 + eps, 1 - eps))
+
 
 def rotation_about(axis: Tensor, angle: Tensor) -> Tensor:
     "Rotation matrices [...,3,3] from unit axes [...,3] and angles [...] (Rodrigues)."
@@ -47,21 +48,26 @@ def rotation_about(axis: Tensor, angle: Tensor) -> Tensor:
 # %% ../nbs/09_losses.ipynb #4f52319c
 def visibility_mask(rotation: Tensor, normals: Tensor, threshold: float = 0.0) -> Tensor:
     "Landmarks facing the camera: rotations [B,3,3] (world to camera), unit normals [N,3] or [B,N,3] -> [B,N] bool."
-    n_cam = normals @ rotation.transpose(-1, -2) if normals.ndim == 3 else torch.einsum("bij,nj->bni", rotation, normals)
+    n_cam = (
+        normals @ rotation.transpose(-1, -2) if normals.ndim == 3 else torch.einsum("bij,nj->bni", rotation, normals)
+    )
     return -n_cam[..., 2] > threshold
 
 # %% ../nbs/09_losses.ipynb #7a602925
 @dataclass
 class LossWeights:
     "Weights of the loss terms (the paper uses 1 for all)."
+
     points3d: float = 1.0
     delta_t: float = 1.0
     lll_mv: float = 1.0
     rotation: float = 1.0
     lll_mf: float = 1.0
 
+
 def _masked_mean(x: Tensor, mask: Tensor) -> Tensor:
     return torch.where(mask, x, torch.zeros_like(x)).sum() / mask.sum().clamp(min=1)
+
 
 def multiview_loss(pred, target: dict, weights: LossWeights | None = None) -> tuple[Tensor, dict[str, Tensor]]:
     """Eq. 3 for a prediction (`points3d [B,N,3]`, `points2d [B,N,2]`, `scale_tril`, `rotation [B,3,3]`, `delta_t [B,3]`)
@@ -70,15 +76,24 @@ def multiview_loss(pred, target: dict, weights: LossWeights | None = None) -> tu
     w = weights or LossWeights()
     m = target["mask"].bool() & torch.isfinite(target["points3d"]).all(-1)
     diff = torch.where(m[..., None], pred.points3d - target["points3d"], torch.zeros_like(pred.points3d))
-    terms = dict(points3d=_masked_mean((diff ** 2).sum(-1), m),
-                 delta_t=((pred.delta_t - target["delta_t"]) ** 2).sum(-1).mean(),
-                 lll_mv=_masked_mean(laplacian_nll(pred.points2d, target["points2d"], pred.scale_tril, m), m),
-                 rotation=geodesic(pred.rotation, target["rotation"]).mean())
-    total = w.points3d * terms["points3d"] + w.delta_t * terms["delta_t"] + w.lll_mv * terms["lll_mv"] + w.rotation * terms["rotation"]
+    terms = dict(
+        points3d=_masked_mean((diff**2).sum(-1), m),
+        delta_t=((pred.delta_t - target["delta_t"]) ** 2).sum(-1).mean(),
+        lll_mv=_masked_mean(laplacian_nll(pred.points2d, target["points2d"], pred.scale_tril, m), m),
+        rotation=geodesic(pred.rotation, target["rotation"]).mean(),
+    )
+    total = (
+        w.points3d * terms["points3d"]
+        + w.delta_t * terms["delta_t"]
+        + w.lll_mv * terms["lll_mv"]
+        + w.rotation * terms["rotation"]
+    )
     return total, terms
 
-def multiframe_loss(pred, target: dict, normals: Tensor, threshold: float = 0.0,
-                    weights: LossWeights | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+
+def multiframe_loss(
+    pred, target: dict, normals: Tensor, threshold: float = 0.0, weights: LossWeights | None = None
+) -> tuple[Tensor, dict[str, Tensor]]:
     """Eq. 4: 2D pseudo-labels `points2d [B,N,2]` (NaN: missing) with `mask [B,N]`, further masked by the landmarks that
     face the camera under the *predicted* rotation (`visibility_mask` with template `normals`)."""
     w = weights or LossWeights()

@@ -10,15 +10,19 @@ def main(images_path: str, out_path: str, min_confidence: str = "0.5") -> None:
     """uint8 images [B,H,W,3] (`.npy`) -> Face Mesh's 478 landmarks [B,478,3] (`.npy`): x and y in pixels, z in pixels from the
     head's centre (negative towards the camera); NaN where no face is found."""
     import os
-    import numpy as np
+
     import mediapipe as mp
+    import numpy as np
+
     images = np.load(images_path)
     out = np.full((len(images), 478, 3), np.nan, np.float32)
     H, W = images.shape[1:3]
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1,
-                                         min_detection_confidence=float(min_confidence)) as mesh:
+    with mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=True, refine_landmarks=True, max_num_faces=1, min_detection_confidence=float(min_confidence)
+    ) as mesh:
         for i, image in enumerate(images):
             faces = mesh.process(np.ascontiguousarray(image)).multi_face_landmarks
-            if faces: out[i] = [(p.x * W, p.y * H, p.z * W) for p in faces[0].landmark]
+            if faces:
+                out[i] = [(p.x * W, p.y * H, p.z * W) for p in faces[0].landmark]
     np.save(out_path + ".part.npy", out)
     os.replace(out_path + ".part.npy", out_path)

@@ -19,6 +19,7 @@ __all__ = ['Scores', 'box_norm', 'nme', 'nmlc', 'bootstrap_ci', 'region_table', 
 @dataclass
 class Scores:
     "A metric on a test set: `mean`, `per_landmark [N]`, the vertex `index [N]` used, and `per_image_landmark [M,N]` (normalised errors)."
+
     mean: float
     per_landmark: Tensor
     index: Tensor
@@ -29,25 +30,33 @@ class Scores:
         "[M] mean over landmarks."
         return self.per_image_landmark.mean(1)
 
+
 def box_norm(boxes: Tensor) -> Tensor:
     "z = 1/sqrt(w*h) [M] of face boxes [M,4] (x0, y0, x1, y1)."
     wh = (boxes[..., 2:] - boxes[..., :2]).clamp(min=1e-6)
     return (wh[..., 0] * wh[..., 1]).rsqrt()
 
+
 def _check(pred: Tensor, verts: Tensor, norm: Tensor) -> None:
-    if pred.ndim != 3 or pred.shape[-1] != 2: raise ValueError(f"pred must be [M,N,2], got {list(pred.shape)}")
+    if pred.ndim != 3 or pred.shape[-1] != 2:
+        raise ValueError(f"pred must be [M,N,2], got {list(pred.shape)}")
     if verts.ndim != 3 or verts.shape[-1] != 2 or len(verts) != len(pred):
         raise ValueError(f"verts must be [M,V,2] with M = {len(pred)}, got {list(verts.shape)}")
-    if norm.shape != (len(pred),): raise ValueError(f"norm must be [M] = [{len(pred)}], got {list(norm.shape)}")
-    if len(pred) == 0: raise ValueError("empty test set")
+    if norm.shape != (len(pred),):
+        raise ValueError(f"norm must be [M] = [{len(pred)}], got {list(norm.shape)}")
+    if len(pred) == 0:
+        raise ValueError("empty test set")
+
 
 def nme(pred: Tensor, verts: Tensor, index: Tensor, norm: Tensor) -> Scores:
     "Eq. 5 with the given vertex index [N]: pred [M,N,2], verts [M,V,2] (projected), norm [M] (`box_norm`)."
     _check(pred, verts, norm)
     index = torch.as_tensor(index, device=verts.device).long()
-    if index.shape != (pred.shape[1],): raise ValueError(f"index must be [N] = [{pred.shape[1]}], got {list(index.shape)}")
+    if index.shape != (pred.shape[1],):
+        raise ValueError(f"index must be [N] = [{pred.shape[1]}], got {list(index.shape)}")
     err = (pred - verts[:, index]).norm(dim=-1) * norm[:, None]  # [M,N]
     return Scores(err.mean().item(), err.mean(0), index, err)
+
 
 def nmlc(pred: Tensor, verts: Tensor, norm: Tensor, chunk: int = 4) -> Scores:
     "Eq. 6: per landmark, the vertex minimising the normalised error summed over all images; streamed over `chunk` images."
@@ -55,7 +64,7 @@ def nmlc(pred: Tensor, verts: Tensor, norm: Tensor, chunk: int = 4) -> Scores:
     M, N, _ = pred.shape
     total = torch.zeros(N, verts.shape[1], device=verts.device, dtype=torch.float32)
     for i in range(0, M, chunk):
-        p, v, z = pred[i:i + chunk].float(), verts[i:i + chunk].float(), norm[i:i + chunk].float()
+        p, v, z = pred[i : i + chunk].float(), verts[i : i + chunk].float(), norm[i : i + chunk].float()
         total += (z @ torch.cdist(p, v).reshape(len(z), -1)).reshape(N, -1)  # sum over images as one GEMV: [N,V]
     return nme(pred, verts, total.argmin(1), norm)
 
@@ -69,10 +78,12 @@ def bootstrap_ci(values: Tensor, n_boot: int = 1000, level: float = 0.95, seed: 
     lo, hi = means.quantile(q).tolist()
     return lo, hi
 
+
 def region_table(scores: Scores, scheme: str | Scheme, n_boot: int = 1000) -> list[dict]:
     "Rows (region, mean, ci_low, ci_high) over the scheme's regions present in the predictions, plus 'all'."
     s = get_scheme(scheme)
-    if scores.per_image_landmark.shape[1] != s.n: raise ValueError(f"scores have {scores.per_image_landmark.shape[1]} landmarks, {s.name} has {s.n}")
+    if scores.per_image_landmark.shape[1] != s.n:
+        raise ValueError(f"scores have {scores.per_image_landmark.shape[1]} landmarks, {s.name} has {s.n}")
     rows = []
     for name, idx in [(k, v) for k, v in s.regions.items() if v] + [("all", list(range(s.n)))]:
         v = scores.per_image_landmark[:, idx].mean(1)
@@ -80,11 +91,14 @@ def region_table(scores: Scores, scheme: str | Scheme, n_boot: int = 1000) -> li
         rows.append(dict(region=name, mean=v.mean().item(), ci_low=lo, ci_high=hi))
     return rows
 
+
 def category_table(scores: Scores, categories: dict[str, Tensor], n_boot: int = 1000) -> list[dict]:
     "Rows (category, images, mean, ci_low, ci_high) for boolean image masks [M] per category."
     rows = []
     for name, m in categories.items():
         v = scores.per_image[m.to(scores.per_image.device).bool()]
         lo, hi = bootstrap_ci(v, n_boot) if len(v) else (float("nan"), float("nan"))
-        rows.append(dict(category=name, images=len(v), mean=v.mean().item() if len(v) else float("nan"), ci_low=lo, ci_high=hi))
+        rows.append(
+            dict(category=name, images=len(v), mean=v.mean().item() if len(v) else float("nan"), ci_low=lo, ci_high=hi)
+        )
     return rows

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -32,9 +32,11 @@ PRESETS = {
     "resnet152": dict(encoder="resnet152", image_size=224, dim=384, heads=8),
 }
 
+
 @dataclass
 class RegressorConfig:
     "Architecture of the regressor; `RegressorConfig.preset(name)` for the named presets."
+
     encoder: str = "resnet18"  # any timm model name (ViT: patch tokens; CNN: feature map as tokens)
     image_size: int = 64  # input images [B,3,S,S]
     dim: int = 128  # decoder width
@@ -44,19 +46,22 @@ class RegressorConfig:
     scheme: str = "wflw98"
     template: list | None = None  # [N,3] mean 3D landmarks; None: the scheme's generic template
     weights: str | None = None  # local encoder checkpoint (timm state dict / safetensors / FaRL)
-    radius: float = 2.7  # camera space of the pose parametrisation and projection
-    look_at: tuple[float, float, float] = (0.0, 0.0, 0.2)
-    focal: float = 4.2647
+    # the camera of the pose parametrisation and projection: the camera space's, stored with the model
+    radius: float = CameraSpace.radius
+    look_at: tuple[float, float, float] = CameraSpace.look_at
+    focal: float = CameraSpace.focal
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "RegressorConfig":
-        if name not in PRESETS: raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)}")
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
 
     def template_tensor(self) -> Tensor:
         s = get_scheme(self.scheme)
         t = s.template if self.template is None else torch.as_tensor(self.template, dtype=torch.float32)
-        if tuple(t.shape) != (s.n, 3): raise ValueError(f"template must have shape [{s.n}, 3] for {s.name}, got {list(t.shape)}")
+        if tuple(t.shape) != (s.n, 3):
+            raise ValueError(f"template must have shape [{s.n}, 3] for {s.name}, got {list(t.shape)}")
         return t
 
 # %% ../nbs/08_model.ipynb #e40290af
@@ -71,6 +76,7 @@ def rotation_6d_to_matrix(d6: Tensor) -> Tensor:
 # %% ../nbs/08_model.ipynb #b4b70ebc
 class DecoderBlock(nn.Module):
     "Cross-attention to image tokens, self-attention among queries, MLP; each pre-normalised and residual."
+
     def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0):
         super().__init__()
         self.norm_q, self.norm_kv = nn.LayerNorm(dim), nn.LayerNorm(dim)
@@ -83,9 +89,12 @@ class DecoderBlock(nn.Module):
     def forward(self, q: Tensor, image: Tensor) -> Tensor:
         "queries [B,Q,D], image tokens [B,T,D] -> [B,Q,D]"
         kv = self.norm_kv(image)
-        h = self.norm_q(q); q = q + self.cross(h, kv, kv, need_weights=False)[0]
-        h = self.norm_self(q); q = q + self.self_attn(h, h, h, need_weights=False)[0]
+        h = self.norm_q(q)
+        q = q + self.cross(h, kv, kv, need_weights=False)[0]
+        h = self.norm_self(q)
+        q = q + self.self_attn(h, h, h, need_weights=False)[0]
         return q + self.mlp(self.norm_mlp(q))
+
 
 def _head(dim: int, out: int) -> nn.Sequential:
     return nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, out))
@@ -94,6 +103,7 @@ def _head(dim: int, out: int) -> nn.Sequential:
 @dataclass
 class Prediction:
     "Model outputs: points3d [B,N,3], rotation [B,3,3], delta_t [B,3], translation [B,3], points2d [B,N,2], scale_tril [B,N,2,2]."
+
     points3d: Tensor
     rotation: Tensor
     delta_t: Tensor
@@ -101,17 +111,23 @@ class Prediction:
     points2d: Tensor
     scale_tril: Tensor
 
+
 class FaceLiftRegressor(nn.Module):
     "Images [B,3,S,S] (ImageNet-normalised) -> 3D landmarks, pose, 2.5D landmarks and their 2D covariances."
+
     def __init__(self, config: RegressorConfig | None = None):
         super().__init__()
         import timm
+
         self.config = cfg = config or RegressorConfig()
         kw = dict(img_size=cfg.image_size) if "vit" in cfg.encoder else {}
         self.encoder = timm.create_model(cfg.encoder, pretrained=False, num_classes=0, **kw)
-        if cfg.weights: load_encoder_weights(self.encoder, cfg.weights)
+        if cfg.weights:
+            load_encoder_weights(self.encoder, cfg.weights)
         self.proj = nn.Linear(self.encoder.num_features, cfg.dim)
-        self.pos_embed = nn.Parameter(torch.randn(1, self._feature_cells(), cfg.dim) * 0.02) if "vit" not in cfg.encoder else None
+        self.pos_embed = (
+            nn.Parameter(torch.randn(1, self._feature_cells(), cfg.dim) * 0.02) if "vit" not in cfg.encoder else None
+        )
         n = get_scheme(cfg.scheme).n
         self.queries = nn.Parameter(torch.randn(1, n + 3, cfg.dim) * 0.02)
         self.blocks = nn.ModuleList(DecoderBlock(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
@@ -121,7 +137,9 @@ class FaceLiftRegressor(nn.Module):
             # rotation: a frontal bias with the default weight scale (a 0.01 scale, as for the offsets below, slowed pose
             # learning: 32 images' rotations memorised to 1.07 rad instead of 0.37 rad in 300 steps)
             self.rotation_head[-1].bias.copy_(torch.tensor([1.0, 0, 0, 0, -1, 0]))  # frontal camera: x -> x, y -> -y
-            for h in (self.landmark_head, self.txy_head, self.tz_head): h[-1].weight.mul_(0.01); h[-1].bias.zero_()
+            for h in (self.landmark_head, self.txy_head, self.tz_head):
+                h[-1].weight.mul_(0.01)
+                h[-1].bias.zero_()
         self.register_buffer("template", cfg.template_tensor().clone())
         S = cfg.image_size
         self.register_buffer("K", torch.tensor([[cfg.focal * S, 0, S / 2], [0, cfg.focal * S, S / 2], [0, 0, 1.0]]))
@@ -130,15 +148,18 @@ class FaceLiftRegressor(nn.Module):
     def _feature_cells(self) -> int:
         "Cells of the CNN encoder's last feature map at the input size (one token each)."
         S, was = self.config.image_size, self.encoder.training
-        with torch.no_grad(): f = self.encoder.eval().forward_features(torch.zeros(1, 3, S, S))
+        with torch.no_grad():
+            f = self.encoder.eval().forward_features(torch.zeros(1, 3, S, S))
         self.encoder.train(was)
         return f.shape[-2] * f.shape[-1]
 
     def tokens(self, images: Tensor) -> Tensor:
-        "Image tokens [B,T,D]: ViT patch tokens (with their own position embedding), or a CNN feature map flattened plus a learnt position embedding (the decoder's attention is otherwise blind to where a cell is)."
+        """Image tokens [B,T,D]: ViT patch tokens (with their own position embedding), or a CNN feature map flattened
+        plus a learnt position embedding (the decoder's attention is otherwise blind to where a cell is)."""
         f = self.encoder.forward_features(images)
-        if f.ndim == 4: return self.proj(f.flatten(2).transpose(1, 2)) + self.pos_embed
-        return self.proj(f[:, getattr(self.encoder, "num_prefix_tokens", 0):])
+        if f.ndim == 4:
+            return self.proj(f.flatten(2).transpose(1, 2)) + self.pos_embed
+        return self.proj(f[:, getattr(self.encoder, "num_prefix_tokens", 0) :])
 
     def forward(self, images: Tensor) -> Prediction:
         S = self.config.image_size
@@ -146,7 +167,8 @@ class FaceLiftRegressor(nn.Module):
             raise ValueError(f"images must have shape [B, 3, {S}, {S}], got {list(images.shape)}")
         img = self.tokens(images)
         q = self.queries.expand(images.shape[0], -1, -1)
-        for blk in self.blocks: q = blk(q, img)
+        for blk in self.blocks:
+            q = blk(q, img)
         n = self.template.shape[0]
         lm = self.landmark_head(q[:, :n])
         points3d = self.template + lm[..., :3]
@@ -168,63 +190,91 @@ def farl_to_timm(state: dict[str, Tensor]) -> dict[str, Tensor]:
     "Map a FaRL / CLIP visual state dict (keys `visual.*`) onto timm's ViT key layout."
     out = {}
     for k, v in state.items():
-        if not k.startswith("visual."): continue
-        k = k[len("visual."):]
-        if k == "class_embedding": out["cls_token"] = v.reshape(1, 1, -1)
-        elif k == "positional_embedding": out["pos_embed"] = v.unsqueeze(0)
-        elif k == "conv1.weight": out["patch_embed.proj.weight"] = v
-        elif k.startswith("ln_pre."): out["norm_pre." + k[7:]] = v
-        elif k.startswith("ln_post."): out["norm." + k[8:]] = v
-        elif k == "proj": continue  # projection into CLIP's joint space: not used for image tokens
+        if not k.startswith("visual."):
+            continue
+        k = k[len("visual.") :]
+        if k == "class_embedding":
+            out["cls_token"] = v.reshape(1, 1, -1)
+        elif k == "positional_embedding":
+            out["pos_embed"] = v.unsqueeze(0)
+        elif k == "conv1.weight":
+            out["patch_embed.proj.weight"] = v
+        elif k.startswith("ln_pre."):
+            out["norm_pre." + k[7:]] = v
+        elif k.startswith("ln_post."):
+            out["norm." + k[8:]] = v
+        elif k == "proj":
+            continue  # projection into CLIP's joint space: not used for image tokens
         elif k.startswith("transformer.resblocks."):
-            i, rest = k[len("transformer.resblocks."):].split(".", 1)
-            rest = (rest.replace("ln_1.", "norm1.").replace("ln_2.", "norm2.").replace("attn.in_proj_", "attn.qkv.")
-                    .replace("attn.out_proj.", "attn.proj.").replace("mlp.c_fc.", "mlp.fc1.").replace("mlp.c_proj.", "mlp.fc2."))
+            i, rest = k[len("transformer.resblocks.") :].split(".", 1)
+            rest = (
+                rest.replace("ln_1.", "norm1.")
+                .replace("ln_2.", "norm2.")
+                .replace("attn.in_proj_", "attn.qkv.")
+                .replace("attn.out_proj.", "attn.proj.")
+                .replace("mlp.c_fc.", "mlp.fc1.")
+                .replace("mlp.c_proj.", "mlp.fc2.")
+            )
             out[f"blocks.{i}.{rest}"] = v
-        else: out["unmapped." + k] = v
+        else:
+            out["unmapped." + k] = v
     return out
+
 
 def load_encoder_weights(encoder: nn.Module, path) -> None:
     "Load a local encoder checkpoint (timm state dict, safetensors, or FaRL); raise naming missing/unexpected keys."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"encoder weights not found: {path}")
+    if not path.is_file():
+        raise FileNotFoundError(f"encoder weights not found: {path}")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
+
         state = load_file(str(path))
     else:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state: state = state["state_dict"]
-    if any(k.startswith("visual.") for k in state): state = farl_to_timm(state)
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if any(k.startswith("visual.") for k in state):
+        state = farl_to_timm(state)
     own = encoder.state_dict()
-    missing = sorted(set(own) - set(state)); unexpected = sorted(set(state) - set(own))
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
     wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     if missing or unexpected or wrong:
         show = lambda ks: ", ".join(ks[:8]) + (f" (+{len(ks) - 8} more)" if len(ks) > 8 else "")
-        raise ValueError(f"{path} does not fit the encoder: missing keys [{show(missing)}]; unexpected keys [{show(unexpected)}]; "
-                         f"wrong shapes [{show(wrong)}]")
+        raise ValueError(
+            f"{path} does not fit the encoder: missing keys [{show(missing)}]; unexpected keys [{show(unexpected)}]; "
+            f"wrong shapes [{show(wrong)}]"
+        )
     encoder.load_state_dict(state)
 
 # %% ../nbs/08_model.ipynb #b6e6853a
 def _weights_root() -> Path:
     "The package's `weights/` folder (one subfolder per shipped model)."
     from importlib.resources import files
+
     return Path(str(files("facelift"))) / "weights"
+
 
 def pretrained_dir(name: str = "cpu") -> Path:
     "The folder of the shipped model `name` inside the installed package (its weights and run record)."
     return _weights_root() / name
+
 
 def shipped_models() -> list[str]:
     "Names of the models shipped with this installation."
     root = _weights_root()
     return sorted(p.name for p in root.iterdir() if (p / "model.pt").is_file()) if root.is_dir() else []
 
+
 def pretrained(name: str = "cpu", device: str | torch.device = "cpu") -> FaceLiftRegressor:
     "The shipped model `name` (weights stored in half precision, computed in float32), in eval mode on `device`."
     path = pretrained_dir(name) / "model.pt"
-    if not path.is_file(): raise FileNotFoundError(f"no shipped model {name!r} in {path.parent.parent}; shipped: {shipped_models() or 'none'}")
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no shipped model {name!r} in {path.parent.parent}; shipped: {shipped_models() or 'none'}"
+        )
     return load_regressor(path, device)
-
 
 # %% ../nbs/08_model.ipynb #f7a13cb7
 def save_regressor(model: FaceLiftRegressor, path, **extra) -> Path:
@@ -233,25 +283,37 @@ def save_regressor(model: FaceLiftRegressor, path, **extra) -> Path:
     torch.save({"config": asdict(model.config), "model": model.state_dict(), **extra}, buf)
     return atomic_write_bytes(path, buf.getvalue())
 
+
 def load_regressor(path, device: str | torch.device = "cpu") -> FaceLiftRegressor:
-    "The regressor stored in a checkpoint written by `save_regressor` or by training (or a shipped model's name, e.g. `cpu`), in eval mode on `device`."
+    """The regressor stored in a checkpoint written by `save_regressor` or by training (or a shipped model's name, e.g.
+    `cpu`), in eval mode on `device`."""
     path = Path(path)
-    if not path.is_file() and str(path) in shipped_models(): path = pretrained_dir(str(path)) / "model.pt"
-    if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path} (shipped model names: {', '.join(shipped_models()) or 'none'})")
-    try: ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e: raise ValueError(f"{path} is not a readable torch checkpoint: {e}") from e
+    if not path.is_file() and str(path) in shipped_models():
+        path = pretrained_dir(str(path)) / "model.pt"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"checkpoint not found: {path} (shipped model names: {', '.join(shipped_models()) or 'none'})"
+        )
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"{path} is not a readable torch checkpoint: {e}") from e
     if not isinstance(ck, dict) or not {"config", "model"} <= set(ck):
         found = sorted(ck)[:8] if isinstance(ck, dict) else type(ck).__name__
         raise ValueError(f"{path} is not a FaceLift checkpoint: expected keys 'config' and 'model', found {found}")
-    model = FaceLiftRegressor(RegressorConfig(**{**ck["config"], "weights": None}))  # encoder weights are in the state dict
+    model = FaceLiftRegressor(
+        RegressorConfig(**{**ck["config"], "weights": None})
+    )  # encoder weights are in the state dict
     model.load_state_dict(ck["model"])
     return model.to(device).eval()
 
 # %% ../nbs/08_model.ipynb #a4058ba2
 ONNX_OUTPUTS = ("points3d", "rotation", "delta_t", "translation", "points2d", "scale_tril")
 
+
 class _PredictionTuple(nn.Module):
     "The regressor with its `Prediction` flattened to a tuple (ONNX graphs return tensors)."
+
     def __init__(self, model: FaceLiftRegressor):
         super().__init__()
         self.model = model
@@ -260,28 +322,47 @@ class _PredictionTuple(nn.Module):
         p = self.model(images)
         return tuple(getattr(p, k) for k in ONNX_OUTPUTS)
 
+
 def export_onnx(model: FaceLiftRegressor, path, opset: int = 18) -> Path:
     "Export `model` (on CPU) to the ONNX file `path`, batch axis dynamic; written atomically."
-    import contextlib, warnings
+    import contextlib
+    import warnings
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     S = model.config.image_size
     net = _PredictionTuple(model.cpu().eval()).eval()
     tmp = path.with_name(f".{path.name}.tmp")
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
         warnings.simplefilter("ignore")
-        torch.onnx.export(net, (torch.randn(2, 3, S, S),), str(tmp), input_names=["images"], output_names=list(ONNX_OUTPUTS),
-                          dynamic_shapes=({0: torch.export.Dim.DYNAMIC},), dynamo=True, opset_version=opset,
-                          external_data=False, verbose=False)
+        torch.onnx.export(
+            net,
+            (torch.randn(2, 3, S, S),),
+            str(tmp),
+            input_names=["images"],
+            output_names=list(ONNX_OUTPUTS),
+            dynamic_shapes=({0: torch.export.Dim.DYNAMIC},),
+            dynamo=True,
+            opset_version=opset,
+            external_data=False,
+            verbose=False,
+        )
     os.replace(tmp, path)
     return path
+
 
 def check_onnx(model: FaceLiftRegressor, path, batch: int = 3, seed: int = 0) -> dict[str, float]:
     "Largest absolute difference per output between ONNX Runtime (CPU) and PyTorch on `batch` random images."
     import onnxruntime as ort
+
     S = model.config.image_size
     x = torch.randn(batch, 3, S, S, generator=torch.Generator().manual_seed(seed))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(list(ONNX_OUTPUTS), {"images": x.numpy()})
-    with torch.no_grad(): ref = _PredictionTuple(model.cpu().eval())(x)
+    with torch.no_grad():
+        ref = _PredictionTuple(model.cpu().eval())(x)
     return {k: float((torch.from_numpy(g) - r).abs().max()) for k, g, r in zip(ONNX_OUTPUTS, got, ref)}

@@ -34,7 +34,9 @@ __all__ = ['IMAGE_SUFFIXES', 'FaceResults', 'regress_faces', 'find_faces', 'list
 # %% ../nbs/16_predict.ipynb #a7bae25f
 @dataclass
 class FaceResults:
-    "Regressor outputs for F faces in image pixels: points2d [F,N,2], cov2d [F,N,2,2], uncertainty [F,N] px, points3d [F,N,3], rotation [F,3,3], translation [F,3], angles [F,3] (deg)."
+    """Regressor outputs for F faces in image pixels: points2d [F,N,2], cov2d [F,N,2,2], uncertainty [F,N] px, points3d
+    [F,N,3], rotation [F,3,3], translation [F,3], angles [F,3] (deg)."""
+
     points2d: Tensor
     cov2d: Tensor
     uncertainty: Tensor
@@ -42,6 +44,7 @@ class FaceResults:
     rotation: Tensor
     translation: Tensor
     angles: Tensor
+
 
 @torch.no_grad()
 def regress_faces(
@@ -55,115 +58,166 @@ def regress_faces(
     "The regressor on face crops, its outputs mapped back to image pixels (see above)."
     images = check_images(images)
     index = torch.arange(len(images)) if index is None else torch.as_tensor(index, dtype=torch.long)
-    if boxes.shape != (len(index), 4): raise ValueError(f"boxes must be [{len(index)}, 4] (one per face), got {list(boxes.shape)}")
-    if len(index) and not 0 <= int(index.min()) <= int(index.max()) < len(images): raise ValueError(f"index must point into the {len(images)} images")
+    if boxes.shape != (len(index), 4):
+        raise ValueError(f"boxes must be [{len(index)}, 4] (one per face), got {list(boxes.shape)}")
+    if len(index) and not 0 <= int(index.min()) <= int(index.max()) < len(images):
+        raise ValueError(f"index must point into the {len(images)} images")
     model.eval()
     dev = next(model.parameters()).device
     S = model.config.image_size
     parts = []
     for i in range(0, len(index), batch):
-        crops, M = crop_face(images[index[i:i + batch]], box=boxes[i:i + batch], size=S, margin=margin)
+        crops, M = crop_face(images[index[i : i + batch]], box=boxes[i : i + batch], size=S, margin=margin)
         p = model(to_model_input(crops.to(dev), S))
         Minv = invert_similarity(M).to(dev)
         A = Minv[:, None, :, :2]  # crop -> image linear part [B,1,2,2]
         cov = A @ p.scale_tril @ p.scale_tril.transpose(-1, -2) @ A.transpose(-1, -2)
-        parts.append(FaceResults(apply_similarity(Minv, p.points2d), cov,
-                                 cov.diagonal(dim1=-2, dim2=-1).sum(-1).div(2).sqrt(), p.points3d, p.rotation, p.translation,
-                                 camera_angles(p.rotation)))
+        parts.append(
+            FaceResults(
+                apply_similarity(Minv, p.points2d),
+                cov,
+                cov.diagonal(dim1=-2, dim2=-1).sum(-1).div(2).sqrt(),
+                p.points3d,
+                p.rotation,
+                p.translation,
+                camera_angles(p.rotation),
+            )
+        )
     return FaceResults(*(torch.cat([getattr(r, k) for r in parts]).cpu() for k in FaceResults.__dataclass_fields__))
 
 # %% ../nbs/16_predict.ipynb #4327e789
-def find_faces(images: Tensor, detector: str | FaceDetect = "dlib", min_score: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
+def find_faces(
+    images: Tensor, detector: str | FaceDetect = "dlib", min_score: float = 0.0
+) -> tuple[Tensor, Tensor, Tensor]:
     "Faces in uint8 images [B,H,W,3]: the image index [F] of each face, its box [F,4] and score [F]."
     images = check_images(images)
     B, H, W = images.shape[:3]
-    if detector == "none": return torch.arange(B), torch.tensor([[0.0, 0.0, W, H]]).expand(B, 4).clone(), torch.ones(B)
-    if not callable(detector) and detector != "dlib": raise ValueError(f"detector must be 'dlib', 'none' or a face detector, got {detector!r}")
+    if detector == "none":
+        return torch.arange(B), torch.tensor([[0.0, 0.0, W, H]]).expand(B, 4).clone(), torch.ones(B)
+    if not callable(detector) and detector != "dlib":
+        raise ValueError(f"detector must be 'dlib', 'none' or a face detector, got {detector!r}")
     detect = detector if callable(detector) else dlib_faces(min_score)
     found = [(i, b, s) for i, img in enumerate(images.numpy()) for b, s in zip(*detect(img, i))]
-    if not found: return torch.zeros(0, dtype=torch.long), torch.zeros(0, 4), torch.zeros(0)
+    if not found:
+        return torch.zeros(0, dtype=torch.long), torch.zeros(0, 4), torch.zeros(0)
     idx, boxes, scores = zip(*found)
     return torch.tensor(idx), torch.stack(boxes), torch.stack(scores).float()
 
 # %% ../nbs/16_predict.ipynb #1fc9644f
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
+
 def list_inputs(paths) -> list[Path]:
     "Images and videos among `paths` (files, or folders searched recursively), sorted; a missing path is an error."
     out = []
     for p in map(Path, [paths] if isinstance(paths, (str, Path)) else paths):
-        if p.is_dir(): out += sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES and not q.name.startswith("."))
-        elif p.exists(): out.append(p)
-        else: raise FileNotFoundError(f"no such image, video or folder: {p}")
+        if p.is_dir():
+            out += sorted(
+                q
+                for q in p.rglob("*")
+                if q.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES and not q.name.startswith(".")
+            )
+        elif p.exists():
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"no such image, video or folder: {p}")
     return out
+
 
 def read_input(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
     "An image as RGB frames [1,H,W,3] uint8, its frame numbers [1] and frame rate 0; ValueError says what is wrong."
     import cv2
-    if path.stat().st_size == 0: raise ValueError("empty file (0 bytes)")
+
+    if path.stat().st_size == 0:
+        raise ValueError("empty file (0 bytes)")
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None: raise ValueError("not a readable image (OpenCV cannot decode it)")
+    if img is None:
+        raise ValueError("not a readable image (OpenCV cannot decode it)")
     return img[None, ..., ::-1].copy(), np.zeros(1, dtype=np.int64), 0.0
+
 
 def draw_overlay(image: np.ndarray, points: np.ndarray, uncertainty: np.ndarray, box: np.ndarray) -> np.ndarray:
     "A copy of an RGB image with a face box and its landmarks [N,2], coloured green (≤ 2 px uncertainty) to red (≥ 10 px)."
     import cv2
+
     out = np.ascontiguousarray(image.copy())
     r = max(1, round(max(out.shape[:2]) / 300))
     x0, y0, x1, y1 = box.round().astype(int)
     cv2.rectangle(out, (int(x0), int(y0)), (int(x1), int(y1)), (255, 255, 255), r)
     t = np.clip((uncertainty - 2) / 8, 0, 1)
     for (x, y), a in zip(points, t):
-        if np.isfinite(x) and np.isfinite(y): cv2.circle(out, (int(round(x)), int(round(y))), r + 1, (int(255 * a), int(255 * (1 - a)), 0), -1)
+        if np.isfinite(x) and np.isfinite(y):
+            cv2.circle(out, (int(round(x)), int(round(y))), r + 1, (int(255 * a), int(255 * (1 - a)), 0), -1)
     return out
 
 # %% ../nbs/16_predict.ipynb #64fae1b9
 def video_info(path: Path) -> dict:
     "Width, height (as decoded, upright), nominal fps, frame count and the display rotation tag (degrees) of a video."
     import cv2
-    if path.stat().st_size == 0: raise ValueError("empty file (0 bytes)")
+
+    if path.stat().st_size == 0:
+        raise ValueError("empty file (0 bytes)")
     cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened(): raise ValueError("not a readable video (OpenCV cannot open it)")
+    if not cap.isOpened():
+        raise ValueError("not a readable video (OpenCV cannot open it)")
     cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
-    info = dict(fps=cap.get(cv2.CAP_PROP_FPS) or 24.0, frames=int(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
-                rotation=int(cap.get(cv2.CAP_PROP_ORIENTATION_META)))
-    ok, f = cap.read(); cap.release()
-    if not ok or f is None: raise ValueError("no decodable frames")
+    info = dict(
+        fps=cap.get(cv2.CAP_PROP_FPS) or 24.0,
+        frames=int(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
+        rotation=int(cap.get(cv2.CAP_PROP_ORIENTATION_META)),
+    )
+    ok, f = cap.read()
+    cap.release()
+    if not ok or f is None:
+        raise ValueError("no decodable frames")
     return info | dict(height=f.shape[0], width=f.shape[1])
+
 
 def stream_video(path: Path, every_k: int = 1, max_frames: int | None = None):
     "Yields (frame number, time in s, RGB frame [H,W,3] uint8), upright, every k-th frame; ValueError when none decodes."
     import cv2
+
     fps = video_info(path)["fps"]
-    cap = cv2.VideoCapture(str(path)); cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
     n, kept, last = 0, 0, -1.0
     try:
         while (max_frames is None or kept < max_frames) and cap.grab():
             if n % every_k == 0:
                 ok, f = cap.retrieve()
-                if not ok or f is None: break
+                if not ok or f is None:
+                    break
                 t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000
-                t = t if t > last else (last + 1 / fps if last >= 0 else 0.0)  # containers without time stamps: the nominal rate
-                last = t; kept += 1
+                t = (
+                    t if t > last else (last + 1 / fps if last >= 0 else 0.0)
+                )  # containers without time stamps: the nominal rate
+                last = t
+                kept += 1
                 yield n, t, np.ascontiguousarray(f[..., ::-1])
             n += 1
     finally:
         cap.release()
-    if kept == 0: raise ValueError("no decodable frames")
+    if kept == 0:
+        raise ValueError("no decodable frames")
 
 # %% ../nbs/16_predict.ipynb #7e5c3e1b
 def face_detector(name: str, video: Path | None = None, min_score: float = 0.0) -> FaceDetect:
     "A tracker's face detector by name: 'dlib', 'none' (the whole frame is the face) or 'truth' (an embedded-default clip's side file)."
-    if name == "dlib": return dlib_faces(min_score)
-    if name == "none": return lambda frame, n: (torch.tensor([[0.0, 0.0, frame.shape[1], frame.shape[0]]]), torch.ones(1))
+    if name == "dlib":
+        return dlib_faces(min_score)
+    if name == "none":
+        return lambda frame, n: (torch.tensor([[0.0, 0.0, frame.shape[1], frame.shape[0]]]), torch.ones(1))
     if name == "truth":
-        if video is None: raise ValueError("detector 'truth' needs the clip's path")
+        if video is None:
+            raise ValueError("detector 'truth' needs the clip's path")
         return truth_faces(load_clip_truth(video))
     raise ValueError(f"detector must be 'dlib', 'none' or 'truth', got {name!r}")
+
 
 @dataclass
 class VideoTracks:
     "What `track_video` saw: per frame its number, time (s) and faces; each face: track id, box, raw outputs and filtered ones."
+
     info: dict
     frames: list[dict]
     detector_calls: int
@@ -172,10 +226,15 @@ class VideoTracks:
     def track(self, track_id: int) -> dict[str, Tensor]:
         "One track's raw outputs stacked over the frames where it was seen: frames [T], times [T], points2d [T,N,2], ..."
         seen = [(f, face) for f in self.frames for face in f["faces"] if face["track"] == track_id]
-        if not seen: raise KeyError(f"no track {track_id}")
+        if not seen:
+            raise KeyError(f"no track {track_id}")
         out = {k: torch.stack([face["raw"][k] for _, face in seen]) for k in seen[0][1]["raw"]}
         filt = {f"filtered_{k}": torch.stack([face["filtered"][k] for _, face in seen]) for k in seen[0][1]["filtered"]}
-        return out | filt | dict(frames=torch.tensor([f["frame"] for f, _ in seen]), times=torch.tensor([f["time"] for f, _ in seen]))
+        return (
+            out
+            | filt
+            | dict(frames=torch.tensor([f["frame"] for f, _ in seen]), times=torch.tensor([f["time"] for f, _ in seen]))
+        )
 
 # %% ../nbs/16_predict.ipynb #c1aaf9b0
 def track_video(
@@ -187,7 +246,8 @@ def track_video(
     redetect_every: int = 30,  # frames between detector runs while every face is followed
     every_k: int = 1,
     max_frames: int | None = None,
-    on_frame: Callable[[np.ndarray, list[dict]], None] | None = None,  # called with each frame and its faces (e.g. an overlay writer)
+    on_frame: Callable[[np.ndarray, list[dict]], None]
+    | None = None,  # called with each frame and its faces (e.g. an overlay writer)
     progress: bool = True,
 ) -> VideoTracks:
     "Track, regress and filter every face of a video, frame by frame (see above)."
@@ -198,23 +258,41 @@ def track_video(
     filters: dict[int, FaceFilter] = {}
     frames, last, t0 = [], None, time.perf_counter()
     total = info["frames"] // every_k if info["frames"] > 0 else None
-    bar = tqdm(total=min(total, max_frames) if total and max_frames else total, desc=path.name, unit="frame", disable=not progress)
+    bar = tqdm(
+        total=min(total, max_frames) if total and max_frames else total,
+        desc=path.name,
+        unit="frame",
+        disable=not progress,
+    )
     for number, t, frame in stream_video(path, every_k, max_frames):
         dt, last = (t - last if last is not None else 1 / info["fps"]), t
         ids, boxes = tracker.boxes(frame, number)
         faces = []
         if len(ids):
-            res = regress_faces(model, torch.from_numpy(frame)[None], boxes, torch.zeros(len(ids), dtype=torch.long), margin=margin)
+            res = regress_faces(
+                model, torch.from_numpy(frame)[None], boxes, torch.zeros(len(ids), dtype=torch.long), margin=margin
+            )
             tracker.update(ids, res.points2d, res.uncertainty, frame.shape[:2])
             for k, i in enumerate(ids.tolist()):  # a handful of faces
                 raw = {f: getattr(res, f)[k] for f in FaceResults.__dataclass_fields__}
-                out = filters.setdefault(i, FaceFilter(smooth, params))(raw["points2d"], raw["cov2d"], raw["points3d"], raw["rotation"], raw["translation"], dt)
-                faces.append(dict(track=i, box=boxes[k], raw=raw, filtered=out | dict(angles=camera_angles(out["rotation"][None])[0])))
+                out = filters.setdefault(i, FaceFilter(smooth, params))(
+                    raw["points2d"], raw["cov2d"], raw["points3d"], raw["rotation"], raw["translation"], dt
+                )
+                faces.append(
+                    dict(
+                        track=i,
+                        box=boxes[k],
+                        raw=raw,
+                        filtered=out | dict(angles=camera_angles(out["rotation"][None])[0]),
+                    )
+                )
         live = {t_.id for t_ in tracker.tracks}
         filters = {i: f for i, f in filters.items() if i in live}
         frames.append(dict(frame=number, time=t, faces=faces))
-        if on_frame is not None: on_frame(frame, faces)
-        bar.update(1); bar.set_postfix(fps=f"{len(frames) / (time.perf_counter() - t0):.1f}", faces=len(faces), refresh=False)
+        if on_frame is not None:
+            on_frame(frame, faces)
+        bar.update(1)
+        bar.set_postfix(fps=f"{len(frames) / (time.perf_counter() - t0):.1f}", faces=len(faces), refresh=False)
     bar.close()
     return VideoTracks(info, frames, tracker.detector_calls, time.perf_counter() - t0)
 
@@ -228,94 +306,216 @@ def _output_names(files: list[Path]) -> list[str]:
         names.append(base if seen[base] == 1 else f"{base}_{seen[base]}")
     return names
 
+
 def _csv_header(names: list[str]) -> list[str]:
     per = [f"{k}{j}" for j in range(len(names)) for k in ("x", "y", "u", "X", "Y", "Z")]
-    return ["source", "frame", "time", "face", "track", "values", "score", "x0", "y0", "x1", "y1", "azimuth", "elevation", "roll",
-            "tx", "ty", "tz", "uncertainty_px"] + per
+    return [
+        "source",
+        "frame",
+        "time",
+        "face",
+        "track",
+        "values",
+        "score",
+        "x0",
+        "y0",
+        "x1",
+        "y1",
+        "azimuth",
+        "elevation",
+        "roll",
+        "tx",
+        "ty",
+        "tz",
+        "uncertainty_px",
+    ] + per
+
 
 _r3 = lambda t: torch.round(t.float(), decimals=3).tolist()
 
-def _face_record(raw: dict, box: Tensor, score: float | None, track: int | None = None, filtered: dict | None = None) -> dict:
+
+def _face_record(
+    raw: dict, box: Tensor, score: float | None, track: int | None = None, filtered: dict | None = None
+) -> dict:
     "One face as JSON: the raw outputs, and the track id and filtered outputs on videos."
-    rec = dict(box=_r3(box), score=score, points2d=_r3(raw["points2d"]), cov2d=_r3(raw["cov2d"]), uncertainty_px=_r3(raw["uncertainty"]),
-               points3d=_r3(raw["points3d"]), rotation=_r3(raw["rotation"]), translation=_r3(raw["translation"]),
-               angles=dict(zip(("azimuth", "elevation", "roll"), _r3(raw["angles"]))))
-    if track is not None: rec["track"] = track
+    rec = dict(
+        box=_r3(box),
+        score=score,
+        points2d=_r3(raw["points2d"]),
+        cov2d=_r3(raw["cov2d"]),
+        uncertainty_px=_r3(raw["uncertainty"]),
+        points3d=_r3(raw["points3d"]),
+        rotation=_r3(raw["rotation"]),
+        translation=_r3(raw["translation"]),
+        angles=dict(zip(("azimuth", "elevation", "roll"), _r3(raw["angles"]))),
+    )
+    if track is not None:
+        rec["track"] = track
     if filtered is not None:
-        rec["filtered"] = {k: _r3(v) for k, v in filtered.items() if k != "angles"} | dict(angles=dict(zip(("azimuth", "elevation", "roll"), _r3(filtered["angles"]))))
+        rec["filtered"] = {k: _r3(v) for k, v in filtered.items() if k != "angles"} | dict(
+            angles=dict(zip(("azimuth", "elevation", "roll"), _r3(filtered["angles"])))
+        )
     return rec
+
 
 def _csv_rows(source: str, frame: int, time_s: float, face: int, raw: dict, rec: dict) -> list[list]:
     "The CSV rows of one face: 'raw', and 'filtered' when there is a filtered version (its uncertainty column is the raw one)."
     rows = []
     for kind, out in [("raw", raw)] + ([("filtered", rec["filtered"])] if "filtered" in rec else []):
-        p2 = torch.as_tensor(out["points2d"]); p3 = torch.as_tensor(out["points3d"])
-        ang = out["angles"] if isinstance(out["angles"], dict) else dict(zip(("azimuth", "elevation", "roll"), _r3(out["angles"])))
+        p2 = torch.as_tensor(out["points2d"])
+        p3 = torch.as_tensor(out["points3d"])
+        ang = (
+            out["angles"]
+            if isinstance(out["angles"], dict)
+            else dict(zip(("azimuth", "elevation", "roll"), _r3(out["angles"])))
+        )
         per = torch.cat([p2, raw["uncertainty"][:, None], p3], -1).reshape(-1)
-        rows.append([source, frame, round(time_s, 4), face, rec.get("track", ""), kind, "" if rec["score"] is None else rec["score"], *rec["box"],
-                     *ang.values(), *_r3(torch.as_tensor(out["translation"])), round(float(raw["uncertainty"].mean()), 3), *_r3(per)])
+        rows.append(
+            [
+                source,
+                frame,
+                round(time_s, 4),
+                face,
+                rec.get("track", ""),
+                kind,
+                "" if rec["score"] is None else rec["score"],
+                *rec["box"],
+                *ang.values(),
+                *_r3(torch.as_tensor(out["translation"])),
+                round(float(raw["uncertainty"].mean()), 3),
+                *_r3(per),
+            ]
+        )
     return rows
 
 # %% ../nbs/16_predict.ipynb #24a62af0
 class VideoSink:
     "An .mp4 (mp4v) written frame by frame under a temporary name and renamed into place by `close()`: a reader never sees half a file."
+
     def __init__(self, path: Path, fps: float):
         self.path, self.fps, self._w = Path(path), fps, None
         self._tmp = self.path.with_name(f".{self.path.stem}.tmp.mp4")
 
     def write(self, frame: np.ndarray) -> None:
         import cv2
+
         if self._w is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._w = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (frame.shape[1], frame.shape[0]))
-            if not self._w.isOpened(): raise RuntimeError(f"OpenCV cannot write {self.path} (mp4v)")
+            self._w = cv2.VideoWriter(
+                str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (frame.shape[1], frame.shape[0])
+            )
+            if not self._w.isOpened():
+                raise RuntimeError(f"OpenCV cannot write {self.path} (mp4v)")
         self._w.write(np.ascontiguousarray(frame[..., ::-1]))
 
     def close(self) -> None:
-        if self._w is not None: self._w.release(); self._tmp.replace(self.path)
+        if self._w is not None:
+            self._w.release()
+            self._tmp.replace(self.path)
 
-def _predict_video(path: Path, name: str, model: FaceLiftRegressor, out_dir: Path, detector: str, smooth: str, redetect_every: int,
-                   every_k: int, max_frames: int | None, overlays: bool, progress: bool) -> tuple[dict, list, VideoTracks]:
+
+def _predict_video(
+    path: Path,
+    name: str,
+    model: FaceLiftRegressor,
+    out_dir: Path,
+    detector: str,
+    smooth: str,
+    redetect_every: int,
+    every_k: int,
+    max_frames: int | None,
+    overlays: bool,
+    progress: bool,
+) -> tuple[dict, list, VideoTracks]:
     "Track one video; returns its JSON record, its CSV rows and what track_video saw."
     sink = VideoSink(out_dir / "overlays" / f"{name}.mp4", video_info(path)["fps"] / every_k) if overlays else None
+
     def draw(frame, faces):
-        for f in faces: frame = draw_overlay(frame, f["filtered"]["points2d"].numpy(), f["raw"]["uncertainty"].numpy(), f["box"].numpy())
+        for f in faces:
+            frame = draw_overlay(
+                frame, f["filtered"]["points2d"].numpy(), f["raw"]["uncertainty"].numpy(), f["box"].numpy()
+            )
         sink.write(frame)
-    vt = track_video(path, model, detector, smooth, redetect_every=redetect_every, every_k=every_k, max_frames=max_frames,
-                     on_frame=draw if sink else None, progress=progress)
-    if sink: sink.close()
+
+    vt = track_video(
+        path,
+        model,
+        detector,
+        smooth,
+        redetect_every=redetect_every,
+        every_k=every_k,
+        max_frames=max_frames,
+        on_frame=draw if sink else None,
+        progress=progress,
+    )
+    if sink:
+        sink.close()
     rows, frames = [], []
     for fr in vt.frames:
-        recs = [_face_record(f["raw"], f["box"], None, f["track"], f["filtered"] if smooth != "none" else None) for f in fr["faces"]]
-        for j, (f, rec) in enumerate(zip(fr["faces"], recs)): rows += _csv_rows(str(path), fr["frame"], fr["time"], j, f["raw"], rec)
+        recs = [
+            _face_record(f["raw"], f["box"], None, f["track"], f["filtered"] if smooth != "none" else None)
+            for f in fr["faces"]
+        ]
+        for j, (f, rec) in enumerate(zip(fr["faces"], recs)):
+            rows += _csv_rows(str(path), fr["frame"], fr["time"], j, f["raw"], rec)
         frames.append(dict(frame=fr["frame"], time=round(fr["time"], 4), faces=recs))
-    meta = dict(kind="video", width=vt.info["width"], height=vt.info["height"], fps=vt.info["fps"] / every_k, rotation_tag=vt.info["rotation"],
-                smooth=smooth, detector=detector if isinstance(detector, str) else getattr(detector, "__name__", "custom"), redetect_every=redetect_every, detector_calls=vt.detector_calls,
-                frames_per_second=round(len(vt.frames) / max(vt.seconds, 1e-9), 2))
+    meta = dict(
+        kind="video",
+        width=vt.info["width"],
+        height=vt.info["height"],
+        fps=vt.info["fps"] / every_k,
+        rotation_tag=vt.info["rotation"],
+        smooth=smooth,
+        detector=detector if isinstance(detector, str) else getattr(detector, "__name__", "custom"),
+        redetect_every=redetect_every,
+        detector_calls=vt.detector_calls,
+        frames_per_second=round(len(vt.frames) / max(vt.seconds, 1e-9), 2),
+    )
     return meta | dict(frames=frames), rows, vt
 
-def _predict_image(path: Path, name: str, model: FaceLiftRegressor, out_dir: Path, detector: str, overlays: bool, batch: int) -> tuple[dict, list]:
+
+def _predict_image(
+    path: Path, name: str, model: FaceLiftRegressor, out_dir: Path, detector: str, overlays: bool, batch: int
+) -> tuple[dict, list]:
     "Every face of one image; returns its JSON record and CSV rows."
     import cv2
+
     from facelift.core import atomic_write_bytes
+
     frames = read_input(path)[0]
     idx, boxes, scores = find_faces(torch.from_numpy(frames), detector)
-    res = regress_faces(model, torch.from_numpy(frames), boxes, idx, margin=0.0 if detector == "none" else 0.25, batch=batch) if len(idx) else None
+    res = (
+        regress_faces(
+            model, torch.from_numpy(frames), boxes, idx, margin=0.0 if detector == "none" else 0.25, batch=batch
+        )
+        if len(idx)
+        else None
+    )
     recs, rows, drawn = [], [], frames[0].copy()
     for k in range(len(idx)):
         raw = {f: getattr(res, f)[k] for f in FaceResults.__dataclass_fields__}
         recs.append(_face_record(raw, boxes[k], round(float(scores[k]), 4)))
         rows += _csv_rows(str(path), 0, 0.0, k, raw, recs[-1])
         drawn = draw_overlay(drawn, raw["points2d"].numpy(), raw["uncertainty"].numpy(), boxes[k].numpy())
-    if overlays: atomic_write_bytes(out_dir / "overlays" / f"{name}.jpg", cv2.imencode(".jpg", drawn[..., ::-1])[1].tobytes())
-    return dict(kind="image", width=frames.shape[2], height=frames.shape[1], fps=0.0, frames=[dict(frame=0, time=0.0, faces=recs)]), rows
+    if overlays:
+        atomic_write_bytes(out_dir / "overlays" / f"{name}.jpg", cv2.imencode(".jpg", drawn[..., ::-1])[1].tobytes())
+    return dict(
+        kind="image",
+        width=frames.shape[2],
+        height=frames.shape[1],
+        fps=0.0,
+        frames=[dict(frame=0, time=0.0, faces=recs)],
+    ), rows
 
 # %% ../nbs/16_predict.ipynb #b1f3408c
 def predict_files(
     paths,  # images, videos, or folders of them
     model: FaceLiftRegressor,
     out_dir,
-    detector: str | FaceDetect = "dlib",  # 'dlib' (HOG face boxes, cropped with a 25% margin), 'none' (each image is a face crop), 'truth' (clips of the embedded default) or your own FaceDetect
+    detector: str
+    # 'dlib' (HOG face boxes, cropped with a 25% margin), 'none' (each image is a face crop), 'truth' (clips of the
+    # embedded default) or your own FaceDetect
+    | FaceDetect = "dlib",
     smooth: str = "oneeuro",  # videos: 'none', 'oneeuro' or 'uncertainty'
     redetect_every: int = 30,  # videos: frames between face detections while faces are followed
     batch: int = 16,
@@ -326,33 +526,64 @@ def predict_files(
 ) -> dict:
     "Predict every face of every input; write NAME.json per input, predictions.csv, overlays/ and skipped.json (see above). Returns counts."
     from facelift.landmarks import get_scheme
-    if smooth not in SMOOTHERS: raise ValueError(f"smooth must be one of {SMOOTHERS}, got {smooth!r}")
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+
+    if smooth not in SMOOTHERS:
+        raise ValueError(f"smooth must be one of {SMOOTHERS}, got {smooth!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     files = list_inputs(paths)
-    if not files: raise ValueError(f"no images or videos found in {paths}")
+    if not files:
+        raise ValueError(f"no images or videos found in {paths}")
     scheme = get_scheme(model.config.scheme)
     rows, skipped, notes = [], {}, {}
     counts = dict(inputs=len(files), read=0, frames=0, faces=0, frames_without_face=0, detector_calls=0)
-    for path, name in tqdm(list(zip(files, _output_names(files))), desc="predict", unit="file", disable=not progress or len(files) == 1):
+    for path, name in tqdm(
+        list(zip(files, _output_names(files))), desc="predict", unit="file", disable=not progress or len(files) == 1
+    ):
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
-                rec, r, vt = _predict_video(path, name, model, out_dir, detector, smooth, redetect_every, every_k, max_frames, overlays, progress)
+                rec, r, vt = _predict_video(
+                    path,
+                    name,
+                    model,
+                    out_dir,
+                    detector,
+                    smooth,
+                    redetect_every,
+                    every_k,
+                    max_frames,
+                    overlays,
+                    progress,
+                )
                 counts["detector_calls"] += vt.detector_calls
             else:
                 rec, r = _predict_image(path, name, model, out_dir, detector, overlays, batch)
         except (ValueError, OSError) as e:
-            skipped[str(path)] = str(e); continue
+            skipped[str(path)] = str(e)
+            continue
         rows += r
-        atomic_write_json(out_dir / f"{name}.json", dict(
-            source=str(path), scheme=scheme.name, landmarks=list(scheme.names),
-            pose="camera of the face crop (world-to-camera rotation, translation; azimuth/elevation/roll in degrees)") | rec,
-            indent=None if rec["kind"] == "video" else 1)  # a long video: compact JSON is several times faster to write
+        atomic_write_json(
+            out_dir / f"{name}.json",
+            dict(
+                source=str(path),
+                scheme=scheme.name,
+                landmarks=list(scheme.names),
+                pose="camera of the face crop (world-to-camera rotation, translation; azimuth/elevation/roll in degrees)",
+            )
+            | rec,
+            indent=None if rec["kind"] == "video" else 1,
+        )  # a long video: compact JSON is several times faster to write
         n_faces = [len(f["faces"]) for f in rec["frames"]]
-        if not any(n_faces): notes[str(path)] = f"no face found in any of its {len(n_faces)} frame(s)"
-        counts["read"] += 1; counts["frames"] += len(n_faces); counts["faces"] += sum(n_faces)
+        if not any(n_faces):
+            notes[str(path)] = f"no face found in any of its {len(n_faces)} frame(s)"
+        counts["read"] += 1
+        counts["frames"] += len(n_faces)
+        counts["faces"] += sum(n_faces)
         counts["frames_without_face"] += sum(1 for n in n_faces if not n)
     buf = io.StringIO()
-    w = csv.writer(buf); w.writerow(_csv_header(list(scheme.names))); w.writerows(rows)
+    w = csv.writer(buf)
+    w.writerow(_csv_header(list(scheme.names)))
+    w.writerows(rows)
     atomic_write_text(out_dir / "predictions.csv", buf.getvalue())
     atomic_write_json(out_dir / "skipped.json", skipped)
     return dict(counts, skipped=skipped, notes=notes, out=str(out_dir))
@@ -366,9 +597,13 @@ def raw_tracks(model: FaceLiftRegressor, clips: list[Path], redetect_every: int 
         ids = [f["track"] for fr in vt.frames for f in fr["faces"]]
         tr = vt.track(max(set(ids), key=ids.count))  # the face followed longest
         truth = load_clip_truth(clip)
-        with np.load(clip.with_suffix(".truth.npz")) as z: motion = str(z["motion"]) if "motion" in z else "walk"
-        out.append(tr | dict(truth2d=truth.cameras.project(truth.landmarks3d)[tr["frames"]], motion=motion, fps=vt.info["fps"]))
+        with np.load(clip.with_suffix(".truth.npz")) as z:
+            motion = str(z["motion"]) if "motion" in z else "walk"
+        out.append(
+            tr | dict(truth2d=truth.cameras.project(truth.landmarks3d)[tr["frames"]], motion=motion, fps=vt.info["fps"])
+        )
     return out
+
 
 def smoothing_scores(tracks: list[dict], settings: dict[str, tuple[str, SmoothingParams | None]]) -> list[dict]:
     "Rows of NME, jitter (% face size), turn lag (ms) and 3D jitter (% spread) per clip kind and named filter setting (see above)."
@@ -376,13 +611,42 @@ def smoothing_scores(tracks: list[dict], settings: dict[str, tuple[str, Smoothin
     for name, (method, params) in settings.items():
         per = []
         for tr in tracks:
-            f = filter_sequence(tr["points2d"], tr["cov2d"], tr["points3d"], tr["rotation"], tr["translation"], tr["times"], method, params)
+            f = filter_sequence(
+                tr["points2d"],
+                tr["cov2d"],
+                tr["points3d"],
+                tr["rotation"],
+                tr["translation"],
+                tr["times"],
+                method,
+                params,
+            )
             e = temporal_errors(f["points2d"], tr["truth2d"])
             p3 = f["points3d"]
-            jit3 = ((p3[1:] - p3[:-1]).norm(dim=-1).mean(-1) / (p3 - p3.mean(1, keepdim=True)).norm(dim=-1).mean(-1)[1:]).mean()
-            lag = lag_frames(f["points2d"], tr["truth2d"], max_lag=6) * 1000 / tr["fps"] if tr["motion"] == "turn" else float("nan")
-            per.append(dict(motion=tr["motion"], nme=float(e["nme"].mean()) * 100, jitter=float(e["jitter"].mean()) * 100, lag_ms=lag, jitter3d=float(jit3) * 100))
+            jit3 = (
+                (p3[1:] - p3[:-1]).norm(dim=-1).mean(-1) / (p3 - p3.mean(1, keepdim=True)).norm(dim=-1).mean(-1)[1:]
+            ).mean()
+            lag = (
+                lag_frames(f["points2d"], tr["truth2d"], max_lag=6) * 1000 / tr["fps"]
+                if tr["motion"] == "turn"
+                else float("nan")
+            )
+            per.append(
+                dict(
+                    motion=tr["motion"],
+                    nme=float(e["nme"].mean()) * 100,
+                    jitter=float(e["jitter"].mean()) * 100,
+                    lag_ms=lag,
+                    jitter3d=float(jit3) * 100,
+                )
+            )
         for motion in sorted({p["motion"] for p in per}, key=["still", "turn", "walk"].index):
             sel = [p for p in per if p["motion"] == motion]
-            rows.append(dict(clips=motion, filter=name, **{k: float(np.mean([p[k] for p in sel])) for k in ("nme", "jitter", "lag_ms", "jitter3d")}))
+            rows.append(
+                dict(
+                    clips=motion,
+                    filter=name,
+                    **{k: float(np.mean([p[k] for p in sel])) for k in ("nme", "jitter", "lag_ms", "jitter3d")},
+                )
+            )
     return rows

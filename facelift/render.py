@@ -26,8 +26,10 @@ def vertex_normals(vertices: Tensor, faces: Tensor) -> Tensor:
     v0, v1, v2 = (vertices[:, faces[:, i]] for i in range(3))
     fn = torch.cross(v1 - v0, v2 - v0, dim=-1)  # [B,F,3], length = 2 × area
     n = torch.zeros_like(vertices)
-    for i in range(3): n.index_add_(1, faces[:, i], fn)
+    for i in range(3):
+        n.index_add_(1, faces[:, i], fn)
     return F.normalize(n, dim=-1, eps=1e-12)
+
 
 def clip_coordinates(points: Tensor, cameras: Camera, near: float, far: float) -> Tensor:
     "OpenGL clip coordinates [B,N,4] of world points [B,N,3] for our pinhole cameras (see above)."
@@ -40,9 +42,11 @@ def clip_coordinates(points: Tensor, cameras: Camera, near: float, far: float) -
     cz = ((far + near) * z - 2 * far * near) / (far - near)
     return torch.stack([cx, cy, cz, z], -1)
 
+
 @dataclass
 class Lighting:
     "Directional light + ambient, per image: direction towards the light [B,3] (world), colours [B,3] in [0, 1]."
+
     direction: Tensor
     color: Tensor
     ambient: Tensor
@@ -53,10 +57,12 @@ class Lighting:
         d = F.normalize(torch.tensor([0.3, 0.4, 1.0], device=device), dim=0)
         return cls(d.expand(n, 3), torch.full((n, 3), 0.75, device=device), torch.full((n, 3), 0.35, device=device))
 
+
 def shading(normals: Tensor, light: Lighting) -> Tensor:
     "Lambert + ambient light falling on unit normals [B,V,3]: the factor [B,V,3] (may exceed 1) that multiplies the albedo."
     lam = (normals * light.direction[:, None]).sum(-1, keepdim=True).clamp(min=0)
     return light.ambient[:, None] + light.color[:, None] * lam
+
 
 def shade(colors: Tensor, normals: Tensor, light: Lighting) -> Tensor:
     "Lambert + ambient: albedo colors [B,V,3] and unit normals [B,V,3] -> colours [B,V,3] in [0, 1]."
@@ -90,8 +96,9 @@ out vec4 f_color;
 void main() { f_color = vec4(v_color, 1.0); }
 """
 # textured meshes: the same tiling, plus texture coordinates; the per-vertex colour is then the shading factor of the albedo
-_TEXTURED_VERTEX_SHADER = _VERTEX_SHADER.replace("in vec3 in_color;", "in vec3 in_color;\nin vec2 in_uv;\nout vec2 v_uv;").replace(
-    "v_color = in_color;", "v_color = in_color;\n    v_uv = in_uv;")
+_TEXTURED_VERTEX_SHADER = _VERTEX_SHADER.replace(
+    "in vec3 in_color;", "in vec3 in_color;\nin vec2 in_uv;\nout vec2 v_uv;"
+).replace("v_color = in_color;", "v_color = in_color;\n    v_uv = in_uv;")
 _TEXTURED_FRAGMENT_SHADER = """
 #version 330
 uniform sampler2D albedo;
@@ -101,6 +108,7 @@ out vec4 f_color;
 void main() { f_color = vec4(texture(albedo, v_uv).rgb * v_color, 1.0); }
 """
 _GL_CLIP_DISTANCE0 = 0x3000
+
 
 def create_gl_context():
     "A headless OpenGL 3.3+ context through EGL, with an error that says what to install when it fails."
@@ -115,20 +123,26 @@ def create_gl_context():
     try:
         return moderngl.create_standalone_context(backend="egl")
     except Exception as e:
-        raise RuntimeError("could not create a headless OpenGL context through EGL; install the system packages "
-                           "libegl1 and libgl1-mesa-dri (Debian/Ubuntu: apt-get install libegl1 libgl1-mesa-dri), "
-                           f"or the NVIDIA driver on a GPU machine. ({type(e).__name__}: {e})") from e
+        raise RuntimeError(
+            "could not create a headless OpenGL context through EGL; install the system packages "
+            "libegl1 and libgl1-mesa-dri (Debian/Ubuntu: apt-get install libegl1 libgl1-mesa-dri), "
+            f"or the NVIDIA driver on a GPU machine. ({type(e).__name__}: {e})"
+        ) from e
+
 
 @dataclass
 class RenderResult:
     "Rendered views: images uint8 [B,H,W,3], camera depth [B,H,W] (inf on background), coverage [B,H,W] in [0,1], visible [B,V]."
+
     images: Tensor
     depth: Tensor | None  # None when rendered with_depth=False
     coverage: Tensor
     visible: Tensor | None
 
+
 class MeshRenderer:
     "Batched rasteriser for vertex-coloured triangle meshes seen by `Camera`s (moderngl + EGL)."
+
     def __init__(
         self,
         image_size: int = 224,  # square output images, pixels
@@ -140,7 +154,8 @@ class MeshRenderer:
         depth_tolerance: float = 0.01,  # a vertex is visible if it is at most this far behind the depth buffer
         max_tiles: int = 64,  # views per draw call
     ):
-        if image_size <= 0 or supersample < 1: raise ValueError("image_size and supersample must be positive")
+        if image_size <= 0 or supersample < 1:
+            raise ValueError("image_size and supersample must be positive")
         self.image_size, self.device, self.near, self.far = int(image_size), device, near, far
         self.supersample, self.depth_tolerance, self.max_tiles = int(supersample), depth_tolerance, max_tiles
         self.cull_back_faces = cull_back_faces
@@ -151,17 +166,23 @@ class MeshRenderer:
         if self._ctx is None:
             self._ctx = create_gl_context()
             self._prog = self._ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
-            self._textured_prog = self._ctx.program(vertex_shader=_TEXTURED_VERTEX_SHADER, fragment_shader=_TEXTURED_FRAGMENT_SHADER)
-            for i in range(4): self._ctx.enable_direct(_GL_CLIP_DISTANCE0 + i)
+            self._textured_prog = self._ctx.program(
+                vertex_shader=_TEXTURED_VERTEX_SHADER, fragment_shader=_TEXTURED_FRAGMENT_SHADER
+            )
+            for i in range(4):
+                self._ctx.enable_direct(_GL_CLIP_DISTANCE0 + i)
         return self._ctx
 
     def _framebuffer(self, cols: int, rows: int):
         key = (cols, rows)
         if self._fbo_key != key:
             ctx, s = self._ctx, self.image_size * self.supersample
-            if self._fbo_key is not None: self._fbo.release()
-            self._fbo = ctx.framebuffer(color_attachments=[ctx.texture((cols * s, rows * s), 4)],
-                                        depth_attachment=ctx.depth_texture((cols * s, rows * s)))
+            if self._fbo_key is not None:
+                self._fbo.release()
+            self._fbo = ctx.framebuffer(
+                color_attachments=[ctx.texture((cols * s, rows * s), 4)],
+                depth_attachment=ctx.depth_texture((cols * s, rows * s)),
+            )
             self._fbo_key = key
         return self._fbo
 
@@ -179,30 +200,43 @@ class MeshRenderer:
         background: Tensor | None = None,  # [B,H,W,3] uint8 images or [B,3] / [3] colours in [0, 1]; default black
         normals: Tensor | None = None,  # [B,V,3] unit vertex normals for shading (default: computed from the faces)
         with_depth: bool = True,  # False: images and coverage only (no depth read-back, no visibility): faster
-        texture: Tensor | None = None,  # [H,W,3] uint8 albedo image shared by the batch (a scan's texture), sampled bilinearly
-        uv: Tensor | None = None,  # [V,2] texture coordinates in [0, 1], origin at the image's bottom left (the OBJ convention)
+        texture: Tensor
+        | None = None,  # [H,W,3] uint8 albedo image shared by the batch (a scan's texture), sampled bilinearly
+        uv: Tensor
+        | None = None,  # [V,2] texture coordinates in [0, 1], origin at the image's bottom left (the OBJ convention)
     ) -> RenderResult:
         "Render B meshes (one per camera)."
         B = len(cameras)
         vertices = check_tensor(vertices, "vertices", (B, None, 3))
-        if (texture is None) != (uv is None): raise ValueError("texture and uv go together: pass both or neither")
-        if colors is None: colors = torch.ones_like(vertices)
+        if (texture is None) != (uv is None):
+            raise ValueError("texture and uv go together: pass both or neither")
+        if colors is None:
+            colors = torch.ones_like(vertices)
         colors = check_tensor(colors, "colors", (B, vertices.shape[1], 3))
         if texture is not None:
             uv = check_tensor(uv, "uv", (vertices.shape[1], 2))
             texture = check_tensor(texture, "texture", (None, None, 3))
-        if faces.ndim != 2 or faces.shape[1] != 3: raise ValueError(f"faces must have shape [F, 3], got {list(faces.shape)}")
+        if faces.ndim != 2 or faces.shape[1] != 3:
+            raise ValueError(f"faces must have shape [F, 3], got {list(faces.shape)}")
         if faces.numel() and (faces.min() < 0 or faces.max() >= vertices.shape[1]):
             raise ValueError(f"faces index vertices outside [0, {vertices.shape[1]})")
         out_device = self.device or cameras.device
-        cams = cameras.resized(self.image_size) if cameras.image_size else Camera(cameras.K, cameras.R, cameras.t, self.image_size)
+        cams = (
+            cameras.resized(self.image_size)
+            if cameras.image_size
+            else Camera(cameras.K, cameras.R, cameras.t, self.image_size)
+        )
         if light is not None:
             normals = vertex_normals(vertices, faces.to(vertices.device)) if normals is None else normals
             # a texture is multiplied per pixel, after interpolation: its factor must not be clipped at 1 per vertex
             colors = shade(colors, normals, light) if texture is None else colors * shading(normals, light)
         clip = clip_coordinates(vertices, cams, self.near, self.far)
-        parts = [self._render_chunk(clip[i:i + self.max_tiles], faces, colors[i:i + self.max_tiles], with_depth, texture, uv)
-                 for i in range(0, B, self.max_tiles)]
+        parts = [
+            self._render_chunk(
+                clip[i : i + self.max_tiles], faces, colors[i : i + self.max_tiles], with_depth, texture, uv
+            )
+            for i in range(0, B, self.max_tiles)
+        ]
         rgba = torch.cat([p[0] for p in parts]).to(out_device)
         depth = torch.cat([p[1] for p in parts]).to(out_device) if with_depth else None
         if self.supersample == 1:  # coverage is 0 or 1: composite in uint8
@@ -213,7 +247,8 @@ class MeshRenderer:
             coverage = rgba[..., 3]
             bg = self._background(background, B, out_device, torch.float32)
             images = (rgba[..., :3] + (1 - coverage[..., None]) * bg).clamp(0, 255).round().to(torch.uint8)
-        if not with_depth: return RenderResult(images, None, coverage, None)
+        if not with_depth:
+            return RenderResult(images, None, coverage, None)
         S = self.image_size
         uv = (clip[..., :2] / clip[..., 3:] + 1) * (S / 2)
         visible = _depth_test(uv.to(out_device), clip[..., 3].to(out_device), depth, S, self.depth_tolerance)
@@ -222,24 +257,29 @@ class MeshRenderer:
     def _background(self, background, B: int, device, dtype) -> Tensor:
         "Background pixels in 0..255, broadcastable to [B,H,W,3]."
         S = self.image_size
-        if background is None: return torch.zeros(1, 1, 1, 3, device=device, dtype=dtype)
+        if background is None:
+            return torch.zeros(1, 1, 1, 3, device=device, dtype=dtype)
         bg = torch.as_tensor(background, device=device)
         if bg.ndim == 4:
-            if tuple(bg.shape) != (B, S, S, 3): raise ValueError(f"background images must have shape [{B}, {S}, {S}, 3], got {list(bg.shape)}")
+            if tuple(bg.shape) != (B, S, S, 3):
+                raise ValueError(f"background images must have shape [{B}, {S}, {S}, 3], got {list(bg.shape)}")
             return bg.to(dtype)
-        if bg.shape[-1] != 3: raise ValueError(f"background colours must have shape [B, 3] or [3], got {list(bg.shape)}")
+        if bg.shape[-1] != 3:
+            raise ValueError(f"background colours must have shape [B, 3] or [3], got {list(bg.shape)}")
         return (bg.float() * 255).round().reshape(-1, 1, 1, 3).to(dtype)
 
     def _buffers(self, data: np.ndarray, faces: Tensor, B: int, V: int):
         "Vertex buffer (reused while it is large enough) and index buffer (cached per topology and batch size)."
         ctx = self._ctx
         if getattr(self, "_vbo", None) is None or self._vbo.size < data.nbytes:
-            if getattr(self, "_vbo", None) is not None: self._vbo.release()
+            if getattr(self, "_vbo", None) is not None:
+                self._vbo.release()
             self._vbo = ctx.buffer(reserve=data.nbytes)
         self._vbo.write(data)
         key = (faces.data_ptr(), tuple(faces.shape), int(faces.sum()), B, V)
         if getattr(self, "_ibo_key", None) != key:
-            if getattr(self, "_ibo", None) is not None: self._ibo.release()
+            if getattr(self, "_ibo", None) is not None:
+                self._ibo.release()
             idx = (faces.cpu()[None] + torch.arange(B)[:, None, None] * V).reshape(-1).int().numpy()
             self._ibo, self._ibo_key = ctx.buffer(idx), key
         return self._vbo, self._ibo
@@ -248,26 +288,43 @@ class MeshRenderer:
         "Upload the albedo image (cached while the same tensor is passed), flipped so that v = 0 is its bottom row."
         key = (texture.data_ptr(), tuple(texture.shape))
         if getattr(self, "_texture_key", None) != key:
-            if getattr(self, "_texture", None) is not None: self._texture.release()
+            if getattr(self, "_texture", None) is not None:
+                self._texture.release()
             import moderngl
+
             img = np.ascontiguousarray(texture.cpu().numpy()[::-1]).astype(np.uint8)
             self._texture = self._ctx.texture((img.shape[1], img.shape[0]), 3, img.tobytes())
             self._texture.build_mipmaps()
-            self._texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)  # trilinear: a large texture seen small does not alias
+            self._texture.filter = (
+                moderngl.LINEAR_MIPMAP_LINEAR,
+                moderngl.LINEAR,
+            )  # trilinear: a large texture seen small does not alias
             self._texture_key = key
         self._texture.use(location=0)
 
-    def _render_chunk(self, clip: Tensor, faces: Tensor, colors: Tensor, with_depth: bool = True, texture: Tensor | None = None,
-                      uv: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    def _render_chunk(
+        self,
+        clip: Tensor,
+        faces: Tensor,
+        colors: Tensor,
+        with_depth: bool = True,
+        texture: Tensor | None = None,
+        uv: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor | None]:
         ctx = self._gl()
         B, V = clip.shape[:2]
         s, S = self.supersample, self.image_size * self.supersample
-        cols = math.ceil(math.sqrt(B)); rows = math.ceil(B / cols)
+        cols = math.ceil(math.sqrt(B))
+        rows = math.ceil(B / cols)
         prog = self._prog if texture is None else self._textured_prog
         columns = [clip, colors.to(clip)] + ([] if texture is None else [uv.to(clip)[None].expand(B, V, 2)])
         data = torch.cat(columns, -1).float().cpu().numpy()
         vbo, ibo = self._buffers(data, faces, B, V)
-        layout = (vbo, "4f 3f", "in_clip", "in_color") if texture is None else (vbo, "4f 3f 2f", "in_clip", "in_color", "in_uv")
+        layout = (
+            (vbo, "4f 3f", "in_clip", "in_color")
+            if texture is None
+            else (vbo, "4f 3f 2f", "in_clip", "in_color", "in_uv")
+        )
         vao = ctx.vertex_array(prog, [layout], index_buffer=ibo, index_element_size=4)
         try:
             prog["n_vertices"].value = V
@@ -287,7 +344,13 @@ class MeshRenderer:
                 ctx.disable(ctx.CULL_FACE)
             vao.render()
             rgba = np.frombuffer(fbo.read(components=4), dtype=np.uint8).reshape(rows, S, cols, S, 4)
-            zbuf = np.frombuffer(fbo.read(components=1, attachment=-1, dtype="f4"), dtype=np.float32).reshape(rows, S, cols, S) if with_depth else None
+            zbuf = (
+                np.frombuffer(fbo.read(components=1, attachment=-1, dtype="f4"), dtype=np.float32).reshape(
+                    rows, S, cols, S
+                )
+                if with_depth
+                else None
+            )
         finally:
             vao.release()
         rgba = torch.from_numpy(rgba.copy()).permute(0, 2, 1, 3, 4).reshape(-1, S, S, 4)[:B]
@@ -301,18 +364,21 @@ class MeshRenderer:
             rgba[..., :3] *= rgba[..., 3:] / 255
             rgba[..., 3] /= 255
             rgba = F.avg_pool2d(rgba.permute(0, 3, 1, 2), s).permute(0, 2, 3, 1)
-            if with_depth: depth = -F.max_pool2d(-depth[:, None], s)[:, 0]
+            if with_depth:
+                depth = -F.max_pool2d(-depth[:, None], s)[:, 0]
         return rgba, depth
+
 
 def point_visibility(points: Tensor, cameras: Camera, depth: Tensor, tolerance: float = 0.01) -> Tensor:
     "Depth test of points [B,N,3] against rendered depth [B,H,W]: inside the image and not behind the surface -> [B,N] bool."
     uv, z = cameras.project(points, return_depth=True)
     return _depth_test(uv, z, depth, cameras.image_size[1], tolerance)
 
+
 def _depth_test(uv: Tensor, z: Tensor, depth: Tensor, image_size: int, tolerance: float) -> Tensor:
     B, H, W = depth.shape
     px = (uv * (W / image_size)).floor().long()
     inside = (px[..., 0] >= 0) & (px[..., 0] < W) & (px[..., 1] >= 0) & (px[..., 1] < H) & (z > 0)
-    flat = (px[..., 1].clamp(0, H - 1) * W + px[..., 0].clamp(0, W - 1))
+    flat = px[..., 1].clamp(0, H - 1) * W + px[..., 0].clamp(0, W - 1)
     surface = depth.reshape(B, -1).gather(1, flat)
     return inside & (z <= surface + tolerance)

@@ -25,7 +25,9 @@ __all__ = ['IBUG68_GROUPS', 'Scan', 'load_obj', 'load_ply', 'ljson_to_ibug68', '
 # %% ../nbs/03a_scan.ipynb #4e77d9eb
 @dataclass
 class Scan:
-    "A head scan: vertices [V,3], faces [F,3], and either a texture [H,W,3] uint8 with uv [V,2] or colors [V,3] in [0, 1]; its 68 landmarks [68,3] (iBUG order) when annotated."
+    """A head scan: vertices [V,3], faces [F,3], and either a texture [H,W,3] uint8 with uv [V,2] or colors [V,3] in
+    [0, 1]; its 68 landmarks [68,3] (iBUG order) when annotated."""
+
     name: str
     vertices: Tensor
     faces: Tensor
@@ -34,11 +36,15 @@ class Scan:
     colors: Tensor | None = None
     landmarks: Tensor | None = None
 
+
 def _read_texture(path: Path) -> Tensor:
     import cv2
+
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None: raise ValueError(f"texture {path} is missing or not a readable image")
+    if img is None:
+        raise ValueError(f"texture {path} is missing or not a readable image")
     return torch.from_numpy(np.ascontiguousarray(img[..., ::-1]))
+
 
 def load_obj(path) -> Scan:
     "A textured OBJ (with MTL and texture beside it) as a `Scan`; ValueError names what is missing."
@@ -46,19 +52,34 @@ def load_obj(path) -> Scan:
     v, vt, tris, mtl = [], [], [], None
     for line in path.read_text().splitlines():
         tag, *rest = line.split() or [""]
-        if tag == "v": v.append([float(x) for x in rest[:3]])
-        elif tag == "vt": vt.append([float(x) for x in rest[:2]])
+        if tag == "v":
+            v.append([float(x) for x in rest[:3]])
+        elif tag == "vt":
+            vt.append([float(x) for x in rest[:2]])
         elif tag == "f":
             corners = [[int(i) if i else 0 for i in (c.split("/") + ["", ""])[:2]] for c in rest]
             tris += [[corners[0], corners[k], corners[k + 1]] for k in range(1, len(corners) - 1)]
-        elif tag == "mtllib": mtl = path.parent / " ".join(rest)
-    if not v or not tris: raise ValueError(f"{path}: no vertices or faces")
-    if not vt or mtl is None: raise ValueError(f"{path}: no texture coordinates or no material library (mtllib): not a textured OBJ")
-    tex = next((l.split(None, 1)[1].strip() for l in mtl.read_text().splitlines() if l.strip().startswith("map_Kd")), None)
-    if tex is None: raise ValueError(f"{mtl}: no map_Kd texture")
+        elif tag == "mtllib":
+            mtl = path.parent / " ".join(rest)
+    if not v or not tris:
+        raise ValueError(f"{path}: no vertices or faces")
+    if not vt or mtl is None:
+        raise ValueError(f"{path}: no texture coordinates or no material library (mtllib): not a textured OBJ")
+    tex = next(
+        (l.split(None, 1)[1].strip() for l in mtl.read_text().splitlines() if l.strip().startswith("map_Kd")), None
+    )
+    if tex is None:
+        raise ValueError(f"{mtl}: no map_Kd texture")
     corners = torch.tensor(tris).reshape(-1, 2) - 1  # (vertex, texture coordinate) of every triangle corner, 0-based
     pairs, faces = torch.unique(corners, dim=0, return_inverse=True)  # one render vertex per distinct pair
-    return Scan(path.stem, torch.tensor(v)[pairs[:, 0]], faces.reshape(-1, 3), torch.tensor(vt)[pairs[:, 1]], _read_texture(mtl.parent / tex))
+    return Scan(
+        path.stem,
+        torch.tensor(v)[pairs[:, 0]],
+        faces.reshape(-1, 3),
+        torch.tensor(vt)[pairs[:, 1]],
+        _read_texture(mtl.parent / tex),
+    )
+
 
 def load_ply(path) -> Scan:
     "A PLY with vertex colours (ASCII or binary little-endian, triangles) as a `Scan`."
@@ -71,26 +92,32 @@ def load_ply(path) -> Scan:
     nf = next(int(l.split()[2]) for l in header if l.startswith("element face"))
     start = header.index(next(l for l in header if l.startswith("element vertex"))) + 1
     stop = next((k for k in range(start, len(header)) if header[k].startswith("element")), len(header))
-    types = {l.split()[-1]: l.split()[1] for l in header[start:stop] if l.startswith("property")}  # the vertex properties, in order
+    types = {
+        l.split()[-1]: l.split()[1] for l in header[start:stop] if l.startswith("property")
+    }  # the vertex properties, in order
     props = list(types)
     np_type = dict(float="<f4", float32="<f4", double="<f8", uchar="u1", uint8="u1", int="<i4", int32="<i4")
     if fmt == "binary_little_endian":
         vert = np.frombuffer(raw, dtype=[(p, np_type[types[p]]) for p in props], count=nv, offset=end)
         face = np.frombuffer(raw, dtype=[("n", "u1"), ("i", "<i4", 3)], count=nf, offset=end + vert.nbytes)
-        if (face["n"] != 3).any(): raise ValueError(f"{path}: only triangle faces are supported")
+        if (face["n"] != 3).any():
+            raise ValueError(f"{path}: only triangle faces are supported")
         faces = face["i"].astype(np.int64)
     elif fmt == "ascii":
         rows = raw[end:].decode().split("\n")
         vert = np.array([tuple(float(x) for x in r.split()) for r in rows[:nv]], dtype=[(p, "<f8") for p in props])
-        faces = np.array([[int(x) for x in r.split()[1:4]] for r in rows[nv:nv + nf]])
-    else: raise ValueError(f"{path}: PLY format {fmt} is not supported")
-    if not {"red", "green", "blue"} <= set(props): raise ValueError(f"{path}: no vertex colours (red, green, blue)")
+        faces = np.array([[int(x) for x in r.split()[1:4]] for r in rows[nv : nv + nf]])
+    else:
+        raise ValueError(f"{path}: PLY format {fmt} is not supported")
+    if not {"red", "green", "blue"} <= set(props):
+        raise ValueError(f"{path}: no vertex colours (red, green, blue)")
     xyz = np.stack([vert["x"], vert["y"], vert["z"]], -1).astype(np.float32)
     rgb = np.stack([vert["red"], vert["green"], vert["blue"]], -1).astype(np.float32) / 255
     return Scan(path.stem, torch.from_numpy(xyz), torch.from_numpy(faces), colors=torch.from_numpy(rgb))
 
 # %% ../nbs/03a_scan.ipynb #2508e39b
 IBUG68_GROUPS = (("chin", 17), ("leyebrow", 5), ("reyebrow", 5), ("nose", 9), ("leye", 6), ("reye", 6), ("mouth", 20))
+
 
 def ljson_to_ibug68(path) -> Tensor:
     "The 68 points [68, 3] of a menpo LJSON v3 file, in iBUG order (mapped by their labels, see above)."
@@ -100,15 +127,21 @@ def ljson_to_ibug68(path) -> Tensor:
     pts = torch.tensor(group["landmarks"]["points"], dtype=torch.float32)
     masks = {l["label"]: l["mask"] for l in group["labels"]}
     missing = [g for g, n in IBUG68_GROUPS if len(masks.get(g, [])) != n]
-    if missing: raise ValueError(f"{path}: labels {missing} missing or of the wrong size for iBUG-68 (found {[(k, len(v)) for k, v in masks.items()]})")
+    if missing:
+        raise ValueError(
+            f"{path}: labels {missing} missing or of the wrong size for iBUG-68 (found {[(k, len(v)) for k, v in masks.items()]})"
+        )
     return pts[[i for g, _ in IBUG68_GROUPS for i in masks[g]]]
 
+
 def similarity_fit(src: Tensor, dst: Tensor) -> tuple[float, Tensor, Tensor]:
-    "Umeyama's least-squares similarity mapping points src [N,3] onto dst [N,3]: scale s, rotation R [3,3], translation t [3] (dst ≈ s R src + t)."
+    """Umeyama's least-squares similarity mapping points src [N,3] onto dst [N,3]: scale s, rotation R [3,3],
+    translation t [3] (dst ≈ s R src + t)."""
     mu_s, mu_d = src.mean(0), dst.mean(0)
     a, b = src - mu_s, dst - mu_d
     U, S, Vt = torch.linalg.svd(b.T @ a / len(src))
-    d = torch.ones(3); d[2] = torch.sign(torch.det(U @ Vt))
+    d = torch.ones(3)
+    d[2] = torch.sign(torch.det(U @ Vt))
     R = U @ torch.diag(d) @ Vt
     s = float((S * d).sum() / a.pow(2).sum(-1).mean())
     return s, R, mu_d - s * R @ mu_s
@@ -119,20 +152,38 @@ def check_landmarks_on_mesh(scan: Scan, source: Path | str = "landmarks") -> Non
     spread = (scan.landmarks - scan.landmarks.mean(0)).norm(dim=-1).mean()
     gap = torch.cdist(scan.landmarks, scan.vertices).amin(-1).median()
     if not gap <= 0.1 * spread:
-        raise ValueError(f"{source}: the landmarks do not match the mesh of {scan.name} (median distance to the surface {gap:.3g}, "
-                         f"their spread {spread:.3g}): landmarks of another scan, or other units?")
+        raise ValueError(
+            f"{source}: the landmarks do not match the mesh of {scan.name} (median distance to the surface {gap:.3g}, "
+            f"their spread {spread:.3g}): landmarks of another scan, or other units?"
+        )
+
 
 class MeshGenerator:
     "A head scan as a `Generator` (see above)."
-    def __init__(self, scan: Scan, image_size: int = 224, transform: Tensor | None = None, lighting: str = "fixed",
-                 background: str | tuple = (0.0, 0.0, 0.0), supersample: int = 2):
-        if lighting not in ("fixed", "random"): raise ValueError(f"lighting must be 'fixed' or 'random', got {lighting!r}")
+
+    def __init__(
+        self,
+        scan: Scan,
+        image_size: int = 224,
+        transform: Tensor | None = None,
+        lighting: str = "fixed",
+        background: str | tuple = (0.0, 0.0, 0.0),
+        supersample: int = 2,
+    ):
+        if lighting not in ("fixed", "random"):
+            raise ValueError(f"lighting must be 'fixed' or 'random', got {lighting!r}")
         if transform is None:
-            if scan.landmarks is None: raise ValueError(f"scan {scan.name} has no landmarks to place it: pass transform= (a 4x4 matrix to the canonical frame)")
+            if scan.landmarks is None:
+                raise ValueError(
+                    f"scan {scan.name} has no landmarks to place it: pass transform= (a 4x4 matrix to the canonical frame)"
+                )
             s, R, t = similarity_fit(scan.landmarks, get_scheme("ibug68").template)
-            transform = torch.eye(4); transform[:3, :3], transform[:3, 3] = s * R, t
+            transform = torch.eye(4)
+            transform[:3, :3], transform[:3, 3] = s * R, t
         self.transform = torch.as_tensor(transform, dtype=torch.float32)
-        self.mm_per_unit = 1 / float(self.transform[:3, :3].det().abs() ** (1 / 3))  # the scan's units per canonical unit
+        self.mm_per_unit = 1 / float(
+            self.transform[:3, :3].det().abs() ** (1 / 3)
+        )  # the scan's units per canonical unit
         self.scan, self.image_size, self.lighting, self.background = scan, image_size, lighting, background
         self.name = f"scan:{scan.name}"
         self.renderer = MeshRenderer(image_size, supersample=supersample, cull_back_faces=False)
@@ -141,15 +192,18 @@ class MeshGenerator:
         return points @ self.transform[:3, :3].T + self.transform[:3, 3]
 
     @property
-    def vertices(self) -> Tensor: return self._place(self.scan.vertices)  # [V,3] canonical
+    def vertices(self) -> Tensor:
+        return self._place(self.scan.vertices)  # [V,3] canonical
 
     @property
-    def landmarks3d(self) -> Tensor | None: return None if self.scan.landmarks is None else self._place(self.scan.landmarks)  # [68,3]
+    def landmarks3d(self) -> Tensor | None:
+        return None if self.scan.landmarks is None else self._place(self.scan.landmarks)  # [68,3]
 
     def lights(self, seeds: Tensor) -> Lighting:
         "The lighting of each seed [B]."
         B = len(seeds)
-        if self.lighting == "fixed": return Lighting.frontal(B)
+        if self.lighting == "fixed":
+            return Lighting.frontal(B)
         u = seeded_uniform(seeds, 50, 4)
         az, el = (u[:, 0] - 0.5) * 2.1, (u[:, 1] - 0.5) * 1.4  # within about 60° of the front, 40° up or down
         d = torch.stack([az.sin() * el.cos(), el.sin(), az.cos() * el.cos()], -1)
@@ -159,20 +213,36 @@ class MeshGenerator:
         "The scan seen by `cameras` (B) under the lighting of `seeds` [B]: uint8 images [B,H,W,3]."
         seeds = torch.as_tensor(seeds).reshape(-1)
         B = len(cameras)
-        if len(seeds) != B: raise ValueError(f"{len(seeds)} seeds for {B} cameras")
-        bg = (seeded_uniform(seeds, 51, 1).expand(B, 3) * 0.8 + 0.1) if self.background == "random" else torch.tensor(self.background).expand(B, 3)
+        if len(seeds) != B:
+            raise ValueError(f"{len(seeds)} seeds for {B} cameras")
+        bg = (
+            (seeded_uniform(seeds, 51, 1).expand(B, 3) * 0.8 + 0.1)
+            if self.background == "random"
+            else torch.tensor(self.background).expand(B, 3)
+        )
         verts, sc = self.vertices.expand(B, -1, -1), self.scan
         colors = None if sc.colors is None else sc.colors.expand(B, -1, -1)
-        return self.renderer.render(verts, sc.faces, colors, cameras, light=self.lights(seeds), background=bg, with_depth=False,
-                                    texture=sc.texture, uv=sc.uv).images
+        return self.renderer.render(
+            verts,
+            sc.faces,
+            colors,
+            cameras,
+            light=self.lights(seeds),
+            background=bg,
+            with_depth=False,
+            texture=sc.texture,
+            uv=sc.uv,
+        ).images
 
     @classmethod
     def from_file(cls, path, **kwargs) -> "MeshGenerator":
         "A scan file (.obj with its MTL and texture, or .ply with colours), with its landmarks from a sibling .ljson when there is one."
         path = Path(path)
-        if not path.is_file(): raise FileNotFoundError(f"no scan at {path}")
+        if not path.is_file():
+            raise FileNotFoundError(f"no scan at {path}")
         loaders = {".obj": load_obj, ".ply": load_ply}
-        if path.suffix.lower() not in loaders: raise ValueError(f"{path}: a scan must be .obj or .ply")
+        if path.suffix.lower() not in loaders:
+            raise ValueError(f"{path}: a scan must be .obj or .ply")
         scan = loaders[path.suffix.lower()](path)
         side = path.with_suffix(".ljson")
         if side.exists():

@@ -19,26 +19,50 @@ __all__ = ['SMOOTHERS', 'quaternion_from_rotation', 'rotation_from_quaternion', 
 # %% ../nbs/15a_smooth.ipynb #4614c671
 def quaternion_from_rotation(R: Tensor) -> Tensor:
     "Unit quaternions [..., 4] (w, x, y, z), w ≥ 0, of rotation matrices R [..., 3, 3]."
-    if R.shape[-2:] != (3, 3): raise ValueError(f"R must be [..., 3, 3], got {list(R.shape)}")
+    if R.shape[-2:] != (3, 3):
+        raise ValueError(f"R must be [..., 3, 3], got {list(R.shape)}")
     m = R.reshape(-1, 3, 3)
     d0, d1, d2 = m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]
-    sq = torch.stack([1 + d0 + d1 + d2, 1 + d0 - d1 - d2, 1 - d0 + d1 - d2, 1 - d0 - d1 + d2], -1).clamp(min=0).sqrt()  # 2|q_i|
+    sq = (
+        torch.stack([1 + d0 + d1 + d2, 1 + d0 - d1 - d2, 1 - d0 + d1 - d2, 1 - d0 - d1 + d2], -1).clamp(min=0).sqrt()
+    )  # 2|q_i|
     a, b, c = m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]
     e, f, g = m[:, 0, 1] + m[:, 1, 0], m[:, 0, 2] + m[:, 2, 0], m[:, 1, 2] + m[:, 2, 1]
-    cand = torch.stack([torch.stack([sq[:, 0] ** 2, a, b, c], -1), torch.stack([a, sq[:, 1] ** 2, e, f], -1),
-                        torch.stack([b, e, sq[:, 2] ** 2, g], -1), torch.stack([c, f, g, sq[:, 3] ** 2], -1)], 1)  # row i = 4 q_i q
+    cand = torch.stack(
+        [
+            torch.stack([sq[:, 0] ** 2, a, b, c], -1),
+            torch.stack([a, sq[:, 1] ** 2, e, f], -1),
+            torch.stack([b, e, sq[:, 2] ** 2, g], -1),
+            torch.stack([c, f, g, sq[:, 3] ** 2], -1),
+        ],
+        1,
+    )  # row i = 4 q_i q
     best = sq.argmax(-1)
     q = cand[torch.arange(len(m)), best] / (2 * sq.gather(1, best[:, None])).clamp(min=1e-12)
     q = q * torch.where(q[:, :1] < 0, -1.0, 1.0)
     return (q / q.norm(dim=-1, keepdim=True)).reshape(*R.shape[:-2], 4)
 
+
 def rotation_from_quaternion(q: Tensor) -> Tensor:
     "Rotation matrices [..., 3, 3] of quaternions q [..., 4] (w, x, y, z), normalised first."
-    if q.shape[-1] != 4: raise ValueError(f"q must be [..., 4], got {list(q.shape)}")
+    if q.shape[-1] != 4:
+        raise ValueError(f"q must be [..., 4], got {list(q.shape)}")
     w, x, y, z = (q / q.norm(dim=-1, keepdim=True)).unbind(-1)
-    return torch.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-                        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1).reshape(*q.shape[:-1], 3, 3)
+    return torch.stack(
+        [
+            1 - 2 * (y * y + z * z),
+            2 * (x * y - w * z),
+            2 * (x * z + w * y),
+            2 * (x * y + w * z),
+            1 - 2 * (x * x + z * z),
+            2 * (y * z - w * x),
+            2 * (x * z - w * y),
+            2 * (y * z + w * x),
+            1 - 2 * (x * x + y * y),
+        ],
+        -1,
+    ).reshape(*q.shape[:-1], 3, 3)
+
 
 def align_quaternions(q: Tensor, reference: Tensor) -> Tensor:
     "q [..., 4] with each sign flipped to the side of `reference` [..., 4] (same rotations, continuous for filtering)."
@@ -49,17 +73,21 @@ def _alpha(cutoff: Tensor | float, dt: float) -> Tensor | float:
     "The smoothing factor of an exponential low-pass with cut-off frequency `cutoff` (Hz) at time step `dt` (s)."
     return 1.0 / (1.0 + 1.0 / (2 * math.pi * cutoff * dt))
 
+
 class OneEuroFilter:
     "One Euro filter over points [M, D] (see above); call once per frame with the time step dt in seconds."
+
     def __init__(self, min_cutoff: float = 1.0, beta: float = 0.0, d_cutoff: float = 1.0):
-        if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0: raise ValueError(f"need min_cutoff > 0, d_cutoff > 0, beta >= 0; got {min_cutoff}, {d_cutoff}, {beta}")
+        if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0:
+            raise ValueError(f"need min_cutoff > 0, d_cutoff > 0, beta >= 0; got {min_cutoff}, {d_cutoff}, {beta}")
         self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
         self.x: Tensor | None = None
         self.speed: Tensor | None = None
 
     def __call__(self, x: Tensor, dt: float, scale: Tensor | float = 1.0) -> Tensor:
         "Filtered points [M, D] for measurements x [M, D]; `scale` (scalar or [M, 1]) is the unit of speed."
-        if dt <= 0: raise ValueError(f"dt must be > 0 seconds, got {dt}")
+        if dt <= 0:
+            raise ValueError(f"dt must be > 0 seconds, got {dt}")
         if self.x is None:
             self.x, self.speed = x.clone(), torch.zeros_like(x)
             return self.x.clone()
@@ -71,25 +99,31 @@ class OneEuroFilter:
 # %% ../nbs/15a_smooth.ipynb #eb8eaa97
 class CovarianceKalman:
     "Constant-velocity Kalman filter over M points in D dims, measurement noise given per point and frame (see above)."
+
     def __init__(self, q: float = 1.0, r_scale: float = 1.0, gate: float | None = 25.0):
-        if q <= 0 or r_scale <= 0: raise ValueError(f"need q > 0 and r_scale > 0; got {q}, {r_scale}")
+        if q <= 0 or r_scale <= 0:
+            raise ValueError(f"need q > 0 and r_scale > 0; got {q}, {r_scale}")
         self.q, self.r_scale, self.gate = q, r_scale, gate
         self.x: Tensor | None = None  # [M, 2D] position, velocity (in units of scale)
         self.P: Tensor | None = None  # [M, 2D, 2D]
 
     def _predict(self, dt: float, scale: Tensor) -> None:
         "Move the state dt seconds ahead; the acceleration noise q is in units of `scale` [M, 1]."
-        M, D2 = self.x.shape; D = D2 // 2
+        M, D2 = self.x.shape
+        D = D2 // 2
         I = torch.eye(D, dtype=self.x.dtype)
-        F = torch.eye(D2, dtype=self.x.dtype); F[:D, D:] = dt * I
-        Q = torch.cat([torch.cat([I * dt ** 3 / 3, I * dt ** 2 / 2], 1), torch.cat([I * dt ** 2 / 2, I * dt], 1)], 0)
+        F = torch.eye(D2, dtype=self.x.dtype)
+        F[:D, D:] = dt * I
+        Q = torch.cat([torch.cat([I * dt**3 / 3, I * dt**2 / 2], 1), torch.cat([I * dt**2 / 2, I * dt], 1)], 0)
         self.x = self.x @ F.T
         self.P = F @ self.P @ F.T + self.q * scale[..., None] ** 2 * Q
 
     def __call__(self, z: Tensor, R: Tensor, dt: float, scale: Tensor | float = 1.0) -> Tensor:
         "Filtered positions [M, D] for measurements z [M, D] with covariances R [M, D, D] (units of z; `scale` scalar or [M, 1])."
-        if dt <= 0: raise ValueError(f"dt must be > 0 seconds, got {dt}")
-        if z.ndim != 2 or R.shape != (*z.shape, z.shape[1]): raise ValueError(f"z must be [M, D] and R [M, D, D]; got {list(z.shape)}, {list(R.shape)}")
+        if dt <= 0:
+            raise ValueError(f"dt must be > 0 seconds, got {dt}")
+        if z.ndim != 2 or R.shape != (*z.shape, z.shape[1]):
+            raise ValueError(f"z must be [M, D] and R [M, D, D]; got {list(z.shape)}, {list(R.shape)}")
         s = torch.as_tensor(scale, dtype=z.dtype).reshape(-1, 1).expand(len(z), 1)
         R = self.r_scale * R
         D = z.shape[1]
@@ -115,19 +149,23 @@ class CovarianceKalman:
 # %% ../nbs/15a_smooth.ipynb #f55350f5
 SMOOTHERS = ("none", "oneeuro", "uncertainty")
 
+
 @dataclass
 class SmoothingParams:
     "The knobs of both filters (tuned on synthetic clips with truth in `16_predict`)."
+
     min_cutoff: float = 0.1  # One Euro: cut-off at rest (Hz)
     beta: float = 10.0  # One Euro: cut-off rise per unit of speed (face sizes per second)
     q: float = 1.0  # Kalman: acceleration noise density (face sizes² per s³)
     r_scale: float = 1.0  # Kalman: measurement noise = r_scale x predicted covariance
     gate: float | None = 9.0  # Kalman: normalised innovation beyond which a measurement is taken as it is
 
+
 def face_size(points: Tensor) -> Tensor:
     "The square root of the area of the landmarks' bounding box: points [..., N, 2] -> [...]."
     span = points.amax(-2) - points.amin(-2)
     return span.clamp(min=1e-6).prod(-1).sqrt()
+
 
 def _spread(points: Tensor) -> Tensor:
     "The RMS distance of points [N, D] from their centroid (a scalar), the unit of 3D landmarks."
@@ -136,47 +174,78 @@ def _spread(points: Tensor) -> Tensor:
 # %% ../nbs/15a_smooth.ipynb #19fb239a
 class FaceFilter:
     "Temporal filter of one tracked face's outputs (see above); call once per frame."
+
     def __init__(self, method: str = "uncertainty", params: SmoothingParams | None = None):
-        if method not in SMOOTHERS: raise ValueError(f"method must be one of {SMOOTHERS}, got {method!r}")
+        if method not in SMOOTHERS:
+            raise ValueError(f"method must be one of {SMOOTHERS}, got {method!r}")
         self.method, self.p = method, params or SmoothingParams()
-        make = (lambda: OneEuroFilter(self.p.min_cutoff, self.p.beta)) if method == "oneeuro" else \
-               (lambda: CovarianceKalman(self.p.q, self.p.r_scale, self.p.gate))
+        make = (
+            (lambda: OneEuroFilter(self.p.min_cutoff, self.p.beta))
+            if method == "oneeuro"
+            else (lambda: CovarianceKalman(self.p.q, self.p.r_scale, self.p.gate))
+        )
         self.filters = {k: make() for k in ("points2d", "points3d", "quaternion", "translation")}
         self.quaternion: Tensor | None = None
 
-    def __call__(self, points2d: Tensor, cov2d: Tensor, points3d: Tensor, rotation: Tensor, translation: Tensor,
-                 dt: float) -> dict[str, Tensor]:
+    def __call__(
+        self, points2d: Tensor, cov2d: Tensor, points3d: Tensor, rotation: Tensor, translation: Tensor, dt: float
+    ) -> dict[str, Tensor]:
         "Filtered points2d [N,2], points3d [N,3], rotation [3,3], translation [3] from this frame's [N,2], [N,2,2], [N,3], [3,3], [3]."
-        if self.method == "none": return dict(points2d=points2d, points3d=points3d, rotation=rotation, translation=translation)
+        if self.method == "none":
+            return dict(points2d=points2d, points3d=points3d, rotation=rotation, translation=translation)
         q = quaternion_from_rotation(rotation)
-        if self.quaternion is not None: q = align_quaternions(q, self.quaternion)
+        if self.quaternion is not None:
+            q = align_quaternions(q, self.quaternion)
         size, size3, tlen = face_size(points2d), _spread(points3d), translation.norm().clamp(min=1e-6)
-        signals = dict(points2d=(points2d, size), points3d=(points3d, size3), quaternion=(q[None], 1.0), translation=(translation[None], tlen))
+        signals = dict(
+            points2d=(points2d, size),
+            points3d=(points3d, size3),
+            quaternion=(q[None], 1.0),
+            translation=(translation[None], tlen),
+        )
         if self.method == "oneeuro":
             out = {k: self.filters[k](x, dt, scale=s) for k, (x, s) in signals.items()}
         else:
-            rel = cov2d.diagonal(dim1=-2, dim2=-1).mean(-1) / size ** 2  # [N] each landmark's variance in face sizes²
-            noise = dict(points2d=cov2d, points3d=(rel * size3 ** 2)[:, None, None] * torch.eye(3),
-                         quaternion=rel.mean() * torch.eye(4)[None], translation=rel.mean() * tlen ** 2 * torch.eye(3)[None])
+            rel = cov2d.diagonal(dim1=-2, dim2=-1).mean(-1) / size**2  # [N] each landmark's variance in face sizes²
+            noise = dict(
+                points2d=cov2d,
+                points3d=(rel * size3**2)[:, None, None] * torch.eye(3),
+                quaternion=rel.mean() * torch.eye(4)[None],
+                translation=rel.mean() * tlen**2 * torch.eye(3)[None],
+            )
             out = {k: self.filters[k](x, noise[k], dt, scale=s) for k, (x, s) in signals.items()}
         self.quaternion = out["quaternion"][0] / out["quaternion"][0].norm()
-        return dict(points2d=out["points2d"], points3d=out["points3d"], rotation=rotation_from_quaternion(self.quaternion),
-                    translation=out["translation"][0])
+        return dict(
+            points2d=out["points2d"],
+            points3d=out["points3d"],
+            rotation=rotation_from_quaternion(self.quaternion),
+            translation=out["translation"][0],
+        )
 
 # %% ../nbs/15a_smooth.ipynb #17bcc856
 def temporal_errors(pred: Tensor, truth: Tensor) -> dict[str, Tensor]:
     "NME per frame [T] and jitter per frame pair [T-1], both in face sizes of the truth, for landmarks pred, truth [T, N, 2]."
-    if pred.shape != truth.shape or pred.ndim != 3: raise ValueError(f"pred and truth must both be [T, N, 2]; got {list(pred.shape)}, {list(truth.shape)}")
+    if pred.shape != truth.shape or pred.ndim != 3:
+        raise ValueError(f"pred and truth must both be [T, N, 2]; got {list(pred.shape)}, {list(truth.shape)}")
     size = face_size(truth)
     err = pred - truth
     return dict(nme=err.norm(dim=-1).mean(-1) / size, jitter=(err[1:] - err[:-1]).norm(dim=-1).mean(-1) / size[1:])
 
+
 def lag_frames(pred: Tensor, truth: Tensor, max_lag: int = 8) -> float:
     "The delay in frames (sub-frame, ≥ 0 when the output trails) that best aligns pred [T, N, 2] with truth [T, N, 2]."
-    if pred.shape != truth.shape or len(pred) <= 2 * max_lag: raise ValueError(f"pred and truth must be [T, N, 2] with T > {2 * max_lag}; got {list(pred.shape)}, {list(truth.shape)}")
+    if pred.shape != truth.shape or len(pred) <= 2 * max_lag:
+        raise ValueError(
+            f"pred and truth must be [T, N, 2] with T > {2 * max_lag}; got {list(pred.shape)}, {list(truth.shape)}"
+        )
     T = len(pred)
     shifts = torch.arange(-max_lag, max_lag + 1)
-    cost = torch.stack([(pred[max_lag + s:T - max_lag + s] - truth[max_lag:T - max_lag]).norm(dim=-1).mean() for s in shifts.tolist()])
+    cost = torch.stack(
+        [
+            (pred[max_lag + s : T - max_lag + s] - truth[max_lag : T - max_lag]).norm(dim=-1).mean()
+            for s in shifts.tolist()
+        ]
+    )
     k = int(cost.argmin())
     if 0 < k < len(cost) - 1:  # parabola through the minimum and its neighbours
         a, b, c = cost[k - 1], cost[k], cost[k + 1]
@@ -184,12 +253,24 @@ def lag_frames(pred: Tensor, truth: Tensor, max_lag: int = 8) -> float:
     return float(shifts[k])
 
 # %% ../nbs/15a_smooth.ipynb #5b764551
-def filter_sequence(points2d: Tensor, cov2d: Tensor, points3d: Tensor, rotation: Tensor, translation: Tensor, times: Tensor,
-                    method: str = "uncertainty", params: SmoothingParams | None = None) -> dict[str, Tensor]:
-    "Filtered points2d [T,N,2], points3d [T,N,3], rotation [T,3,3], translation [T,3] of one face's raw track (cov2d [T,N,2,2], times [T] s)."
+def filter_sequence(
+    points2d: Tensor,
+    cov2d: Tensor,
+    points3d: Tensor,
+    rotation: Tensor,
+    translation: Tensor,
+    times: Tensor,
+    method: str = "uncertainty",
+    params: SmoothingParams | None = None,
+) -> dict[str, Tensor]:
+    """Filtered points2d [T,N,2], points3d [T,N,3], rotation [T,3,3], translation [T,3] of one face's raw track (cov2d
+    [T,N,2,2], times [T] s)."""
     T = len(points2d)
-    if not all(len(x) == T for x in (cov2d, points3d, rotation, translation, times)): raise ValueError("every input must have the same number of frames T")
+    if not all(len(x) == T for x in (cov2d, points3d, rotation, translation, times)):
+        raise ValueError("every input must have the same number of frames T")
     f = FaceFilter(method, params)
     dts = torch.diff(times.double(), prepend=times[:1].double() - 1.0).clamp(min=1e-3).tolist()
-    outs = [f(points2d[i], cov2d[i], points3d[i], rotation[i], translation[i], dts[i]) for i in range(T)]  # causal: frame by frame
+    outs = [
+        f(points2d[i], cov2d[i], points3d[i], rotation[i], translation[i], dts[i]) for i in range(T)
+    ]  # causal: frame by frame
     return {k: torch.stack([o[k] for o in outs]) for k in outs[0]}

@@ -23,36 +23,53 @@ __all__ = ['FaceDetect', 'dlib_faces', 'load_clip_truth', 'truth_faces', 'box_re
 # %% ../nbs/15b_track.ipynb #92adc8d2
 FaceDetect = Callable[[np.ndarray, int], tuple[Tensor, Tensor]]
 
+
 def dlib_faces(min_score: float = 0.0, upsample: int = 1) -> FaceDetect:
     "dlib's HOG face detector as a tracker's detector; faces below `min_score` are dropped."
     from facelift.detect import DlibDetector
+
     dlib = DlibDetector(upsample=upsample)
+
     def detect(frame: np.ndarray, number: int) -> tuple[Tensor, Tensor]:
         b, s = dlib.boxes(np.ascontiguousarray(frame))
         keep = s >= min_score
         return torch.from_numpy(b[keep]), torch.from_numpy(s[keep])
+
     return detect
+
 
 def load_clip_truth(video) -> LabelTruth:
     "The per-frame truth of an embedded-default clip, from its `<clip>.truth.npz` side file."
     side = Path(video).with_suffix(".truth.npz")
-    if not side.exists(): raise FileNotFoundError(f"no truth side file {side.name} beside {Path(video).name} (only the embedded default's clips have one)")
-    with np.load(side) as z: return LabelTruth.from_arrays(z)
+    if not side.exists():
+        raise FileNotFoundError(
+            f"no truth side file {side.name} beside {Path(video).name} (only the embedded default's clips have one)"
+        )
+    with np.load(side) as z:
+        return LabelTruth.from_arrays(z)
+
 
 def truth_faces(truth: LabelTruth) -> FaceDetect:
     "The simulated face detector of synthetic clips: the box of the true landmarks of frame `number` (see above)."
     uv = truth.cameras.project(truth.landmarks3d)  # [T, N, 2]
+
     def detect(frame: np.ndarray, number: int) -> tuple[Tensor, Tensor]:
-        if not 0 <= number < len(uv): raise ValueError(f"frame {number} is beyond the clip's truth ({len(uv)} frames)")
+        if not 0 <= number < len(uv):
+            raise ValueError(f"frame {number} is beyond the clip's truth ({len(uv)} frames)")
         return face_box(uv[number][None]), torch.ones(1)
+
     return detect
 
 # %% ../nbs/15b_track.ipynb #0c59b03e
 def box_relation(detector_box: Tensor, landmark_box: Tensor) -> Tensor:
     "The detector box [..., 4] relative to the landmark box [..., 4]: centre offset (dx, dy) in landmark-box sizes, size ratios (sw, sh)."
     c_d, s_d = (detector_box[..., :2] + detector_box[..., 2:]) / 2, detector_box[..., 2:] - detector_box[..., :2]
-    c_l, s_l = (landmark_box[..., :2] + landmark_box[..., 2:]) / 2, (landmark_box[..., 2:] - landmark_box[..., :2]).clamp(min=1e-6)
+    c_l, s_l = (
+        (landmark_box[..., :2] + landmark_box[..., 2:]) / 2,
+        (landmark_box[..., 2:] - landmark_box[..., :2]).clamp(min=1e-6),
+    )
     return torch.cat([(c_d - c_l) / s_l, s_d / s_l], -1)
+
 
 def apply_box_relation(relation: Tensor, landmark_box: Tensor) -> Tensor:
     "The detector-style box [..., 4] for a landmark box [..., 4] under a `box_relation` [..., 4]."
@@ -64,17 +81,27 @@ def apply_box_relation(relation: Tensor, landmark_box: Tensor) -> Tensor:
 @dataclass
 class Track:
     "One followed face: its id, the box to crop next, the learnt detector-box relation, and frames since it was last detected."
+
     id: int
     box: Tensor
     relation: Tensor = field(default_factory=lambda: torch.tensor([0.0, 0.0, 1.0, 1.0]))
     since_detection: int = 0
     detected_now: bool = True
 
+
 class FaceTracker:
     "Follows faces from frame to frame (see above)."
-    def __init__(self, detect: FaceDetect, redetect_every: int = 30, min_iou: float = 0.3, max_uncertainty: float = 0.1,
-                 merge_iou: float = 0.6):
-        if redetect_every < 1: raise ValueError(f"redetect_every must be >= 1 frame, got {redetect_every}")
+
+    def __init__(
+        self,
+        detect: FaceDetect,
+        redetect_every: int = 30,
+        min_iou: float = 0.3,
+        max_uncertainty: float = 0.1,
+        merge_iou: float = 0.6,
+    ):
+        if redetect_every < 1:
+            raise ValueError(f"redetect_every must be >= 1 frame, got {redetect_every}")
         self.detect, self.redetect_every, self.min_iou = detect, redetect_every, min_iou
         self.max_uncertainty, self.merge_iou = max_uncertainty, merge_iou
         self.tracks: list[Track] = []
@@ -86,15 +113,21 @@ class FaceTracker:
     def _associate(self, boxes: Tensor) -> None:
         "Match detected boxes [K, 4] to the tracks by overlap; unmatched detections become new tracks."
         from scipy.optimize import linear_sum_assignment
+
         matched: set[int] = set()
         if self.tracks and len(boxes):
             iou = box_iou(torch.stack([t.box for t in self.tracks]), boxes.float())
             for ti, di in zip(*linear_sum_assignment(-iou.numpy())):
                 if iou[ti, di] >= self.min_iou:
-                    self.tracks[ti].box, self.tracks[ti].since_detection, self.tracks[ti].detected_now = boxes[di].float(), 0, True
+                    self.tracks[ti].box, self.tracks[ti].since_detection, self.tracks[ti].detected_now = (
+                        boxes[di].float(),
+                        0,
+                        True,
+                    )
                     matched.add(int(di))
         for di in sorted(set(range(len(boxes))) - matched):
-            self.tracks.append(Track(self._next_id, boxes[di].float())); self._next_id += 1
+            self.tracks.append(Track(self._next_id, boxes[di].float()))
+            self._next_id += 1
 
     def boxes(self, frame: np.ndarray, number: int) -> tuple[Tensor, Tensor]:
         "Track ids [K] and face boxes [K, 4] to crop in this frame; runs the detector when a detection is due."
@@ -102,8 +135,10 @@ class FaceTracker:
             self.detector_calls += 1
             boxes, _ = self.detect(frame, number)
             self._associate(torch.as_tensor(boxes).reshape(-1, 4))
-            for t in self.tracks: t.since_detection = 0
-        if not self.tracks: return torch.zeros(0, dtype=torch.long), torch.zeros(0, 4)
+            for t in self.tracks:
+                t.since_detection = 0
+        if not self.tracks:
+            return torch.zeros(0, dtype=torch.long), torch.zeros(0, 4)
         return torch.tensor([t.id for t in self.tracks]), torch.stack([t.box for t in self.tracks])
 
 # %% ../nbs/15b_track.ipynb #c48b6525
@@ -118,12 +153,15 @@ def _update(self: FaceTracker, ids: Tensor, points2d: Tensor, uncertainty: Tenso
     by_id = {t.id: t for t in self.tracks}
     for k, i in enumerate(ids.tolist()):  # a handful of faces per frame
         t = by_id[i]
-        if t.detected_now: t.relation, t.detected_now = box_relation(t.box, lmk[k]), False
+        if t.detected_now:
+            t.relation, t.detected_now = box_relation(t.box, lmk[k]), False
         t.box, t.since_detection = apply_box_relation(t.relation, lmk[k]), t.since_detection + 1
-        if unsure[k] or outside[k] or not torch.isfinite(t.box).all(): self.tracks.remove(t)
+        if unsure[k] or outside[k] or not torch.isfinite(t.box).all():
+            self.tracks.remove(t)
     if len(self.tracks) > 1:  # two tracks on one face: keep the older
         iou = box_iou(torch.stack([t.box for t in self.tracks]), torch.stack([t.box for t in self.tracks])).triu(1)
         drop = {self.tracks[j].id for _, j in (iou > self.merge_iou).nonzero().tolist()}
         self.tracks = [t for t in self.tracks if t.id not in drop]
+
 
 FaceTracker.update = _update

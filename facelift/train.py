@@ -18,14 +18,21 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from torch import Tensor
 from tqdm.auto import tqdm
 
 import facelift
 from .benchmarks import TestSet, evaluate, pose_errors, regressor_predictor, synthetic_testset
 from .core import atomic_write_bytes, atomic_write_text
-from .data import (MixedBatches, MixedDataset, MultiFrameDataset, MultiViewDataset, RenderPool, filled_template, loader,
-                           pooled_batches)
+from facelift.data import (
+    MixedBatches,
+    MixedDataset,
+    MultiFrameDataset,
+    MultiViewDataset,
+    RenderPool,
+    filled_template,
+    loader,
+    pooled_batches,
+)
 from .lift import PseudoLabelStore, landmark_normals
 from .losses import LossWeights, multiframe_loss, multiview_loss
 from .model import FaceLiftRegressor, RegressorConfig, save_regressor
@@ -39,6 +46,7 @@ __all__ = ['TRAIN_PRESETS', 'RESUMABLE', 'TrainConfig', 'parse_overrides', 'Metr
 @dataclass
 class TrainConfig:
     "Everything a training run needs (plain values); `TrainConfig.preset(name, **overrides)` for the named presets."
+
     name: str = "cpu"  # the preset this config started from
     out: str = "outputs/train"  # run directory: config.yaml, metrics.jsonl, checkpoints/, data of the embedded default
     model: str = "cpu"  # RegressorConfig preset (encoder swap: paper, resnet50, resnet152, cpu)
@@ -48,26 +56,34 @@ class TrainConfig:
     seeds: int | None = 512  # multi-view seeds used (the first N of the store; prepared if embedded); None: all
     videos: int | None = 12  # videos used (the first N of the frame store); None: all
     clip_frames: int = 48  # frames per synthetic clip of the embedded default
-    camera_limits: list = field(default_factory=lambda: [110.0, 60.0, 90.0])  # (A, B, Γ) degrees of the training and validation cameras
+    camera_limits: list = field(
+        default_factory=lambda: [110.0, 60.0, 90.0]
+    )  # (A, B, Γ) degrees of the training and validation cameras
     mv_only: bool = False  # ablation: multi-view samples only
     mf_only: bool = False  # ablation: multi-frame samples only
     mv_per_batch: int = 4  # multi-view seeds rendered per step (with a pool: its fresh renders)
     mf_per_batch: int = 4
     pool: int = 0  # multi-view samples kept rendered (data.RenderPool, refreshed by each step's renders); 0: every sample live (the paper)
     pool_draw: int = 48  # with a pool: multi-view samples per batch, drawn from it
-    mv_jitter: float = 0.0  # with a pool: photometric jitter strength of the multi-view samples (frames are always jittered)
+    mv_jitter: float = (
+        0.0  # with a pool: photometric jitter strength of the multi-view samples (frames are always jittered)
+    )
     epochs: int = 6
     steps: int | None = None  # stop after this many steps in total (None: after `epochs`)
     lr: float = 1e-4
     encoder_lr_scale: float = 1.0  # encoder lr = lr * scale
     optimizer: str = "adam"  # adam (the paper) or adamw
     weight_decay: float = 0.0
-    schedule: str = "step"  # step: lr *= lr_decay every `decay_every` epochs (the paper); cosine: warm-up, then cosine to 0 at the planned end
+    # step: lr *= lr_decay every `decay_every` epochs (the paper); cosine: warm-up, then cosine to 0 at the planned
+    # end
+    schedule: str = "step"
     lr_decay: float = 0.9
     decay_every: int = 3
     warmup_steps: int = 0  # cosine schedule: linear warm-up steps
     clip_grad: float | None = None  # clip the gradient norm to this (None: no clipping)
-    loss_weights: dict = field(default_factory=lambda: dict(points3d=1000.0, delta_t=1.0, lll_mv=1.0, rotation=1.0, lll_mf=1.0))
+    loss_weights: dict = field(
+        default_factory=lambda: dict(points3d=1000.0, delta_t=1.0, lll_mv=1.0, rotation=1.0, lll_mf=1.0)
+    )
     visibility_threshold: float = 0.0  # eq. 4: landmarks with normal . view direction above this are supervised
     checkpoint_every: int = 100  # steps (and at every epoch end)
     log_every: int = 10  # steps per metrics.jsonl line
@@ -81,34 +97,70 @@ class TrainConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "TrainConfig":
-        if name not in TRAIN_PRESETS: raise ValueError(f"unknown training preset {name!r}; known: {sorted(TRAIN_PRESETS)}")
+        if name not in TRAIN_PRESETS:
+            raise ValueError(f"unknown training preset {name!r}; known: {sorted(TRAIN_PRESETS)}")
         unknown = set(overrides) - {f.name for f in fields(cls)}
-        if unknown: raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}; known: {sorted(f.name for f in fields(cls))}")
+        if unknown:
+            raise ValueError(
+                f"unknown TrainConfig fields {sorted(unknown)}; known: {sorted(f.name for f in fields(cls))}"
+            )
         return cls(**{**TRAIN_PRESETS[name], "name": name, **overrides})
 
     @property
     def batch_mix(self) -> tuple[int, int]:
         "(multi-view, multi-frame) samples per batch after the ablation flags (with a pool, its draws are the multi-view part)."
-        if self.mv_only and self.mf_only: raise ValueError("mv_only and mf_only exclude each other")
+        if self.mv_only and self.mf_only:
+            raise ValueError("mv_only and mf_only exclude each other")
         mv = self.pool_draw if self.pool else self.mv_per_batch
         total = mv + self.mf_per_batch
         return (total, 0) if self.mv_only else (0, total) if self.mf_only else (mv, self.mf_per_batch)
 
+
 # the two CPU presets share one recipe (11_train, "The CPU recipe"); they differ in data and length
-_CPU_RECIPE = dict(model="cpu", mv_per_batch=16, mf_per_batch=16, pool=8192, pool_draw=48, mv_jitter=1.0, optimizer="adamw",
-                   weight_decay=0.05, lr=2e-3, schedule="cosine", warmup_steps=300, clip_grad=5.0, val_samples=64,
-                   amp=False,  # bf16 autocast measured 5% faster end to end on an AMX CPU, and no better per sample
-                   workers=0,  # 2 cores: a worker process only competes with the training threads (benchmarks/bench_train.py)
-                   checkpoint_every=200, log_every=20)
+_CPU_RECIPE = dict(
+    model="cpu",
+    mv_per_batch=16,
+    mf_per_batch=16,
+    pool=8192,
+    pool_draw=48,
+    mv_jitter=1.0,
+    optimizer="adamw",
+    weight_decay=0.05,
+    lr=2e-3,
+    schedule="cosine",
+    warmup_steps=300,
+    clip_grad=5.0,
+    val_samples=64,
+    amp=False,  # bf16 autocast measured 5% faster end to end on an AMX CPU, and no better per sample
+    workers=0,  # 2 cores: a worker process only competes with the training threads (benchmarks/bench_train.py)
+    checkpoint_every=200,
+    log_every=20,
+)
 
 TRAIN_PRESETS = {
-    "cpu": _CPU_RECIPE | dict(seeds=4096, videos=24, epochs=30),  # the shipped model, pretrained("cpu"): about an hour on 2 cores
-    "demo": _CPU_RECIPE | dict(seeds=256, videos=6, epochs=25, pool=2048, warmup_steps=50, checkpoint_every=100,
-                               log_every=10),  # what `make demo` trains: about 4 minutes on 2 cores
-    "paper": dict(model="paper", epochs=225, seeds=10000, videos=None, lr=1e-5, encoder_lr_scale=1.0, lr_decay=0.9, decay_every=3,
-                  loss_weights=dict(points3d=1.0, delta_t=1.0, lll_mv=1.0, rotation=1.0, lll_mf=1.0), val_samples=200, workers=6,
-                  checkpoint_every=1000, log_every=50),
+    "cpu": _CPU_RECIPE
+    | dict(seeds=4096, videos=24, epochs=30),  # the shipped model, pretrained("cpu"): about an hour on 2 cores
+    "demo": _CPU_RECIPE
+    | dict(
+        seeds=256, videos=6, epochs=25, pool=2048, warmup_steps=50, checkpoint_every=100, log_every=10
+    ),  # what `make demo` trains: about 4 minutes on 2 cores
+    "paper": dict(
+        model="paper",
+        epochs=225,
+        seeds=10000,
+        videos=None,
+        lr=1e-5,
+        encoder_lr_scale=1.0,
+        lr_decay=0.9,
+        decay_every=3,
+        loss_weights=dict(points3d=1.0, delta_t=1.0, lll_mv=1.0, rotation=1.0, lll_mf=1.0),
+        val_samples=200,
+        workers=6,
+        checkpoint_every=1000,
+        log_every=50,
+    ),
 }
+
 
 def parse_overrides(pairs: list[str]) -> dict:
     "['epochs=3', 'mv_only=true', 'loss_weights={points3d: 10}'] -> typed values (YAML syntax), checked against TrainConfig."
@@ -116,27 +168,35 @@ def parse_overrides(pairs: list[str]) -> dict:
     out = {}
     for p in pairs:
         k, sep, v = p.partition("=")
-        if not sep: raise ValueError(f"--set takes key=value, got {p!r}")
-        if k not in types: raise ValueError(f"--set {p!r}: unknown key {k!r}; known: {', '.join(sorted(types))}")
+        if not sep:
+            raise ValueError(f"--set takes key=value, got {p!r}")
+        if k not in types:
+            raise ValueError(f"--set {p!r}: unknown key {k!r}; known: {', '.join(sorted(types))}")
         out[k] = yaml.safe_load(v)
         if types[k].startswith("float") and isinstance(out[k], (str, int)) and not isinstance(out[k], bool):
-            try: out[k] = float(out[k])  # YAML reads 1e-3 as a string
-            except ValueError: raise ValueError(f"--set {p!r}: {k} must be a number") from None
+            try:
+                out[k] = float(out[k])  # YAML reads 1e-3 as a string
+            except ValueError:
+                raise ValueError(f"--set {p!r}: {k} must be a number") from None
     return out
 
 # %% ../nbs/11_train.ipynb #005037ee
 class MetricsLog:
     "Append-only `metrics.jsonl`; `truncate(step)` keeps the lines up to a step (on resume)."
+
     def __init__(self, path):
         self.path = Path(path)
 
     def read(self) -> list[dict]:
         "The complete lines (a line cut by a kill is ignored)."
-        if not self.path.exists(): return []
+        if not self.path.exists():
+            return []
         out = []
         for line in self.path.read_text().splitlines():
-            try: out.append(json.loads(line))
-            except json.JSONDecodeError: continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
         return out
 
     def truncate(self, step: int) -> None:
@@ -145,12 +205,16 @@ class MetricsLog:
 
     def write(self, **row) -> None:
         with open(self.path, "a") as f:
-            f.write(json.dumps(row) + "\n"); f.flush()
+            f.write(json.dumps(row) + "\n")
+            f.flush()
 
 # %% ../nbs/11_train.ipynb #bbf40fa3
 def _data_dirs(cfg: TrainConfig) -> tuple[Path, Path]:
     run = Path(cfg.out)
-    return (Path(cfg.pseudolabels) if cfg.pseudolabels else run / "pseudolabels"), (Path(cfg.frames) if cfg.frames else run / "frames")
+    return (Path(cfg.pseudolabels) if cfg.pseudolabels else run / "pseudolabels"), (
+        Path(cfg.frames) if cfg.frames else run / "frames"
+    )
+
 
 def ensure_data(cfg: TrainConfig) -> tuple[Path, Path]:
     "The pseudo-label and frame store folders of a run, preparing the embedded default's in the run directory when not given."
@@ -158,15 +222,26 @@ def ensure_data(cfg: TrainConfig) -> tuple[Path, Path]:
     from facelift.heads import SyntheticHeads
     from facelift.lift import default_view_set, prepare
     from facelift.video import ingest_videos, make_synthetic_clips
+
     run = Path(cfg.out)
     pl, fr = _data_dirs(cfg)
     if cfg.pseudolabels is None:
-        prepare(SyntheticHeads(), SimulatedLabeller(), range(0, cfg.seeds or 512), default_view_set(), pl, shard_size=256, progress=cfg.progress)
-    elif not (pl / "manifest.json").exists(): raise FileNotFoundError(f"pseudolabels: no pseudo-label store at {pl}")
+        prepare(
+            SyntheticHeads(),
+            SimulatedLabeller(),
+            range(0, cfg.seeds or 512),
+            default_view_set(),
+            pl,
+            shard_size=256,
+            progress=cfg.progress,
+        )
+    elif not (pl / "manifest.json").exists():
+        raise FileNotFoundError(f"pseudolabels: no pseudo-label store at {pl}")
     if cfg.frames is None and not cfg.mv_only:
         clips = make_synthetic_clips(cfg.videos or 12, run / "clips", frames=cfg.clip_frames, progress=cfg.progress)
         ingest_videos(clips, SimulatedLabeller(), fr, progress=cfg.progress)
-    elif cfg.frames is not None and not (fr / "manifest.json").exists(): raise FileNotFoundError(f"frames: no frame store at {fr}")
+    elif cfg.frames is not None and not (fr / "manifest.json").exists():
+        raise FileNotFoundError(f"frames: no frame store at {fr}")
     return pl, fr
 
 # %% ../nbs/11_train.ipynb #ceedde03
@@ -177,17 +252,36 @@ def validate(model: FaceLiftRegressor, testset: TestSet, batch: int = 32) -> dic
     median) and translation error (median, % inter-ocular distance). See `13_benchmarks.pose_errors`."""
     e = pose_errors(model, testset, batch)
     dev = next(model.parameters()).device
-    nmlc_of = lambda template: evaluate(regressor_predictor(model, device=dev, template=template), testset, batch=batch).scores.mean
-    return {"val/err3d": e["err3d"].mean().item(), "val/err3d_template": e["err3d_template"].mean().item(),
-            "val/nmlc": nmlc_of(False), "val/nmlc_template": nmlc_of(True), "val/rot_deg": e["rot_deg"].median().item(),
-            "val/rot_deg_mean": e["rot_deg"].mean().item(), "val/rot_deg_frontal": e["rot_deg_frontal"].median().item(),
-            "val/trans_err": e["trans"].median().item()}
-
+    nmlc_of = lambda template: (
+        evaluate(regressor_predictor(model, device=dev, template=template), testset, batch=batch).scores.mean
+    )
+    return {
+        "val/err3d": e["err3d"].mean().item(),
+        "val/err3d_template": e["err3d_template"].mean().item(),
+        "val/nmlc": nmlc_of(False),
+        "val/nmlc_template": nmlc_of(True),
+        "val/rot_deg": e["rot_deg"].median().item(),
+        "val/rot_deg_mean": e["rot_deg"].mean().item(),
+        "val/rot_deg_frontal": e["rot_deg_frontal"].median().item(),
+        "val/trans_err": e["trans"].median().item(),
+    }
 
 # %% ../nbs/11_train.ipynb #a16ca7a9
 def _git_sha() -> str:
-    try: return subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(facelift.__file__).parent, capture_output=True, text=True, timeout=5).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError): return "unknown"
+    try:
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                cwd=Path(facelift.__file__).parent,
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.strip()
+            or "unknown"
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
 
 def _distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
     "(rank, world size, device); joins the process group under torchrun."
@@ -200,56 +294,89 @@ def _distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
         local = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local)
         return rank, world, torch.device("cuda", local)
-    if world > 1: torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
+    if world > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
     return rank, world, torch.device(cfg.device if cfg.device not in ("auto", "cuda") else "cpu")
+
 
 def _rng_state() -> dict:
     s = np.random.get_state()
-    return dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                numpy=dict(keys=s[1].tolist(), pos=int(s[2]), has_gauss=int(s[3]), gauss=float(s[4])), python=list(random.getstate()[1]))
+    return dict(
+        torch=torch.get_rng_state(),
+        cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        numpy=dict(keys=s[1].tolist(), pos=int(s[2]), has_gauss=int(s[3]), gauss=float(s[4])),
+        python=list(random.getstate()[1]),
+    )
+
 
 def _set_rng_state(s: dict) -> None:
     torch.set_rng_state(s["torch"])
-    if s["cuda"] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
-    n = s["numpy"]; np.random.set_state(("MT19937", np.array(n["keys"], dtype=np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    if s["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
+    n = s["numpy"]
+    np.random.set_state(("MT19937", np.array(n["keys"], dtype=np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
     random.setstate((3, tuple(s["python"]), None))
+
 
 def _part(pred, rows: slice):
     "The predictions of some rows of the batch, in float32 (autocast may have produced half precision)."
     return type(pred)(**{f.name: getattr(pred, f.name)[rows].float() for f in fields(pred)})
 
+
 def _autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
     "The autocast precision of a run: bf16 (fp16 without it) on CUDA, bf16 on CPUs that compute it natively, else None (float32)."
-    if not cfg.amp: return None
-    if device.type == "cuda": return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if not cfg.amp:
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     native = [getattr(torch.cpu, f, lambda: False) for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-    return torch.bfloat16 if device.type == "cpu" and any(f() for f in native) else None  # emulated bf16 would be slower
+    return (
+        torch.bfloat16 if device.type == "cpu" and any(f() for f in native) else None
+    )  # emulated bf16 would be slower
+
 
 def build_optimizer(cfg: TrainConfig, model: FaceLiftRegressor) -> torch.optim.Optimizer:
     "Adam (the paper) or AdamW over two groups: the encoder at `lr * encoder_lr_scale`, the rest at `lr`."
-    if cfg.optimizer not in ("adam", "adamw"): raise ValueError(f"optimizer must be adam or adamw, got {cfg.optimizer!r}")
+    if cfg.optimizer not in ("adam", "adamw"):
+        raise ValueError(f"optimizer must be adam or adamw, got {cfg.optimizer!r}")
     enc = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
     rest = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
     kind = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return kind([{"params": rest, "lr": cfg.lr}, {"params": enc, "lr": cfg.lr * cfg.encoder_lr_scale}], weight_decay=cfg.weight_decay)
+    return kind(
+        [{"params": rest, "lr": cfg.lr}, {"params": enc, "lr": cfg.lr * cfg.encoder_lr_scale}],
+        weight_decay=cfg.weight_decay,
+    )
 
-def build_schedule(cfg: TrainConfig, opt: torch.optim.Optimizer, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+
+def build_schedule(
+    cfg: TrainConfig, opt: torch.optim.Optimizer, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     "The learning-rate factor per step: the paper's step decay, or a linear warm-up then a cosine to 0 at the planned end (`epochs`)."
-    if cfg.schedule == "step": return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cfg.lr_decay ** ((s // steps_per_epoch) // cfg.decay_every))
-    if cfg.schedule != "cosine": raise ValueError(f"schedule must be step or cosine, got {cfg.schedule!r}")
+    if cfg.schedule == "step":
+        return torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: cfg.lr_decay ** ((s // steps_per_epoch) // cfg.decay_every)
+        )
+    if cfg.schedule != "cosine":
+        raise ValueError(f"schedule must be step or cosine, got {cfg.schedule!r}")
     end = cfg.epochs * steps_per_epoch  # not `steps`: a run stopped early and resumed follows the same curve
     warm = lambda s: min(1.0, (s + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warm(s) * 0.5 * (1 + math.cos(math.pi * min(s, end) / end)))
 
+
 class TrainingDiverged(RuntimeError):
     "Raised after `max_bad_steps` consecutive non-finite steps."
 
+
 RESUMABLE = {"steps", "epochs", "workers", "progress", "device", "out"}  # may change between a run and its resume
+
 
 def _check_resume(cfg: TrainConfig, saved: dict, path: Path) -> None:
     diff = {k: (saved.get(k), v) for k, v in asdict(cfg).items() if k not in RESUMABLE and saved.get(k) != v}
-    if diff: raise ValueError(f"--resume with a different config than {path} was started with: "
-                              + "; ".join(f"{k}: run has {a!r}, now {b!r}" for k, (a, b) in diff.items()))
+    if diff:
+        raise ValueError(
+            f"--resume with a different config than {path} was started with: "
+            + "; ".join(f"{k}: run has {a!r}, now {b!r}" for k, (a, b) in diff.items())
+        )
 
 # %% ../nbs/11_train.ipynb #ec2949e8
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
@@ -257,17 +384,27 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     rank, world, device = _distributed(cfg)
     # live renders on CPU cores: Mesa's llvmpipe would start rasteriser threads of its own that compete with PyTorch's for
     # the same cores; rasterising in the data thread costs less (benchmarks/bench_train.py: data overhead 22% -> 8-12%)
-    if device.type == "cpu": os.environ.setdefault("LP_NUM_THREADS", "0")
+    if device.type == "cpu":
+        os.environ.setdefault("LP_NUM_THREADS", "0")
     main = rank == 0
-    run = Path(cfg.out); ck_dir = run / "checkpoints"; last = ck_dir / "last.pt"
+    run = Path(cfg.out)
+    ck_dir = run / "checkpoints"
+    last = ck_dir / "last.pt"
     if not resume and last.exists():
-        raise ValueError(f"{run} already holds a run (checkpoint {last}); pass --resume to continue it, or choose another --out")
-    if resume and not last.exists(): raise FileNotFoundError(f"--resume: no checkpoint {last} to resume from")
+        raise ValueError(
+            f"{run} already holds a run (checkpoint {last}); pass --resume to continue it, or choose another --out"
+        )
+    if resume and not last.exists():
+        raise FileNotFoundError(f"--resume: no checkpoint {last} to resume from")
     state = torch.load(last, map_location="cpu", weights_only=True) if resume else None
-    if state: _check_resume(cfg, state["train_config"], last)
+    if state:
+        _check_resume(cfg, state["train_config"], last)
     n_mv, n_mf = cfg.batch_mix
-    if main: run.mkdir(parents=True, exist_ok=True); ensure_data(cfg)
-    if world > 1: torch.distributed.barrier()
+    if main:
+        run.mkdir(parents=True, exist_ok=True)
+        ensure_data(cfg)
+    if world > 1:
+        torch.distributed.barrier()
     pl_dir, fr_dir = _data_dirs(cfg)
     store = PseudoLabelStore(pl_dir)
     scheme = store.manifest["scheme"]
@@ -276,7 +413,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     S = mcfg.image_size
     mv = MultiViewDataset(store, S, limit=cfg.seeds, limits=tuple(cfg.camera_limits)) if n_mv else None
     mf = MultiFrameDataset(FrameStore(fr_dir), S, videos=cfg.videos) if n_mf else None
-    if mf is not None and mf.scheme.name != scheme: raise ValueError(f"frames are labelled in {mf.scheme.name}, pseudo-labels in {scheme}")
+    if mf is not None and mf.scheme.name != scheme:
+        raise ValueError(f"frames are labelled in {mf.scheme.name}, pseudo-labels in {scheme}")
     fresh = cfg.mv_per_batch if cfg.pool and n_mv else n_mv  # multi-view seeds rendered per step
     plans = MixedBatches(len(mv) if mv else 0, len(mf) if mf else 0, fresh, n_mf, seed=cfg.seed, rank=rank, world=world)
     spe = plans.steps_per_epoch
@@ -291,33 +429,72 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     step = 0
     if state:
-        model.load_state_dict(state["model"]); opt.load_state_dict(state["optimizer"]); sched.load_state_dict(state["scheduler"])
-        if state.get("scaler"): scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng"]); step = int(state["step"])
-    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if world > 1 else model
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        _set_rng_state(state["rng"])
+        step = int(state["step"])
+    net = (
+        torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        if world > 1
+        else model
+    )
     weights = LossWeights(**cfg.loss_weights)
     metrics = MetricsLog(run / "metrics.jsonl")
     if main:
-        if state: metrics.truncate(step)
-        info = dict(config=asdict(cfg), regressor=asdict(mcfg) | {"template": "<from the pseudo-label store>"}, git_sha=_git_sha(),
-                    facelift=facelift.__version__, torch=torch.__version__, device=str(device), world_size=world,
-                    steps_per_epoch=spe, total_steps=total, samples={"multiview": len(mv) if mv else 0, "multiframe": len(mf) if mf else 0})
-        atomic_write_text(run / "config.yaml", yaml.safe_dump(json.loads(json.dumps(info, default=str)), sort_keys=False))
-    testset = synthetic_testset(cfg.val_samples, image_size=S, limits=tuple(cfg.camera_limits)) if main and cfg.val_samples else None
+        if state:
+            metrics.truncate(step)
+        info = dict(
+            config=asdict(cfg),
+            regressor=asdict(mcfg) | {"template": "<from the pseudo-label store>"},
+            git_sha=_git_sha(),
+            facelift=facelift.__version__,
+            torch=torch.__version__,
+            device=str(device),
+            world_size=world,
+            steps_per_epoch=spe,
+            total_steps=total,
+            samples={"multiview": len(mv) if mv else 0, "multiframe": len(mf) if mf else 0},
+        )
+        atomic_write_text(
+            run / "config.yaml", yaml.safe_dump(json.loads(json.dumps(info, default=str)), sort_keys=False)
+        )
+    testset = (
+        synthetic_testset(cfg.val_samples, image_size=S, limits=tuple(cfg.camera_limits))
+        if main and cfg.val_samples
+        else None
+    )
 
     def checkpoint(epoch_end: bool = False) -> None:
-        if not main: return
-        save_regressor(model, last, optimizer=opt.state_dict(), scheduler=sched.state_dict(), scaler=scaler.state_dict(),
-                       rng=_rng_state(), step=step, train_config=asdict(cfg))
-        if epoch_end: save_regressor(model, ck_dir / f"epoch_{step // spe:03d}.pt", step=step)
+        if not main:
+            return
+        save_regressor(
+            model,
+            last,
+            optimizer=opt.state_dict(),
+            scheduler=sched.state_dict(),
+            scaler=scaler.state_dict(),
+            rng=_rng_state(),
+            step=step,
+            train_config=asdict(cfg),
+        )
+        if epoch_end:
+            save_regressor(model, ck_dir / f"epoch_{step // spe:03d}.pt", step=step)
 
     def validation() -> None:
-        if testset is None: return
-        metrics.write(step=step, epoch=step / spe, **validate(model, testset)); model.train()
+        if testset is None:
+            return
+        metrics.write(step=step, epoch=step / spe, **validate(model, testset))
+        model.train()
 
     if cfg.pool and mv is not None:  # multi-view samples from a render pool, in this process
-        if cfg.workers: raise ValueError(f"a render pool (pool={cfg.pool}) renders in the training process: set workers=0")
-        batches = pooled_batches(RenderPool(mv, plans, cfg.pool, n_mv, cfg.mv_jitter), mf, plans.iterate(*divmod(step, spe)))
+        if cfg.workers:
+            raise ValueError(f"a render pool (pool={cfg.pool}) renders in the training process: set workers=0")
+        batches = pooled_batches(
+            RenderPool(mv, plans, cfg.pool, n_mv, cfg.mv_jitter), mf, plans.iterate(*divmod(step, spe))
+        )
     else:
         batches = loader(MixedDataset(mv, mf), plans.iterate(*divmod(step, spe)), workers=cfg.workers)
     bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (main and cfg.progress))
@@ -325,77 +502,115 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     model.train()
     it = iter(batches)
     while step < total:
-        td = time.perf_counter(); b = next(it); t_data += time.perf_counter() - td
+        td = time.perf_counter()
+        b = next(it)
+        t_data += time.perf_counter() - td
         x = b["images"].to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=dtype, enabled=amp):
             pred = net(x)
         k, loss, terms = b["n_mv"], x.new_zeros(()), {}
         if k:
             l, t = multiview_loss(_part(pred, slice(0, k)), {kk: v.to(device) for kk, v in b["mv"].items()}, weights)
-            loss = loss + l; terms |= t
+            loss = loss + l
+            terms |= t
         if k < len(x):
-            l, t = multiframe_loss(_part(pred, slice(k, None)), {kk: v.to(device) for kk, v in b["mf"].items()}, normals,
-                                   cfg.visibility_threshold, weights)
-            loss = loss + l; terms |= t
+            l, t = multiframe_loss(
+                _part(pred, slice(k, None)),
+                {kk: v.to(device) for kk, v in b["mf"].items()},
+                normals,
+                cfg.visibility_threshold,
+                weights,
+            )
+            loss = loss + l
+            terms |= t
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.unscale_(opt)
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad or float("inf"))
         ok = torch.isfinite(loss.detach()) & torch.isfinite(gnorm)
         if world > 1:  # every process skips together
-            flag = ok.to(device).int(); torch.distributed.all_reduce(flag, torch.distributed.ReduceOp.MIN); ok = flag.bool()
+            flag = ok.to(device).int()
+            torch.distributed.all_reduce(flag, torch.distributed.ReduceOp.MIN)
+            ok = flag.bool()
         step += 1
         if bool(ok):
-            scaler.step(opt); scaler.update(); bad = 0
-            window.append({"loss": loss.item(), **{kk: float(v.detach()) for kk, v in terms.items()}, "grad_norm": gnorm.item()})
+            scaler.step(opt)
+            scaler.update()
+            bad = 0
+            window.append(
+                {"loss": loss.item(), **{kk: float(v.detach()) for kk, v in terms.items()}, "grad_norm": gnorm.item()}
+            )
         else:
             bad += 1
             reason = "non-finite loss" if not torch.isfinite(loss) else "non-finite gradient"
-            if main: metrics.write(step=step, epoch=step / spe, skipped=reason, **{kk: float(v.detach()) for kk, v in terms.items()})
+            if main:
+                metrics.write(
+                    step=step, epoch=step / spe, skipped=reason, **{kk: float(v.detach()) for kk, v in terms.items()}
+                )
             if bad >= cfg.max_bad_steps:
                 bar.close()
-                raise TrainingDiverged(f"training stopped at step {step}: {bad} consecutive non-finite steps ({reason}); "
-                                   f"the last good checkpoint is {last}")
+                raise TrainingDiverged(
+                    f"training stopped at step {step}: {bad} consecutive non-finite steps ({reason}); "
+                    f"the last good checkpoint is {last}"
+                )
         sched.step()
         bar.update(1)
         if main and window and (step % cfg.log_every == 0 or step == total):
             dt = time.perf_counter() - t0
             row = {kk: float(np.mean([w[kk] for w in window if kk in w])) for kk in window[-1]}
-            metrics.write(step=step, epoch=step / spe, lr=sched.get_last_lr()[0], samples_per_s=len(window) * len(x) * world / dt,
-                          data_fraction=t_data / dt, **row)
+            metrics.write(
+                step=step,
+                epoch=step / spe,
+                lr=sched.get_last_lr()[0],
+                samples_per_s=len(window) * len(x) * world / dt,
+                data_fraction=t_data / dt,
+                **row,
+            )
             bar.set_postfix(loss=f"{row['loss']:.3g}")
             window, t_data, t0 = [], 0.0, time.perf_counter()
         epoch_end = step % spe == 0
-        if bad == 0 and (epoch_end or step % cfg.checkpoint_every == 0 or step == total): checkpoint(epoch_end)  # never mid-failure
-        if epoch_end or step == total: validation()
-        if world > 1 and (epoch_end or step % cfg.checkpoint_every == 0 or step == total): torch.distributed.barrier()
+        if bad == 0 and (epoch_end or step % cfg.checkpoint_every == 0 or step == total):
+            checkpoint(epoch_end)  # never mid-failure
+        if epoch_end or step == total:
+            validation()
+        if world > 1 and (epoch_end or step % cfg.checkpoint_every == 0 or step == total):
+            torch.distributed.barrier()
     bar.close()
     if world > 1:  # DDP keeps replicas identical: check it (a checksum of the weights, spread over the processes)
         c = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum().to(device)
         hi, lo = c.clone(), c.clone()
-        torch.distributed.all_reduce(hi, torch.distributed.ReduceOp.MAX); torch.distributed.all_reduce(lo, torch.distributed.ReduceOp.MIN)
-        if main: metrics.write(step=step, ddp_processes=world, ddp_weight_spread=(hi - lo).item())
-    if main: save_regressor(model, run / "model.pt", step=step)
-    if world > 1: torch.distributed.barrier()
+        torch.distributed.all_reduce(hi, torch.distributed.ReduceOp.MAX)
+        torch.distributed.all_reduce(lo, torch.distributed.ReduceOp.MIN)
+        if main:
+            metrics.write(step=step, ddp_processes=world, ddp_weight_spread=(hi - lo).item())
+    if main:
+        save_regressor(model, run / "model.pt", step=step)
+    if world > 1:
+        torch.distributed.barrier()
     return run
 
 # %% ../nbs/11_train.ipynb #10df521c
 def ship_run(run, name: str, command: str, root=None) -> Path:
     "Write run `run`'s final model (fp16) and record into `root/name` (default: the package's `weights/` folder); returns that folder."
     run = Path(run)
-    if not (run / "model.pt").is_file(): raise FileNotFoundError(f"{run} has no final model.pt: finish the run (--resume) before shipping it")
+    if not (run / "model.pt").is_file():
+        raise FileNotFoundError(f"{run} has no final model.pt: finish the run (--resume) before shipping it")
     ck = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
     half = {k: v.half() if v.is_floating_point() else v for k, v in ck["model"].items()}
     dest = Path(root or Path(facelift.__file__).parent / "weights") / name
     dest.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO(); torch.save({"config": ck["config"], "model": half, "step": ck.get("step")}, buf)
+    buf = io.BytesIO()
+    torch.save({"config": ck["config"], "model": half, "step": ck.get("step")}, buf)
     atomic_write_bytes(dest / "model.pt", buf.getvalue())
-    for f in ("config.yaml", "metrics.jsonl"): atomic_write_bytes(dest / f, (run / f).read_bytes())
+    for f in ("config.yaml", "metrics.jsonl"):
+        atomic_write_bytes(dest / f, (run / f).read_bytes())
     val = [r for r in MetricsLog(run / "metrics.jsonl").read() if "val/nmlc" in r]
     last = "\n".join(f"- {k}: {v:.4g}" for k, v in val[-1].items() if k.startswith("val/")) if val else "- none"
     info = yaml.safe_load((run / "config.yaml").read_text())
-    atomic_write_text(dest / "RECORD.md", f"# Shipped model `{name}`\n\nTrained by:\n\n```sh\n{command}\n```\n\n"
-                      f"Code: git {info.get('git_sha')}, facelift {info.get('facelift')}, torch {info.get('torch')}, {info.get('device')}.\n"
-                      f"Steps: {ck.get('step')}. Last validation (step {val[-1]['step'] if val else '-'}):\n\n{last}\n")
+    atomic_write_text(
+        dest / "RECORD.md",
+        f"# Shipped model `{name}`\n\nTrained by:\n\n```sh\n{command}\n```\n\n"
+        f"Code: git {info.get('git_sha')}, facelift {info.get('facelift')}, torch {info.get('torch')}, {info.get('device')}.\n"
+        f"Steps: {ck.get('step')}. Last validation (step {val[-1]['step'] if val else '-'}):\n\n{last}\n",
+    )
     return dest
-

@@ -9,7 +9,6 @@ import io
 import json
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +16,11 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .camera import CameraSpace
 from .assets import sha256_of
+from .camera import CameraSpace
 from .core import atomic_write_bytes, atomic_write_json
 from .detect import Detections, LabelTruth, SimulatedLabeller, apply_similarity, crop_face, label_truth
-from .heads import EXPRESSIONS, SyntheticHeads, sample_expression, seeded_uniform
+from .heads import SyntheticHeads, sample_expression, seeded_uniform
 
 # %% auto #0
 __all__ = ['MOTIONS', 'VIDEO_SUFFIXES', 'clip_motion', 'clip_expressions', 'write_video', 'make_synthetic_clips', 'FrameStore',
@@ -31,27 +30,41 @@ __all__ = ['MOTIONS', 'VIDEO_SUFFIXES', 'clip_motion', 'clip_expressions', 'writ
 def _smooth_walk(u: Tensor, frames: int, knots: int = 4) -> Tensor:
     "Smooth curves in [-1, 1] over `frames` from uniforms u [B, knots] (cosine interpolation between knots)."
     t = torch.linspace(0, knots - 1, frames)
-    i0 = t.floor().long().clamp(max=knots - 2); f = t - i0
+    i0 = t.floor().long().clamp(max=knots - 2)
+    f = t - i0
     w = (1 - torch.cos(math.pi * f)) / 2
     v = u * 2 - 1
     return v[:, i0] * (1 - w) + v[:, i0 + 1] * w
 
+
 MOTIONS = ("walk", "still", "turn")
 
-def clip_motion(seed: int, frames: int, yaw: float = 60.0, pitch: float = 25.0, roll: float = 20.0, kind: str = "walk",
-                turn_frames: int = 12) -> Tensor:
+
+def clip_motion(
+    seed: int,
+    frames: int,
+    yaw: float = 60.0,
+    pitch: float = 25.0,
+    roll: float = 20.0,
+    kind: str = "walk",
+    turn_frames: int = 12,
+) -> Tensor:
     """Head pose angles [frames, 3] (azimuth, elevation, roll in degrees) of one clip. `kind`: 'walk' (a smooth random walk),
     'still' (the walk's first pose, held) or 'turn' (held, then a fast yaw turn of 70% of `yaw` either side in `turn_frames`, held)."""
-    if kind not in MOTIONS: raise ValueError(f"kind must be one of {MOTIONS}, got {kind!r}")
+    if kind not in MOTIONS:
+        raise ValueError(f"kind must be one of {MOTIONS}, got {kind!r}")
     u = seeded_uniform(torch.tensor([seed]), 40, 12).reshape(3, 4)
     walk = _smooth_walk(u, frames).T * torch.tensor([yaw, pitch, roll])
-    if kind == "walk": return walk
-    if kind == "still": return walk[:1].expand(frames, 3).clone()
+    if kind == "walk":
+        return walk
+    if kind == "still":
+        return walk[:1].expand(frames, 3).clone()
     start = frames // 2 - turn_frames // 2
     s = ((torch.arange(frames) - start) / turn_frames).clamp(0, 1)
     side = 1.0 if u[0, 0] < 0.5 else -1.0
     out = walk[:1].expand(frames, 3) * 0.5
     return torch.cat([(side * 0.7 * yaw * -torch.cos(math.pi * s))[:, None], out[:, 1:]], 1)
+
 
 def clip_expressions(seed: int, frames: int) -> dict[str, Tensor]:
     "Expression values [frames] per name: the seed's video-distribution expression ramping in and out, plus blinks."
@@ -66,12 +79,15 @@ def clip_expressions(seed: int, frames: int) -> dict[str, Tensor]:
     both = u[4] < 0.7  # mostly both eyes, sometimes a wink
     out["blink_right"] = torch.maximum(out["blink_right"], blink)
     out["blink_left"] = torch.maximum(out["blink_left"], blink if both else torch.zeros(frames))
-    out["gaze_x"] = 0.4 * torch.sin(2 * math.pi * (t + u[5])); out["gaze_y"] = 0.2 * torch.sin(2 * math.pi * (t + u[6]))
+    out["gaze_x"] = 0.4 * torch.sin(2 * math.pi * (t + u[5]))
+    out["gaze_y"] = 0.2 * torch.sin(2 * math.pi * (t + u[6]))
     return out
+
 
 def _degrade(frames: np.ndarray, uv: np.ndarray, seed: int, occluder: bool) -> np.ndarray:
     "Motion blur along the landmarks' motion, a moving occluder, sensor noise, JPEG round trip: frames [T,H,W,3] uint8."
     import cv2
+
     rng = np.random.default_rng(seed)
     T, H, W, _ = frames.shape
     out = frames.copy()
@@ -92,18 +108,24 @@ def _degrade(frames: np.ndarray, uv: np.ndarray, seed: int, occluder: bool) -> n
         out[i] = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     return out
 
+
 def write_video(path, frames: np.ndarray, fps: float = 24.0) -> Path:
     "Write RGB frames [T,H,W,3] uint8 to an .mp4 (mp4v) atomically."
     import cv2
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.mp4")
     T, H, W, _ = frames.shape
     w = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (W, H))
-    if not w.isOpened(): raise RuntimeError(f"OpenCV cannot write {path} (mp4v)")
-    for f in frames: w.write(np.ascontiguousarray(f[..., ::-1]))
+    if not w.isOpened():
+        raise RuntimeError(f"OpenCV cannot write {path} (mp4v)")
+    for f in frames:
+        w.write(np.ascontiguousarray(f[..., ::-1]))
     w.release()
     tmp.replace(path)
     return path
+
 
 def make_synthetic_clips(
     n: int,  # number of clips (identities)
@@ -116,8 +138,10 @@ def make_synthetic_clips(
     progress: bool = True,
 ) -> list[Path]:
     "Render `n` clips of synthetic heads (video distribution) as .mp4 files with truth side files; existing clips are kept."
-    if motion not in MOTIONS: raise ValueError(f"motion must be one of {MOTIONS}, got {motion!r}")
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    if motion not in MOTIONS:
+        raise ValueError(f"motion must be one of {MOTIONS}, got {motion!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     heads = SyntheticHeads(distribution="video", image_size=size, supersample=2)
     space = CameraSpace(image_size=size)
     paths = []
@@ -125,17 +149,20 @@ def make_synthetic_clips(
         seed = seed_offset + k
         path = out_dir / f"clip_{seed:07d}.mp4"
         paths.append(path)
-        if path.exists() and path.with_suffix(".truth.npz").exists(): continue
+        if path.exists() and path.with_suffix(".truth.npz").exists():
+            continue
         ang = clip_motion(seed, frames, kind=motion)
         cams = space.camera(ang[:, 0], ang[:, 1], ang[:, 2], delta_t=torch.tensor([0.0, 0.0, 0.9]).expand(frames, 3))
         seeds = torch.full((frames,), seed)
         expr = clip_expressions(seed, frames)
-        if motion != "walk": expr = {k: v[:1].expand(frames) for k, v in expr.items()}
+        if motion != "walk":
+            expr = {k: v[:1].expand(frames) for k, v in expr.items()}
         images = heads.render_full(seeds, cams, expression=expr, with_depth=False)[0].images.numpy()
         truth = label_truth(heads, seeds, cams, expression=expr)
         occluder = motion == "walk" and bool(seeded_uniform(torch.tensor([seed]), 42, 1)[0, 0] < 0.3)
         video = _degrade(images, cams.project(truth.landmarks3d).numpy(), seed, occluder)
-        buf = io.BytesIO(); np.savez_compressed(buf, **truth.to_arrays(), occluder=occluder, motion=motion)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **truth.to_arrays(), occluder=occluder, motion=motion)
         atomic_write_bytes(path.with_suffix(".truth.npz"), buf.getvalue())
         write_video(path, video, fps)
     return paths
@@ -143,6 +170,7 @@ def make_synthetic_clips(
 # %% ../nbs/06_video.ipynb #74252210
 class FrameStore:
     "Face crops and 2D labels of ingested videos (see above for the layout)."
+
     def __init__(self, root):
         self.root = Path(root)
         m = self.root / "manifest.json"
@@ -158,17 +186,21 @@ class FrameStore:
         "Skipped videos and the reason."
         return {k: v["reason"] for k, v in self.manifest["videos"].items() if v["status"] == "skipped"}
 
-    def __len__(self) -> int: return sum(self.manifest["videos"][v]["faces_found"] for v in self.videos)
+    def __len__(self) -> int:
+        return sum(self.manifest["videos"][v]["faces_found"] for v in self.videos)
 
     def labels(self, video: str) -> dict[str, np.ndarray]:
         "frame [F], points [F,N,2] (crop pixels), score [F,N], transform [F,2,3] (video -> crop pixels)."
-        with np.load(self.root / "labels" / f"{video}.npz") as z: return dict(z)
+        with np.load(self.root / "labels" / f"{video}.npz") as z:
+            return dict(z)
 
     def image(self, video: str, frame: int) -> np.ndarray:
         "One stored crop, RGB uint8 [224,224,3]."
         import cv2
+
         img = cv2.imread(str(self.root / "frames" / video / f"{frame:06d}.jpg"), cv2.IMREAD_COLOR)
-        if img is None: raise FileNotFoundError(f"frame {frame} of {video} not found in {self.root}")
+        if img is None:
+            raise FileNotFoundError(f"frame {frame} of {video} not found in {self.root}")
         return img[..., ::-1].copy()
 
     def index(self) -> list[tuple[str, int]]:
@@ -186,48 +218,69 @@ class FrameStore:
         self.manifest.update(meta)
         self.manifest["videos"][video] = entry
         done = [self.manifest["videos"][v] for v in self.videos]
-        self.manifest["counts"] = dict(videos=len(done), skipped=len(self.skipped), frames_read=sum(e["frames_read"] for e in done),
-                                       faces_found=sum(e["faces_found"] for e in done))
+        self.manifest["counts"] = dict(
+            videos=len(done),
+            skipped=len(self.skipped),
+            frames_read=sum(e["frames_read"] for e in done),
+            faces_found=sum(e["faces_found"] for e in done),
+        )
         atomic_write_json(self.root / "manifest.json", self.manifest)
 
 # %% ../nbs/06_video.ipynb #4ff15742
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 
+
 def _video_paths(paths) -> list[Path]:
-    if isinstance(paths, (str, Path)): paths = [paths]
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
     out = []
     for p in map(Path, paths):
-        if p.is_dir(): out += sorted(q for q in p.rglob("*") if q.suffix.lower() in VIDEO_SUFFIXES and not q.name.startswith("."))
-        elif p.exists(): out.append(p)
-        else: raise FileNotFoundError(f"no such video or folder: {p}")
+        if p.is_dir():
+            out += sorted(q for q in p.rglob("*") if q.suffix.lower() in VIDEO_SUFFIXES and not q.name.startswith("."))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"no such video or folder: {p}")
     return out
+
 
 def _decode(path: Path, every_k: int, max_frames: int | None) -> tuple[np.ndarray, np.ndarray]:
     "Frames [F,H,W,3] RGB uint8 and their indices [F]; raises ValueError naming what is wrong."
     import cv2
-    if path.stat().st_size == 0: raise ValueError("empty file (0 bytes)")
+
+    if path.stat().st_size == 0:
+        raise ValueError("empty file (0 bytes)")
     cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened(): raise ValueError("not a readable video (OpenCV cannot open it)")
+    if not cap.isOpened():
+        raise ValueError("not a readable video (OpenCV cannot open it)")
     frames, idx, i = [], [], 0
     try:
         while max_frames is None or len(frames) < max_frames:
             ok = cap.grab()
-            if not ok: break
+            if not ok:
+                break
             if i % every_k == 0:
                 ok, f = cap.retrieve()
-                if not ok or f is None: break
-                frames.append(f[..., ::-1]); idx.append(i)
+                if not ok or f is None:
+                    break
+                frames.append(f[..., ::-1])
+                idx.append(i)
             i += 1
     finally:
         cap.release()
-    if not frames: raise ValueError("no decodable frames")
+    if not frames:
+        raise ValueError("no decodable frames")
     return np.stack(frames), np.array(idx)
+
 
 def _encode_jpeg(img: np.ndarray, quality: int = 95) -> bytes:
     import cv2
+
     ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok: raise RuntimeError("JPEG encoding failed")
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
     return buf.tobytes()
+
 
 def ingest_videos(
     paths,  # video files and/or folders (searched recursively)
@@ -243,17 +296,25 @@ def ingest_videos(
     "Decode, detect, crop and store; resumable and robust to bad files (see above)."
     store = FrameStore(out_dir)
     store.root.mkdir(parents=True, exist_ok=True)
-    meta = dict(scheme=detector.scheme.name, detector=type(detector).__name__, size=size, margin=margin, every_k=every_k,
-                max_frames=max_frames)
+    meta = dict(
+        scheme=detector.scheme.name,
+        detector=type(detector).__name__,
+        size=size,
+        margin=margin,
+        every_k=every_k,
+        max_frames=max_frames,
+    )
     old = {k: store.manifest.get(k) for k in ("scheme", "detector", "size") if k in store.manifest}
     clash = {k: (v, meta[k]) for k, v in old.items() if v != meta[k]}
-    if clash: raise ValueError(f"{store.root} holds a frame store made with other settings: {clash}")
+    if clash:
+        raise ValueError(f"{store.root} holds a frame store made with other settings: {clash}")
     videos = _video_paths(paths)
     needs_truth = isinstance(detector, SimulatedLabeller)
     bar = tqdm(videos, desc="ingest videos", unit="video", disable=not progress)
     for path in bar:
         vid = path.stem
-        if vid in store.manifest["videos"] and store.manifest["videos"][vid]["status"] == "done": continue
+        if vid in store.manifest["videos"] and store.manifest["videos"][vid]["status"] == "done":
+            continue
         bar.set_postfix_str(vid)
         entry = dict(path=str(path), frames_read=0, faces_found=0)
         try:
@@ -263,28 +324,48 @@ def ingest_videos(
             truth = None
             if needs_truth:
                 side = path.with_suffix(".truth.npz")
-                if not side.exists(): raise ValueError(f"no truth side file {side.name} for the simulated labeller")
-                with np.load(side) as z: truth = LabelTruth.from_arrays(z)
-                if len(truth) < idx.max() + 1: raise ValueError(f"{side.name} has truth for {len(truth)} frames, the video more")
+                if not side.exists():
+                    raise ValueError(f"no truth side file {side.name} for the simulated labeller")
+                with np.load(side) as z:
+                    truth = LabelTruth.from_arrays(z)
+                if len(truth) < idx.max() + 1:
+                    raise ValueError(f"{side.name} has truth for {len(truth)} frames, the video more")
             t0 = time.perf_counter()
-            dets = Detections.cat([detector(torch.from_numpy(frames[i:i + batch]), None if truth is None else truth[torch.from_numpy(idx[i:i + batch])])
-                                   for i in range(0, len(frames), batch)])
+            dets = Detections.cat(
+                [
+                    detector(
+                        torch.from_numpy(frames[i : i + batch]),
+                        None if truth is None else truth[torch.from_numpy(idx[i : i + batch])],
+                    )
+                    for i in range(0, len(frames), batch)
+                ]
+            )
             t_detect = time.perf_counter() - t0
             entry["frames_read"] = len(frames)
             keep = dets.found.numpy()
-            if not keep.any(): raise ValueError("no face found in any frame")
+            if not keep.any():
+                raise ValueError("no face found in any frame")
             t0 = time.perf_counter()
             crops, M = crop_face(torch.from_numpy(frames[keep]), dets.points[keep], size=size, margin=margin)
             pts = apply_similarity(M, dets.points[keep])
             for f, crop in zip(idx[keep], crops.numpy()):
                 atomic_write_bytes(store.root / "frames" / vid / f"{int(f):06d}.jpg", _encode_jpeg(crop))
             buf = io.BytesIO()
-            np.savez(buf, frame=idx[keep], points=pts.numpy().astype(np.float32), score=dets.score[keep].numpy().astype(np.float32),
-                     transform=M.numpy().astype(np.float32))
+            np.savez(
+                buf,
+                frame=idx[keep],
+                points=pts.numpy().astype(np.float32),
+                score=dets.score[keep].numpy().astype(np.float32),
+                transform=M.numpy().astype(np.float32),
+            )
             label_file = atomic_write_bytes(store.root / "labels" / f"{vid}.npz", buf.getvalue())
             t_crop = time.perf_counter() - t0
-            entry.update(status="done", faces_found=int(keep.sum()), sha256=sha256_of(label_file),
-                         seconds=dict(decode=round(t_decode, 3), detect=round(t_detect, 3), crop_store=round(t_crop, 3)))
+            entry.update(
+                status="done",
+                faces_found=int(keep.sum()),
+                sha256=sha256_of(label_file),
+                seconds=dict(decode=round(t_decode, 3), detect=round(t_detect, 3), crop_store=round(t_crop, 3)),
+            )
         except (ValueError, OSError) as e:
             entry.update(status="skipped", reason=str(e))
         store._record(vid, entry, meta)

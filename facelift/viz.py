@@ -11,6 +11,7 @@ import math
 import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
@@ -24,6 +25,9 @@ from .camera import Camera, CameraSpace
 from .core import atomic_write_json, atomic_write_text
 from .landmarks import REGIONS, Scheme, get_scheme
 
+if TYPE_CHECKING:
+    import ipywidgets
+
 # %% auto #0
 __all__ = ['REGION_COLORS', 'LOSS_TERMS', 'scheme_figure', 'camera_frusta', 'camera_sphere_figure', 'angle_histograms_figure',
            'projected_views_figure', 'image_grid_figure', 'view_mask_figure', 'landmarks3d_figure',
@@ -32,22 +36,41 @@ __all__ = ['REGION_COLORS', 'LOSS_TERMS', 'scheme_figure', 'camera_frusta', 'cam
            'save_figure', 'save_html', 'table_html', 'write_report']
 
 # %% ../nbs/14_viz.ipynb #b403624e
-REGION_COLORS = dict(contour="#636efa", brows="#ab63fa", nose="#00cc96", eyes="#ef553b", mouth="#ffa15a", pupils="#19d3f3")
+REGION_COLORS = dict(
+    contour="#636efa", brows="#ab63fa", nose="#00cc96", eyes="#ef553b", mouth="#ffa15a", pupils="#19d3f3"
+)
+
 
 def _region_colors(scheme: Scheme) -> list[str]:
     return [REGION_COLORS.get(r, "#888") for r in scheme.region_of()]
+
 
 def scheme_figure(scheme: str | Scheme, points: Tensor | None = None) -> go.Figure:
     "A scheme's landmarks in a frontal view with their indices (hover: name and region); `points [N,3]` default to the template."
     s = get_scheme(scheme)
     p = (s.template if points is None else points).detach().cpu().numpy()
     regions = s.region_of()
-    fig = go.Figure(go.Scatter(
-        x=p[:, 0], y=p[:, 1], mode="markers+text", text=[str(i) for i in range(s.n)], textposition="top center",
-        textfont=dict(size=8), marker=dict(color=_region_colors(s), size=6),
-        hovertext=[f"{i}: {n} ({r})" for i, (n, r) in enumerate(zip(s.names, regions))], hoverinfo="text"))
-    fig.update_layout(title=f"{s.name}: {s.n} landmarks (frontal view of the template)", width=620, height=620,
-                      showlegend=False, xaxis_title="x (subject's right ← → left)", yaxis_title="y (up)")
+    fig = go.Figure(
+        go.Scatter(
+            x=p[:, 0],
+            y=p[:, 1],
+            mode="markers+text",
+            text=[str(i) for i in range(s.n)],
+            textposition="top center",
+            textfont=dict(size=8),
+            marker=dict(color=_region_colors(s), size=6),
+            hovertext=[f"{i}: {n} ({r})" for i, (n, r) in enumerate(zip(s.names, regions))],
+            hoverinfo="text",
+        )
+    )
+    fig.update_layout(
+        title=f"{s.name}: {s.n} landmarks (frontal view of the template)",
+        width=620,
+        height=620,
+        showlegend=False,
+        xaxis_title="x (subject's right ← → left)",
+        yaxis_title="y (up)",
+    )
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
 
@@ -61,11 +84,14 @@ def camera_frusta(cams: Camera, depth: float = 0.35) -> tuple[np.ndarray, np.nda
     world = (xc - cams.t[:, None]) @ cams.R  # Rᵀ (x - t), batched
     pts = torch.cat([cams.center[:, None], world], 1)  # [B,5,3]: apex + 4 corners
     edges = torch.tensor([[0, 1], [0, 2], [0, 3], [0, 4], [1, 2], [2, 3], [3, 4], [4, 1]])
+
     def segs(e):
         seg = pts[:, e]  # [B,E,2,3]
         gap = torch.full_like(seg[:, :, :1], float("nan"))
         return torch.cat([seg, gap], 2).reshape(-1, 3).cpu().numpy()
+
     return segs(edges), segs(edges[4:5])
+
 
 def _sphere_wireframe(center, radius: float, n: int = 12) -> np.ndarray:
     "Latitude/longitude circles of a sphere, NaN-separated [M,3]."
@@ -80,6 +106,7 @@ def _sphere_wireframe(center, radius: float, n: int = 12) -> np.ndarray:
     gap = np.full((1, 3), np.nan)
     return np.concatenate([np.concatenate([l, gap]) for l in lines]) * radius + np.asarray(center)
 
+
 def camera_sphere_figure(
     cams: Camera,  # cameras to draw (B)
     landmarks3d: Tensor | None = None,  # [N,3] head landmarks in world coordinates
@@ -91,34 +118,79 @@ def camera_sphere_figure(
     fig = go.Figure()
     if space is not None:
         sw = _sphere_wireframe(space.look_at, space.radius)
-        fig.add_scatter3d(x=sw[:, 0], y=sw[:, 1], z=sw[:, 2], mode="lines", line=dict(color="#ddd", width=1),
-                          name="camera sphere", hoverinfo="skip")
+        fig.add_scatter3d(
+            x=sw[:, 0],
+            y=sw[:, 1],
+            z=sw[:, 2],
+            mode="lines",
+            line=dict(color="#ddd", width=1),
+            name="camera sphere",
+            hoverinfo="skip",
+        )
     edges, tops = camera_frusta(cams)
-    fig.add_scatter3d(x=edges[:, 0], y=edges[:, 1], z=edges[:, 2], mode="lines", line=dict(color="#1f77b4", width=2),
-                      name="frusta", hoverinfo="skip")
-    fig.add_scatter3d(x=tops[:, 0], y=tops[:, 1], z=tops[:, 2], mode="lines", line=dict(color="#d62728", width=5),
-                      name="image top edge", hoverinfo="skip")
+    fig.add_scatter3d(
+        x=edges[:, 0],
+        y=edges[:, 1],
+        z=edges[:, 2],
+        mode="lines",
+        line=dict(color="#1f77b4", width=2),
+        name="frusta",
+        hoverinfo="skip",
+    )
+    fig.add_scatter3d(
+        x=tops[:, 0],
+        y=tops[:, 1],
+        z=tops[:, 2],
+        mode="lines",
+        line=dict(color="#d62728", width=5),
+        name="image top edge",
+        hoverinfo="skip",
+    )
     c = cams.center.cpu().numpy()
     text = None if angles is None else [f"α={a:.0f}° β={b:.0f}° γ={g:.0f}°" for a, b, g in angles.tolist()]
-    fig.add_scatter3d(x=c[:, 0], y=c[:, 1], z=c[:, 2], mode="markers", marker=dict(size=3, color="#1f77b4"),
-                      name="camera centres", hovertext=text, hoverinfo="text" if text else "x+y+z")
+    fig.add_scatter3d(
+        x=c[:, 0],
+        y=c[:, 1],
+        z=c[:, 2],
+        mode="markers",
+        marker=dict(size=3, color="#1f77b4"),
+        name="camera centres",
+        hovertext=text,
+        hoverinfo="text" if text else "x+y+z",
+    )
     if landmarks3d is not None:
         s = get_scheme(scheme)
         p = landmarks3d.detach().cpu().numpy()
         colors = _region_colors(s) if len(p) == s.n else "#444"
-        fig.add_scatter3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], mode="markers", marker=dict(size=3, color=colors),
-                          name="landmarks", hovertext=s.names if len(p) == s.n else None)
-    fig.update_layout(title=f"{len(cams)} cameras of the augmented camera space", height=650,
-                      scene=dict(aspectmode="data", xaxis_title="x", yaxis_title="y (up)", zaxis_title="z (face)",
-                                 camera=dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.6, y=0.8, z=1.6))),
-                      legend=dict(orientation="h"))
+        fig.add_scatter3d(
+            x=p[:, 0],
+            y=p[:, 1],
+            z=p[:, 2],
+            mode="markers",
+            marker=dict(size=3, color=colors),
+            name="landmarks",
+            hovertext=s.names if len(p) == s.n else None,
+        )
+    fig.update_layout(
+        title=f"{len(cams)} cameras of the augmented camera space",
+        height=650,
+        scene=dict(
+            aspectmode="data",
+            xaxis_title="x",
+            yaxis_title="y (up)",
+            zaxis_title="z (face)",
+            camera=dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.6, y=0.8, z=1.6)),
+        ),
+        legend=dict(orientation="h"),
+    )
     return fig
 
 # %% ../nbs/14_viz.ipynb #a0e643b9
 def _truncated_gauss_pdf(x: np.ndarray, limit: float) -> np.ndarray:
     "Density ∝ exp(-(x/limit)²) on [-limit, limit]; its integral is limit·√π·erf(1)."
     limit = max(limit, 1e-9)
-    return np.exp(-(x / limit) ** 2) / (limit * math.sqrt(math.pi) * math.erf(1.0))
+    return np.exp(-((x / limit) ** 2)) / (limit * math.sqrt(math.pi) * math.erf(1.0))
+
 
 def angle_histograms_figure(angles: Tensor, space: CameraSpace, title: str | None = None) -> go.Figure:
     "Histograms of sampled azimuth / elevation / roll [n,3] (degrees) with the acceptance density overlaid."
@@ -127,13 +199,31 @@ def angle_histograms_figure(angles: Tensor, space: CameraSpace, title: str | Non
     fig = make_subplots(1, 3, subplot_titles=names)
     for j, lim in enumerate((space.A, space.B, space.Gamma)):
         density, edges = np.histogram(a[:, j], bins=40, range=(-lim, lim), density=True)  # binned here: small JSON
-        fig.add_bar(x=(edges[:-1] + edges[1:]) / 2, y=density, width=edges[1] - edges[0], marker_color="#9ecae1",
-                    name="sampled", showlegend=j == 0, row=1, col=j + 1)
+        fig.add_bar(
+            x=(edges[:-1] + edges[1:]) / 2,
+            y=density,
+            width=edges[1] - edges[0],
+            marker_color="#9ecae1",
+            name="sampled",
+            showlegend=j == 0,
+            row=1,
+            col=j + 1,
+        )
         x = np.linspace(-lim, lim, 200)
-        fig.add_scatter(x=x, y=_truncated_gauss_pdf(x, lim), mode="lines", line=dict(color="#d62728"),
-                        name="exp(-(angle/limit)²), normalised", showlegend=j == 0, row=1, col=j + 1)
+        fig.add_scatter(
+            x=x,
+            y=_truncated_gauss_pdf(x, lim),
+            mode="lines",
+            line=dict(color="#d62728"),
+            name="exp(-(angle/limit)²), normalised",
+            showlegend=j == 0,
+            row=1,
+            col=j + 1,
+        )
         fig.update_xaxes(title_text="degrees", row=1, col=j + 1)
-    fig.update_layout(title=title or f"{len(a)} sampled camera angles vs the acceptance density", height=360, bargap=0.02)
+    fig.update_layout(
+        title=title or f"{len(a)} sampled camera angles vs the acceptance density", height=360, bargap=0.02
+    )
     return fig
 
 # %% ../nbs/14_viz.ipynb #94666e91
@@ -149,21 +239,44 @@ def projected_views_figure(
     h, w = cams.image_size
     s = get_scheme(scheme)
     colors = _region_colors(s) if uv.shape[1] == s.n else "#444"
-    B = len(cams); rows = (B + cols - 1) // cols
+    B = len(cams)
+    rows = (B + cols - 1) // cols
     titles = [f"α={a:.0f}° β={b:.0f}° γ={g:.0f}°" for a, b, g in angles.tolist()] if angles is not None else None
     fig = make_subplots(rows, cols, subplot_titles=titles, horizontal_spacing=0.03, vertical_spacing=0.08)
     for i in range(B):
         r, c = i // cols + 1, i % cols + 1
         lo, hi = uv[i].min(0), uv[i].max(0)
-        fig.add_scatter(x=[0, w, w, 0, 0], y=[0, 0, h, h, 0], mode="lines", line=dict(color="#999"), hoverinfo="skip", row=r, col=c)
-        fig.add_scatter(x=[lo[0], hi[0], hi[0], lo[0], lo[0]], y=[lo[1], lo[1], hi[1], hi[1], lo[1]], mode="lines",
-                        line=dict(color="#2ca02c", dash="dot"), hoverinfo="skip", row=r, col=c)
-        fig.add_scatter(x=uv[i, :, 0], y=uv[i, :, 1], mode="markers", marker=dict(size=4, color=colors),
-                        hovertext=s.names if uv.shape[1] == s.n else None, row=r, col=c)
+        fig.add_scatter(
+            x=[0, w, w, 0, 0], y=[0, 0, h, h, 0], mode="lines", line=dict(color="#999"), hoverinfo="skip", row=r, col=c
+        )
+        fig.add_scatter(
+            x=[lo[0], hi[0], hi[0], lo[0], lo[0]],
+            y=[lo[1], lo[1], hi[1], hi[1], lo[1]],
+            mode="lines",
+            line=dict(color="#2ca02c", dash="dot"),
+            hoverinfo="skip",
+            row=r,
+            col=c,
+        )
+        fig.add_scatter(
+            x=uv[i, :, 0],
+            y=uv[i, :, 1],
+            mode="markers",
+            marker=dict(size=4, color=colors),
+            hovertext=s.names if uv.shape[1] == s.n else None,
+            row=r,
+            col=c,
+        )
         fig.update_xaxes(range=[-10, w + 10], showticklabels=False, row=r, col=c)
-        fig.update_yaxes(range=[h + 10, -10], showticklabels=False, scaleanchor=f"x{'' if i == 0 else i + 1}", row=r, col=c)
-    fig.update_layout(showlegend=False, height=260 * rows + 60, width=240 * cols + 60,
-                      title="Sampled cameras in image space: landmarks and their box (Δt rule)")
+        fig.update_yaxes(
+            range=[h + 10, -10], showticklabels=False, scaleanchor=f"x{'' if i == 0 else i + 1}", row=r, col=c
+        )
+    fig.update_layout(
+        showlegend=False,
+        height=260 * rows + 60,
+        width=240 * cols + 60,
+        title="Sampled cameras in image space: landmarks and their box (Δt rule)",
+    )
     return fig
 
 # %% ../nbs/14_viz.ipynb #3c273534
@@ -178,29 +291,52 @@ def image_grid_figure(
 ) -> go.Figure:
     "A mosaic of images with optional points (e.g. landmarks) drawn on each tile."
     import plotly.express as px
+
     imgs = images.detach().cpu()
     B, H, W, _ = imgs.shape
-    cols = min(cols, B); rows = (B + cols - 1) // cols
+    cols = min(cols, B)
+    rows = (B + cols - 1) // cols
     canvas = torch.full((rows * H, cols * W, 3), 255, dtype=torch.uint8)
     for i in range(B):  # a handful of tiles: assembling the mosaic is not a hot path
         r, c = divmod(i, cols)
-        canvas[r * H:(r + 1) * H, c * W:(c + 1) * W] = imgs[i]
+        canvas[r * H : (r + 1) * H, c * W : (c + 1) * W] = imgs[i]
     fig = px.imshow(canvas.numpy(), binary_string=True, binary_format="jpg")  # JPEG keeps notebooks and reports small
     if points is not None:
         p = points.detach().cpu().float().clone()
         off = torch.tensor([[(i % cols) * W, (i // cols) * H] for i in range(B)], dtype=torch.float32)
         p = (p - 0.5 + off[:, None]).reshape(-1, 2).numpy().round(1)  # pixel i covers [i, i+1); plotly centres it on i
         colors = [point_colors] * len(p) if isinstance(point_colors, str) else list(point_colors)
-        if len(colors) != len(p): colors = colors * (len(p) // max(len(colors), 1))  # one colour per landmark, repeated per tile
+        if len(colors) != len(p):
+            colors = colors * (len(p) // max(len(colors), 1))  # one colour per landmark, repeated per tile
         for col in dict.fromkeys(colors):  # one trace per colour keeps the figure small
             sel = np.array([c == col for c in colors])
-            fig.add_scatter(x=p[sel, 0], y=p[sel, 1], mode="markers", marker=dict(size=3, color=col), hoverinfo="skip", showlegend=False)
+            fig.add_scatter(
+                x=p[sel, 0],
+                y=p[sel, 1],
+                mode="markers",
+                marker=dict(size=3, color=col),
+                hoverinfo="skip",
+                showlegend=False,
+            )
     for i, t in enumerate(titles or []):
-        fig.add_annotation(x=(i % cols) * W + 4, y=(i // cols) * H + 4, text=t, showarrow=False, xanchor="left", yanchor="top",
-                           font=dict(size=10, color="white"), bgcolor="rgba(0,0,0,0.45)")
-    fig.update_layout(title=title, width=cols * tile_px + 40, height=rows * tile_px + (70 if title else 30),
-                      margin=dict(l=10, r=10, t=50 if title else 10, b=10))
-    fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
+        fig.add_annotation(
+            x=(i % cols) * W + 4,
+            y=(i // cols) * H + 4,
+            text=t,
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            font=dict(size=10, color="white"),
+            bgcolor="rgba(0,0,0,0.45)",
+        )
+    fig.update_layout(
+        title=title,
+        width=cols * tile_px + 40,
+        height=rows * tile_px + (70 if title else 30),
+        margin=dict(l=10, r=10, t=50 if title else 10, b=10),
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
     return fig
 
 # %% ../nbs/14_viz.ipynb #96ef5aa6
@@ -209,13 +345,28 @@ def view_mask_figure(view_set) -> go.Figure:
     s = get_scheme(view_set.scheme)
     m = view_set.mask().float().numpy()
     names = [v.name for v in view_set.views]
-    fig = go.Figure(go.Heatmap(z=m, x=[f"{i} {n}" for i, n in enumerate(s.names)], y=names, zmin=0, zmax=1, showscale=False,
-                               colorscale=[[0, "#eeeeee"], [1, "#2ca02c"]], xgap=1, ygap=1,
-                               hovertemplate="view %{y}<br>landmark %{x}<br>votes: %{z}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=m,
+            x=[f"{i} {n}" for i, n in enumerate(s.names)],
+            y=names,
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            colorscale=[[0, "#eeeeee"], [1, "#2ca02c"]],
+            xgap=1,
+            ygap=1,
+            hovertemplate="view %{y}<br>landmark %{x}<br>votes: %{z}<extra></extra>",
+        )
+    )
     bounds = np.cumsum([len(s.regions[r]) for r in REGIONS if r in s.regions])[:-1] - 0.5
-    for b in bounds: fig.add_vline(x=b, line=dict(color="#555", width=1))
-    fig.update_layout(title=f"View set '{view_set.name}': {len(names)} views x {s.n} landmarks ({int(m.sum())} votes)",
-                      height=24 * len(names) + 160, xaxis=dict(showticklabels=False, title="landmarks (contour | brows | nose | eyes | mouth | pupils)"))
+    for b in bounds:
+        fig.add_vline(x=b, line=dict(color="#555", width=1))
+    fig.update_layout(
+        title=f"View set '{view_set.name}': {len(names)} views x {s.n} landmarks ({int(m.sum())} votes)",
+        height=24 * len(names) + 160,
+        xaxis=dict(showticklabels=False, title="landmarks (contour | brows | nose | eyes | mouth | pupils)"),
+    )
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -232,25 +383,70 @@ def landmarks3d_figure(
     s = get_scheme(scheme)
     P = points3d.detach().cpu().float()
     hover = [f"{i}: {n}" for i, n in enumerate(s.names)]
-    fig = go.Figure(go.Scatter3d(x=P[:, 0], y=P[:, 2], z=P[:, 1], mode="markers", name="pseudo-labels", hovertext=hover, hoverinfo="text",
-                                 marker=dict(size=3.5, color=_region_colors(s))))
+    fig = go.Figure(
+        go.Scatter3d(
+            x=P[:, 0],
+            y=P[:, 2],
+            z=P[:, 1],
+            mode="markers",
+            name="pseudo-labels",
+            hovertext=hover,
+            hoverinfo="text",
+            marker=dict(size=3.5, color=_region_colors(s)),
+        )
+    )
     if template is not None:
         T = template.detach().cpu().float()
-        fig.add_scatter3d(x=T[:, 0], y=T[:, 2], z=T[:, 1], mode="markers", name="template", hovertext=hover, hoverinfo="text",
-                          marker=dict(size=2.5, color="#9a9a9a"))
+        fig.add_scatter3d(
+            x=T[:, 0],
+            y=T[:, 2],
+            z=T[:, 1],
+            mode="markers",
+            name="template",
+            hovertext=hover,
+            hoverinfo="text",
+            marker=dict(size=2.5, color="#9a9a9a"),
+        )
     if truth is not None:
         G = truth.detach().cpu().float()
-        fig.add_scatter3d(x=G[:, 0], y=G[:, 2], z=G[:, 1], mode="markers", name="truth", hovertext=hover, hoverinfo="text",
-                          marker=dict(size=2.5, color="black", symbol="x"))
+        fig.add_scatter3d(
+            x=G[:, 0],
+            y=G[:, 2],
+            z=G[:, 1],
+            mode="markers",
+            name="truth",
+            hovertext=hover,
+            hoverinfo="text",
+            marker=dict(size=2.5, color="black", symbol="x"),
+        )
     if normals is not None:
         base = (template if template is not None else points3d).detach().cpu().float()
         tip = base + 0.03 * normals.detach().cpu().float()
         seg = torch.stack([base, tip, torch.full_like(base, float("nan"))], 1).reshape(-1, 3).numpy()
-        fig.add_scatter3d(x=seg[:, 0], y=seg[:, 2], z=seg[:, 1], mode="lines", name="normals", line=dict(color="#1f77b4", width=2), hoverinfo="skip")
-    fig.update_layout(title=title, height=560, margin=dict(l=0, r=0, t=40, b=0), legend=dict(x=0, y=1),
-                      scene=dict(aspectmode="data", xaxis_title="x", yaxis_title="z (forwards)", zaxis_title="y (up)",
-                                 camera=dict(eye=dict(x=0.2, y=2.0, z=0.3))))
+        fig.add_scatter3d(
+            x=seg[:, 0],
+            y=seg[:, 2],
+            z=seg[:, 1],
+            mode="lines",
+            name="normals",
+            line=dict(color="#1f77b4", width=2),
+            hoverinfo="skip",
+        )
+    fig.update_layout(
+        title=title,
+        height=560,
+        margin=dict(l=0, r=0, t=40, b=0),
+        legend=dict(x=0, y=1),
+        scene=dict(
+            aspectmode="data",
+            xaxis_title="x",
+            yaxis_title="z (forwards)",
+            zaxis_title="y (up)",
+            camera=dict(eye=dict(x=0.2, y=2.0, z=0.3)),
+        ),
+    )
     return fig
+
 
 def residual_heatmap_figure(
     residuals: Tensor,  # [V,N] pixels (NaN: the view does not vote for the landmark)
@@ -261,38 +457,75 @@ def residual_heatmap_figure(
     "Heatmap views x landmarks of lifting residuals; blank where masked."
     s = get_scheme(scheme)
     r = residuals.detach().cpu().float().numpy()
-    fig = go.Figure(go.Heatmap(z=r, x=[f"{i} {n}" for i, n in enumerate(s.names)], y=view_names, colorscale="Viridis", zmin=0,
-                               zmax=float(np.nanpercentile(r, 98)) if np.isfinite(r).any() else 1.0, xgap=1, ygap=1,
-                               colorbar=dict(title="px"), hovertemplate="view %{y}<br>landmark %{x}<br>%{z:.2f} px<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=r,
+            x=[f"{i} {n}" for i, n in enumerate(s.names)],
+            y=view_names,
+            colorscale="Viridis",
+            zmin=0,
+            zmax=float(np.nanpercentile(r, 98)) if np.isfinite(r).any() else 1.0,
+            xgap=1,
+            ygap=1,
+            colorbar=dict(title="px"),
+            hovertemplate="view %{y}<br>landmark %{x}<br>%{z:.2f} px<extra></extra>",
+        )
+    )
     bounds = np.cumsum([len(s.regions[k]) for k in REGIONS if k in s.regions])[:-1] - 0.5
-    for b in bounds: fig.add_vline(x=b, line=dict(color="#555", width=1))
-    fig.update_layout(title=title, height=24 * len(view_names) + 160,
-                      xaxis=dict(showticklabels=False, title="landmarks (contour | brows | nose | eyes | mouth | pupils)"))
+    for b in bounds:
+        fig.add_vline(x=b, line=dict(color="#555", width=1))
+    fig.update_layout(
+        title=title,
+        height=24 * len(view_names) + 160,
+        xaxis=dict(showticklabels=False, title="landmarks (contour | brows | nose | eyes | mouth | pupils)"),
+    )
     fig.update_yaxes(autorange="reversed")
     return fig
 
 # %% ../nbs/14_viz.ipynb #59696e76
 LOSS_TERMS = ("loss", "points3d", "delta_t", "rotation", "lll_mv", "lll_mf")
 
+
 def training_curves_figure(metrics, title: str = "Training") -> go.Figure:
-    "3x2 curves of a run: loss terms, 3D/pose terms (log), learning rate & throughput, validation vs template, pose error vs a constant guess."
+    """3x2 curves of a run: loss terms, 3D/pose terms (log), learning rate & throughput, validation vs template, pose
+    error vs a constant guess."""
     from facelift.train import MetricsLog
+
     rows = MetricsLog(metrics).read() if isinstance(metrics, (str, Path)) else list(metrics)
-    fig = make_subplots(3, 2, subplot_titles=("likelihood terms and total", "3D and pose terms (log)", "learning rate",
-                                              "validation vs mean template at predicted pose", "validation: rotation error vs a constant frontal guess",
-                                              "validation: translation error"),
-                        specs=[[{}, {}], [{"secondary_y": True}, {"secondary_y": True}], [{}, {}]])
+    fig = make_subplots(
+        3,
+        2,
+        subplot_titles=(
+            "likelihood terms and total",
+            "3D and pose terms (log)",
+            "learning rate",
+            "validation vs mean template at predicted pose",
+            "validation: rotation error vs a constant frontal guess",
+            "validation: translation error",
+        ),
+        specs=[[{}, {}], [{"secondary_y": True}, {"secondary_y": True}], [{}, {}]],
+    )
     train_rows = [r for r in rows if "loss" in r]
     series = lambda k, rs: ([r["step"] for r in rs if k in r], [r[k] for r in rs if k in r])
     for k in ("loss", "lll_mv", "lll_mf"):
         x, y = series(k, train_rows)
-        if x: fig.add_scatter(x=x, y=y, name=k, mode="lines", row=1, col=1)
+        if x:
+            fig.add_scatter(x=x, y=y, name=k, mode="lines", row=1, col=1)
     skipped = [r["step"] for r in rows if "skipped" in r]
     if skipped:
-        fig.add_scatter(x=skipped, y=[0] * len(skipped), mode="markers", marker=dict(symbol="x", color="red", size=9), name="skipped step", row=1, col=1)
+        fig.add_scatter(
+            x=skipped,
+            y=[0] * len(skipped),
+            mode="markers",
+            marker=dict(symbol="x", color="red", size=9),
+            name="skipped step",
+            row=1,
+            col=1,
+        )
     for k in ("points3d", "delta_t", "rotation"):
         x, y = series(k, train_rows)
-        if x: fig.add_scatter(x=x, y=y, name=k, mode="lines", row=1, col=2)
+        if x:
+            fig.add_scatter(x=x, y=y, name=k, mode="lines", row=1, col=2)
     fig.update_yaxes(type="log", row=1, col=2)
     x, y = series("lr", train_rows)
     fig.add_scatter(x=x, y=y, name="lr (decoder)", mode="lines", row=2, col=1)
@@ -301,20 +534,53 @@ def training_curves_figure(metrics, title: str = "Training") -> go.Figure:
     val = [r for r in rows if "val/err3d" in r]
     for k, dash in (("val/err3d", None), ("val/err3d_template", "dash")):
         x, y = series(k, val)
-        fig.add_scatter(x=x, y=y, name=k.split("/")[1] + " (% IOD)", mode="lines+markers", line=dict(color="#636efa", dash=dash), row=2, col=2)
+        fig.add_scatter(
+            x=x,
+            y=y,
+            name=k.split("/")[1] + " (% IOD)",
+            mode="lines+markers",
+            line=dict(color="#636efa", dash=dash),
+            row=2,
+            col=2,
+        )
     for k, dash in (("val/nmlc", None), ("val/nmlc_template", "dash")):
         x, y = series(k, val)
-        fig.add_scatter(x=x, y=y, name=k.split("/")[1], mode="lines+markers", line=dict(color="#ef553b", dash=dash), row=2, col=2, secondary_y=True)
+        fig.add_scatter(
+            x=x,
+            y=y,
+            name=k.split("/")[1],
+            mode="lines+markers",
+            line=dict(color="#ef553b", dash=dash),
+            row=2,
+            col=2,
+            secondary_y=True,
+        )
     for k, dash in (("val/rot_deg", None), ("val/rot_deg_mean", "dot"), ("val/rot_deg_frontal", "dash")):
         x, y = series(k, val)
-        if x: fig.add_scatter(x=x, y=y, name={"val/rot_deg": "rotation, median (°)", "val/rot_deg_mean": "rotation, mean (°)",
-                                            "val/rot_deg_frontal": "frontal guess, median (°)"}[k],
-                              mode="lines+markers", line=dict(color="#00cc96", dash=dash), row=3, col=1)
+        if x:
+            fig.add_scatter(
+                x=x,
+                y=y,
+                name={
+                    "val/rot_deg": "rotation, median (°)",
+                    "val/rot_deg_mean": "rotation, mean (°)",
+                    "val/rot_deg_frontal": "frontal guess, median (°)",
+                }[k],
+                mode="lines+markers",
+                line=dict(color="#00cc96", dash=dash),
+                row=3,
+                col=1,
+            )
     x, y = series("val/trans_err", val)
-    if x: fig.add_scatter(x=x, y=y, name="translation, median (% IOD)", mode="lines+markers", line=dict(color="#ab63fa"), row=3, col=2)
+    if x:
+        fig.add_scatter(
+            x=x, y=y, name="translation, median (% IOD)", mode="lines+markers", line=dict(color="#ab63fa"), row=3, col=2
+        )
     fig.update_xaxes(title="step", row=3)
-    fig.update_yaxes(title="3D error (% IOD)", row=2, col=2); fig.update_yaxes(title="NMLC", row=2, col=2, secondary_y=True)
-    fig.update_yaxes(title="degrees", row=3, col=1); fig.update_yaxes(title="% IOD", row=3, col=2)
+    fig.update_yaxes(title="3D error (% IOD)", row=2, col=2)
+    fig.update_yaxes(title="NMLC", row=2, col=2, secondary_y=True)
+    fig.update_yaxes(title="degrees", row=3, col=1)
+    fig.update_yaxes(title="% IOD", row=3, col=2)
     fig.update_layout(title=title, height=950, legend=dict(orientation="h", y=-0.08))
     return fig
 
@@ -330,21 +596,50 @@ def landmark_error_figure(
     s = get_scheme(scheme)
     errors = {unit: errors} if isinstance(errors, Tensor) else errors
     P = points3d.detach().cpu().float()
-    if P.shape != (s.n, 3): raise ValueError(f"points3d must have shape [{s.n}, 3] for {s.name}, got {list(P.shape)}")
+    if P.shape != (s.n, 3):
+        raise ValueError(f"points3d must have shape [{s.n}, 3] for {s.name}, got {list(P.shape)}")
     vals = {k: v.detach().cpu().float() for k, v in errors.items()}
     bad = [k for k, v in vals.items() if v.shape != (s.n,)]
-    if bad: raise ValueError(f"errors {bad} must have shape [{s.n}] for {s.name}")
+    if bad:
+        raise ValueError(f"errors {bad} must have shape [{s.n}] for {s.name}")
     every = torch.cat(list(vals.values()))
     lo, hi = every.nanquantile(0.02).item(), every.nanquantile(0.98).item()
     fig = make_subplots(1, len(vals), specs=[[{"type": "scene"}] * len(vals)], subplot_titles=list(vals))
     for i, (name, v) in enumerate(vals.items()):
-        fig.add_scatter3d(x=P[:, 0], y=P[:, 2], z=P[:, 1], mode="markers", name=name, row=1, col=i + 1,
-                          hovertext=[f"{j}: {n}<br>{unit} {e:.4g}" for j, (n, e) in enumerate(zip(s.names, v.tolist()))], hoverinfo="text",
-                          marker=dict(size=5, color=v.nan_to_num(nan=lo).numpy(), cmin=lo, cmax=hi, colorscale="Viridis",
-                                      showscale=i == len(vals) - 1, colorbar=dict(title=unit)))
-    scene = dict(aspectmode="data", xaxis_title="x", yaxis_title="z (forwards)", zaxis_title="y (up)", camera=dict(eye=dict(x=0.2, y=2.0, z=0.3)))
-    fig.update_layout(title=title, height=480, showlegend=False, margin=dict(l=0, r=0, t=60, b=0),
-                      **{f"scene{'' if i == 0 else i + 1}": scene for i in range(len(vals))})
+        fig.add_scatter3d(
+            x=P[:, 0],
+            y=P[:, 2],
+            z=P[:, 1],
+            mode="markers",
+            name=name,
+            row=1,
+            col=i + 1,
+            hovertext=[f"{j}: {n}<br>{unit} {e:.4g}" for j, (n, e) in enumerate(zip(s.names, v.tolist()))],
+            hoverinfo="text",
+            marker=dict(
+                size=5,
+                color=v.nan_to_num(nan=lo).numpy(),
+                cmin=lo,
+                cmax=hi,
+                colorscale="Viridis",
+                showscale=i == len(vals) - 1,
+                colorbar=dict(title=unit),
+            ),
+        )
+    scene = dict(
+        aspectmode="data",
+        xaxis_title="x",
+        yaxis_title="z (forwards)",
+        zaxis_title="y (up)",
+        camera=dict(eye=dict(x=0.2, y=2.0, z=0.3)),
+    )
+    fig.update_layout(
+        title=title,
+        height=480,
+        showlegend=False,
+        margin=dict(l=0, r=0, t=60, b=0),
+        **{f"scene{'' if i == 0 else i + 1}": scene for i in range(len(vals))},
+    )
     return fig
 
 # %% ../nbs/14_viz.ipynb #0a641379
@@ -356,67 +651,162 @@ def _show_in(target: go.FigureWidget, fig: go.Figure) -> go.FigureWidget:
         target.layout = fig.layout
     return target
 
+
 def _explorer(f, fig: go.FigureWidget, extra: list | None = None, **controls) -> "ipywidgets.interactive":
     "`interactive(f, **controls)` laid out as its controls (wrapped in rows) above the FigureWidget that `f` refreshes and returns."
     import ipywidgets as W
+
     w = W.interactive(f, **controls)
     w.children = (W.HBox(list(w.children[:-1]) + (extra or []), layout=W.Layout(flex_flow="row wrap")), fig)
     return w
 
+
 def _png_source(image: Tensor) -> str:
     "An image [H,W,3] uint8 as a PNG data URI (what go.Image(source=...) shows; far lighter than a pixel array)."
-    import base64, cv2
+    import base64
+
+    import cv2
+
     ok, buf = cv2.imencode(".png", cv2.cvtColor(image.detach().cpu().numpy(), cv2.COLOR_RGB2BGR))
     return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode()
 
 # %% ../nbs/14_viz.ipynb #10538a1b
-def camera_view_figure(generator, seed: int, space: CameraSpace, azimuth: float, elevation: float, roll: float = 0.0,
-                       delta_t: tuple[float, float, float] = (0.0, 0.0, 0.0), scheme: str | Scheme = "wflw98") -> go.Figure:
-    "One camera of the space: the rendered head with its projected truth landmarks (if the generator knows them) beside the camera on the sphere."
+def camera_view_figure(
+    generator,
+    seed: int,
+    space: CameraSpace,
+    azimuth: float,
+    elevation: float,
+    roll: float = 0.0,
+    delta_t: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    scheme: str | Scheme = "wflw98",
+) -> go.Figure:
+    """One camera of the space: the rendered head with its projected truth landmarks (if the generator knows them)
+    beside the camera on the sphere."""
     s = get_scheme(scheme)
     cam = space.camera(azimuth, elevation, roll, torch.tensor(delta_t, dtype=torch.float32))
     image = generator.render(torch.tensor([seed]), cam)[0]
     lm = generator.truth(torch.tensor([seed])).landmarks3d[0].cpu() if hasattr(generator, "truth") else None
-    fig = make_subplots(1, 2, specs=[[{"type": "xy"}, {"type": "scene"}]], column_widths=[0.45, 0.55],
-                        subplot_titles=("the render and its landmarks", "the camera on the sphere"))
+    fig = make_subplots(
+        1,
+        2,
+        specs=[[{"type": "xy"}, {"type": "scene"}]],
+        column_widths=[0.45, 0.55],
+        subplot_titles=("the render and its landmarks", "the camera on the sphere"),
+    )
     fig.add_trace(go.Image(source=_png_source(image), hoverinfo="skip", name="render"), 1, 1)
     note = ""
     if lm is not None:
         uv = cam.project(lm[None])[0].cpu()
-        fig.add_scatter(x=uv[:, 0].numpy(), y=uv[:, 1].numpy(), mode="markers", marker=dict(size=4, color=_region_colors(s)),
-                        hovertext=list(s.names), hoverinfo="text", name="landmarks", row=1, col=1)
+        fig.add_scatter(
+            x=uv[:, 0].numpy(),
+            y=uv[:, 1].numpy(),
+            mode="markers",
+            marker=dict(size=4, color=_region_colors(s)),
+            hovertext=list(s.names),
+            hoverinfo="text",
+            name="landmarks",
+            row=1,
+            col=1,
+        )
         box = (uv.amax(0) - uv.amin(0)).min().item() / space.image_size
-        note = f"<br><sub>landmark box {box:.0%} of the image (the sampler's rule: ≥ {space.min_box_fraction:.0%})</sub>"
+        note = (
+            f"<br><sub>landmark box {box:.0%} of the image (the sampler's rule: ≥ {space.min_box_fraction:.0%})</sub>"
+        )
     sw = _sphere_wireframe(space.look_at, space.radius)
-    fig.add_scatter3d(x=sw[:, 0], y=sw[:, 1], z=sw[:, 2], mode="lines", line=dict(color="#ddd", width=1), name="sphere", hoverinfo="skip", row=1, col=2)
+    fig.add_scatter3d(
+        x=sw[:, 0],
+        y=sw[:, 1],
+        z=sw[:, 2],
+        mode="lines",
+        line=dict(color="#ddd", width=1),
+        name="sphere",
+        hoverinfo="skip",
+        row=1,
+        col=2,
+    )
     edges, tops = camera_frusta(cam, depth=0.6)
-    fig.add_scatter3d(x=edges[:, 0], y=edges[:, 1], z=edges[:, 2], mode="lines", line=dict(color="#1f77b4", width=3), name="frustum", row=1, col=2)
-    fig.add_scatter3d(x=tops[:, 0], y=tops[:, 1], z=tops[:, 2], mode="lines", line=dict(color="#d62728", width=6), name="image top", row=1, col=2)
+    fig.add_scatter3d(
+        x=edges[:, 0],
+        y=edges[:, 1],
+        z=edges[:, 2],
+        mode="lines",
+        line=dict(color="#1f77b4", width=3),
+        name="frustum",
+        row=1,
+        col=2,
+    )
+    fig.add_scatter3d(
+        x=tops[:, 0],
+        y=tops[:, 1],
+        z=tops[:, 2],
+        mode="lines",
+        line=dict(color="#d62728", width=6),
+        name="image top",
+        row=1,
+        col=2,
+    )
     if lm is not None:
-        fig.add_scatter3d(x=lm[:, 0].numpy(), y=lm[:, 1].numpy(), z=lm[:, 2].numpy(), mode="markers", marker=dict(size=2, color=_region_colors(s)),
-                          name="landmarks 3D", hoverinfo="skip", row=1, col=2)
-    fig.update_xaxes(visible=False, row=1, col=1); fig.update_yaxes(visible=False, row=1, col=1)
-    angles = f"seed {seed}: α={azimuth:.0f}° β={elevation:.0f}° γ={roll:.0f}° Δt=({', '.join(f'{v:.2f}' for v in delta_t)})"
-    fig.update_layout(height=480, showlegend=False, margin=dict(l=10, r=10, t=90, b=10), title=angles + note,
-                      scene=dict(aspectmode="data", xaxis_title="x", yaxis_title="y (up)", zaxis_title="z (face)",
-                                 camera=dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.4, y=0.7, z=1.4))))
+        fig.add_scatter3d(
+            x=lm[:, 0].numpy(),
+            y=lm[:, 1].numpy(),
+            z=lm[:, 2].numpy(),
+            mode="markers",
+            marker=dict(size=2, color=_region_colors(s)),
+            name="landmarks 3D",
+            hoverinfo="skip",
+            row=1,
+            col=2,
+        )
+    fig.update_xaxes(visible=False, row=1, col=1)
+    fig.update_yaxes(visible=False, row=1, col=1)
+    angles = (
+        f"seed {seed}: α={azimuth:.0f}° β={elevation:.0f}° γ={roll:.0f}° Δt=({', '.join(f'{v:.2f}' for v in delta_t)})"
+    )
+    fig.update_layout(
+        height=480,
+        showlegend=False,
+        margin=dict(l=10, r=10, t=90, b=10),
+        title=angles + note,
+        scene=dict(
+            aspectmode="data",
+            xaxis_title="x",
+            yaxis_title="y (up)",
+            zaxis_title="z (face)",
+            camera=dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.4, y=0.7, z=1.4)),
+        ),
+    )
     return fig
+
 
 def camera_explorer(generator=None, space: CameraSpace | None = None, seed: int = 0) -> "ipywidgets.interactive":
     """Sliders for azimuth α, elevation β, roll γ (within the space's limits), the camera-frame shift Δt and the identity ->
     the rendered head with its projected landmarks and the camera on the sphere, updated in place. `.result`: the figure."""
     import ipywidgets as W
+
     from facelift.heads import SyntheticHeads
+
     space = space or CameraSpace(image_size=160)
     generator = generator or SyntheticHeads(image_size=space.image_size)
     fig = go.FigureWidget()
-    slider = lambda lo, hi, v, d, step=1.0: W.FloatSlider(value=v, min=lo, max=hi, step=step, description=d, continuous_update=False)
+    slider = lambda lo, hi, v, d, step=1.0: W.FloatSlider(
+        value=v, min=lo, max=hi, step=step, description=d, continuous_update=False
+    )
+
     def show(seed, azimuth, elevation, roll, dx, dy, dz):
         return _show_in(fig, camera_view_figure(generator, seed, space, azimuth, elevation, roll, (dx, dy, dz)))
-    return _explorer(show, fig, seed=W.IntText(value=seed, description="seed"),
-                     azimuth=slider(-space.A, space.A, 0.0, "α azimuth"), elevation=slider(-space.B, space.B, 0.0, "β elevation"),
-                     roll=slider(-space.Gamma, space.Gamma, 0.0, "γ roll"), dx=slider(-0.4, 0.4, 0.0, "Δt x", 0.01),
-                     dy=slider(-0.4, 0.4, 0.0, "Δt y", 0.01), dz=slider(-1.0, 1.0, 0.0, "Δt z", 0.02))
+
+    return _explorer(
+        show,
+        fig,
+        seed=W.IntText(value=seed, description="seed"),
+        azimuth=slider(-space.A, space.A, 0.0, "α azimuth"),
+        elevation=slider(-space.B, space.B, 0.0, "β elevation"),
+        roll=slider(-space.Gamma, space.Gamma, 0.0, "γ roll"),
+        dx=slider(-0.4, 0.4, 0.0, "Δt x", 0.01),
+        dy=slider(-0.4, 0.4, 0.0, "Δt y", 0.01),
+        dz=slider(-1.0, 1.0, 0.0, "Δt z", 0.02),
+    )
 
 # %% ../nbs/14_viz.ipynb #647f2813
 def _trust_groups(view_set, trust: tuple[str, ...]) -> set[str]:
@@ -425,127 +815,223 @@ def _trust_groups(view_set, trust: tuple[str, ...]) -> set[str]:
     m = s.mask(*[t for t in trust if t != "all"]) if "all" not in trust else torch.ones(s.n, dtype=torch.bool)
     return {g for g, idx in s.groups.items() if bool(s.liftable[idx].any()) and bool(m[idx].all())}
 
+
 def _trust_list(view_set, groups: set[str]) -> list[str]:
     "A readable `trust` list for a set of groups: 'all' when every liftable group is in, whole regions by their name, then the rest."
     s = get_scheme(view_set.scheme)
     liftable = [g for g, idx in s.groups.items() if bool(s.liftable[idx].any())]
-    if set(liftable) <= groups: return ["all"]
+    if set(liftable) <= groups:
+        return ["all"]
     out, left = [], set(groups)
     for r, idx in s.regions.items():
         inside = {g for g in liftable if set(s.groups[g]) <= set(idx)}
-        if inside and inside <= left: out.append(r); left -= inside
+        if inside and inside <= left:
+            out.append(r)
+            left -= inside
     return out + [g for g in liftable if g in left]
 
-def view_mask_editor(view_set, path=None, generator=None, seed: int = 0, image_size: int = 160) -> "ipywidgets.interactive":
+
+def view_mask_editor(
+    view_set, path=None, generator=None, seed: int = 0, image_size: int = 160
+) -> "ipywidgets.interactive":
     """A views x landmark-groups matrix of checkboxes; the picked view is previewed (rendered head, voting landmarks green,
     masked ones grey) beside the whole views x landmarks mask; 'Save' writes the view-set YAML to `path` (atomically).
     `.result`: the figure; `.edited()`: the view set as edited; `.checkboxes[view][group]`: the matrix."""
     import ipywidgets as W
+
     from facelift.heads import SyntheticHeads
-    from facelift.lift import ViewSet, View
+    from facelift.lift import View, ViewSet
+
     s = get_scheme(view_set.scheme)
     groups = [g for g, idx in s.groups.items() if bool(s.liftable[idx].any())]
     space = CameraSpace(image_size=image_size)
     generator = generator or SyntheticHeads(scheme=s.name, image_size=image_size)
     truth = generator.truth(torch.tensor([seed])).landmarks3d[0].cpu() if hasattr(generator, "truth") else None
-    boxes = [[W.Checkbox(value=g in _trust_groups(view_set, v.trust), indent=False, layout=W.Layout(width="28px")) for g in groups]
-             for v in view_set.views]
+    boxes = [
+        [
+            W.Checkbox(value=g in _trust_groups(view_set, v.trust), indent=False, layout=W.Layout(width="28px"))
+            for g in groups
+        ]
+        for v in view_set.views
+    ]
     fig = go.FigureWidget()
     status = W.HTML()
+
     def edited():
-        views = [View(v.name, v.azimuth, v.elevation, v.roll, v.delta_t, tuple(_trust_list(view_set, {g for g, b in zip(groups, row) if b.value})))
-                 for v, row in zip(view_set.views, boxes)]
+        views = [
+            View(
+                v.name,
+                v.azimuth,
+                v.elevation,
+                v.roll,
+                v.delta_t,
+                tuple(_trust_list(view_set, {g for g, b in zip(groups, row) if b.value})),
+            )
+            for v, row in zip(view_set.views, boxes)
+        ]
         return ViewSet(view_set.name, view_set.scheme, views)
+
     def show(view):
         vs = edited()
         i = [v.name for v in vs.views].index(view)
-        cam = vs.cameras(space)[i:i + 1]
+        cam = vs.cameras(space)[i : i + 1]
         image = generator.render(torch.tensor([seed]), cam)[0]
         votes = vs.mask()[i]
-        preview = make_subplots(1, 2, column_widths=[0.3, 0.7], subplot_titles=(f"{view}: {int(votes.sum())} landmarks vote",
-                                                                                  "all views x landmarks (green: votes)"))
+        preview = make_subplots(
+            1,
+            2,
+            column_widths=[0.3, 0.7],
+            subplot_titles=(f"{view}: {int(votes.sum())} landmarks vote", "all views x landmarks (green: votes)"),
+        )
         preview.add_trace(go.Image(source=_png_source(image), hoverinfo="skip", name="render"), 1, 1)
         if truth is not None:
             uv = cam.project(truth[None])[0].cpu()
             for name, sel, color in (("votes", votes, "#2ca02c"), ("masked", ~votes, "#9a9a9a")):
-                preview.add_scatter(x=uv[sel, 0].numpy(), y=uv[sel, 1].numpy(), mode="markers", marker=dict(size=5, color=color), name=name,
-                                    hovertext=[s.names[j] for j in sel.nonzero()[:, 0].tolist()], hoverinfo="text", row=1, col=1)
+                preview.add_scatter(
+                    x=uv[sel, 0].numpy(),
+                    y=uv[sel, 1].numpy(),
+                    mode="markers",
+                    marker=dict(size=5, color=color),
+                    name=name,
+                    hovertext=[s.names[j] for j in sel.nonzero()[:, 0].tolist()],
+                    hoverinfo="text",
+                    row=1,
+                    col=1,
+                )
         matrix = view_mask_figure(vs).data[0]
         preview.add_trace(matrix, 1, 2)
-        preview.update_xaxes(visible=False, row=1, col=1); preview.update_yaxes(visible=False, row=1, col=1)
-        preview.update_xaxes(showticklabels=False, row=1, col=2); preview.update_yaxes(autorange="reversed", row=1, col=2)
-        preview.update_layout(height=max(420, 22 * len(vs) + 140), showlegend=False, margin=dict(l=10, r=10, t=50, b=10),
-                              title=f"View set '{vs.name}' ({'edited' if vs.sha256 != view_set.sha256 else 'as loaded'})")
+        preview.update_xaxes(visible=False, row=1, col=1)
+        preview.update_yaxes(visible=False, row=1, col=1)
+        preview.update_xaxes(showticklabels=False, row=1, col=2)
+        preview.update_yaxes(autorange="reversed", row=1, col=2)
+        preview.update_layout(
+            height=max(420, 22 * len(vs) + 140),
+            showlegend=False,
+            margin=dict(l=10, r=10, t=50, b=10),
+            title=f"View set '{vs.name}' ({'edited' if vs.sha256 != view_set.sha256 else 'as loaded'})",
+        )
         return _show_in(fig, preview)
+
     def save(_=None):
-        if path is None: status.value = "<b>no path given</b>: pass path= to save"; return
-        vs = edited(); vs.save(path)
+        if path is None:
+            status.value = "<b>no path given</b>: pass path= to save"
+            return
+        vs = edited()
+        vs.save(path)
         status.value = f"saved {len(vs)} views to <code>{html.escape(str(path))}</code>"
-    button = W.Button(description="Save YAML", icon="save"); button.on_click(save)
-    header = [W.Label("", layout=W.Layout(width="110px"))] + [W.HTML(f"<div style='writing-mode:vertical-rl;font-size:10px'>{g}</div>",
-                                                                      layout=W.Layout(width="28px")) for g in groups]
-    rows = [W.HBox(header)] + [W.HBox([W.Label(v.name, layout=W.Layout(width="110px"))] + row) for v, row in zip(view_set.views, boxes)]
-    w = _explorer(show, fig, [button, status], view=W.Dropdown(options=[v.name for v in view_set.views], description="preview"))
+
+    button = W.Button(description="Save YAML", icon="save")
+    button.on_click(save)
+    header = [W.Label("", layout=W.Layout(width="110px"))] + [
+        W.HTML(f"<div style='writing-mode:vertical-rl;font-size:10px'>{g}</div>", layout=W.Layout(width="28px"))
+        for g in groups
+    ]
+    rows = [W.HBox(header)] + [
+        W.HBox([W.Label(v.name, layout=W.Layout(width="110px"))] + row) for v, row in zip(view_set.views, boxes)
+    ]
+    w = _explorer(
+        show, fig, [button, status], view=W.Dropdown(options=[v.name for v in view_set.views], description="preview")
+    )
     for row in boxes:
-        for b in row: b.observe(lambda _: w.update(), "value")
+        for b in row:
+            b.observe(lambda _: w.update(), "value")
     w.children = (W.HBox([W.VBox(rows), W.VBox(list(w.children[0].children))]), fig)
-    w.checkboxes, w.edited, w.save = {v.name: dict(zip(groups, row)) for v, row in zip(view_set.views, boxes)}, edited, save
+    w.checkboxes, w.edited, w.save = (
+        {v.name: dict(zip(groups, row)) for v, row in zip(view_set.views, boxes)},
+        edited,
+        save,
+    )
     return w
 
 # %% ../nbs/14_viz.ipynb #add34b5a
 def pseudolabel_figure(store, seed: int, view_set=None, generator=None) -> go.Figure:
-    "One identity of a `PseudoLabelStore`: 3D pseudo-labels vs the store's template vs the truth (if the generator knows it), and the residual of every vote."
+    """One identity of a `PseudoLabelStore`: 3D pseudo-labels vs the store's template vs the truth (if the generator
+    knows it), and the residual of every vote."""
     from facelift.lift import default_view_set
+
     d = store.load(("seeds", "points3d", "valid", "residuals", "rms_px"))
     hits = (d["seeds"] == seed).nonzero()[:, 0]
-    if len(hits) == 0: raise ValueError(f"seed {seed} is not in the store {store.root}")
+    if len(hits) == 0:
+        raise ValueError(f"seed {seed} is not in the store {store.root}")
     i = int(hits[0])
     s = get_scheme(store.manifest["scheme"])
     view_set = view_set or default_view_set()
     res = d["residuals"][i].float()
-    if res.shape[0] != len(view_set): raise ValueError(f"the store has residuals for {res.shape[0]} views, the view set {view_set.name!r} {len(view_set)}")
-    truth = generator.truth(torch.tensor([seed])).landmarks3d[0].cpu() if generator is not None and hasattr(generator, "truth") else None
+    if res.shape[0] != len(view_set):
+        raise ValueError(
+            f"the store has residuals for {res.shape[0]} views, the view set {view_set.name!r} {len(view_set)}"
+        )
+    truth = (
+        generator.truth(torch.tensor([seed])).landmarks3d[0].cpu()
+        if generator is not None and hasattr(generator, "truth")
+        else None
+    )
     P = torch.where(d["valid"][i][:, None], d["points3d"][i].float(), torch.nan)
     f3 = landmarks3d_figure(P, s, template=store.template(), truth=truth)
     heat = residual_heatmap_figure(res, [v.name for v in view_set.views], s)
-    fig = make_subplots(1, 2, specs=[[{"type": "scene"}, {"type": "xy"}]], column_widths=[0.45, 0.55],
-                        subplot_titles=("pseudo-labels vs template vs truth", "residual of every vote (px)"))
-    for t in f3.data: fig.add_trace(t, 1, 1)
+    fig = make_subplots(
+        1,
+        2,
+        specs=[[{"type": "scene"}, {"type": "xy"}]],
+        column_widths=[0.45, 0.55],
+        subplot_titles=("pseudo-labels vs template vs truth", "residual of every vote (px)"),
+    )
+    for t in f3.data:
+        fig.add_trace(t, 1, 1)
     fig.add_trace(heat.data[0], 1, 2)
     err = f" · median 3D error vs truth {(P - truth).norm(dim=-1).nanmedian():.4f}" if truth is not None else ""
-    fig.update_layout(height=520, margin=dict(l=0, r=10, t=60, b=10), legend=dict(x=0, y=1), scene=f3.layout.scene,
-                      title=f"Seed {seed}: {int(d['valid'][i].sum())} valid landmarks, median RMS {d['rms_px'][i].nanmedian():.2f} px{err}")
-    fig.update_xaxes(showticklabels=False, row=1, col=2); fig.update_yaxes(autorange="reversed", row=1, col=2)
+    fig.update_layout(
+        height=520,
+        margin=dict(l=0, r=10, t=60, b=10),
+        legend=dict(x=0, y=1),
+        scene=f3.layout.scene,
+        title=f"Seed {seed}: {int(d['valid'][i].sum())} valid landmarks, median RMS {d['rms_px'][i].nanmedian():.2f} px{err}",
+    )
+    fig.update_xaxes(showticklabels=False, row=1, col=2)
+    fig.update_yaxes(autorange="reversed", row=1, col=2)
     return fig
+
 
 def pseudolabel_inspector(store, view_set=None, generator=None) -> "ipywidgets.interactive":
     """Pick a seed of a `PseudoLabelStore` -> its 3D pseudo-labels vs template vs truth and its per-view residuals, updated in place.
     For a store of the embedded default, the synthetic heads supply the truth. `.result`: the figure."""
     import ipywidgets as W
+
     from facelift.heads import SyntheticHeads
     from facelift.lift import PseudoLabelStore
+
     store = store if isinstance(store, PseudoLabelStore) else PseudoLabelStore(store)
-    if generator is None and store.manifest.get("generator") == "SyntheticHeads": generator = SyntheticHeads(scheme=store.manifest["scheme"])
+    if generator is None and store.manifest.get("generator") == "SyntheticHeads":
+        generator = SyntheticHeads(scheme=store.manifest["scheme"])
     seeds = store.load(("seeds",))["seeds"].tolist()
     fig = go.FigureWidget()
-    return _explorer(lambda seed: _show_in(fig, pseudolabel_figure(store, seed, view_set, generator)), fig,
-                     seed=W.Dropdown(options=seeds, value=seeds[0], description="seed"))
+    return _explorer(
+        lambda seed: _show_in(fig, pseudolabel_figure(store, seed, view_set, generator)),
+        fig,
+        seed=W.Dropdown(options=seeds, value=seeds[0], description="seed"),
+    )
 
 # %% ../nbs/14_viz.ipynb #ee1df2f5
 def training_monitor(run_dir, interval_s: float = 5.0) -> "ipywidgets.interactive":
     """Live curves of a training run: a Play widget ticks every `interval_s` seconds in the browser, and each tick re-reads
     `run_dir/metrics.jsonl` (complete lines only, so a run still writing is fine) into the figure, in place. `.result`: the figure."""
     import ipywidgets as W
+
     from facelift.train import MetricsLog
+
     path = Path(run_dir) / "metrics.jsonl"
     fig, status = go.FigureWidget(), W.HTML()
+
     def refresh(tick):
         rows = MetricsLog(path).read() if path.exists() else []
         steps = [r["step"] for r in rows if "loss" in r]
         age = f", written {time.time() - path.stat().st_mtime:.0f} s ago" if path.exists() else ""
-        status.value = f"<code>{html.escape(str(path))}</code>: " + (f"step {steps[-1]}{age}" if steps else "no logged step yet")
+        status.value = f"<code>{html.escape(str(path))}</code>: " + (
+            f"step {steps[-1]}{age}" if steps else "no logged step yet"
+        )
         return _show_in(fig, training_curves_figure(rows, title=f"Training run {Path(run_dir).name}"))
-    clock = W.Play(value=0, min=0, max=10 ** 9, interval=int(interval_s * 1000), description="live")
+
+    clock = W.Play(value=0, min=0, max=10**9, interval=int(interval_s * 1000), description="live")
     return _explorer(refresh, fig, [status], tick=clock)
 
 # %% ../nbs/14_viz.ipynb #4e963051
@@ -554,12 +1040,15 @@ def _item_path(run_dir, section: str, name: str) -> Path:
         raise ValueError(f"section and name must be simple identifiers, got {section!r}, {name!r}")
     return Path(run_dir) / "report" / section / f"{name}.json"
 
+
 def save_figure(fig: go.Figure, run_dir, section: str, name: str, caption: str = "") -> Path:
     "Add a figure to the run's report, in `section` (re-saving the same name replaces it)."
     p = _item_path(run_dir, section, name)
     created = json.loads(p.read_text())["created"] if p.exists() else time.time()
-    return atomic_write_json(p, dict(kind="figure", caption=caption, created=created,
-                                     figure=json.loads(fig.to_json())), indent=None)
+    return atomic_write_json(
+        p, dict(kind="figure", caption=caption, created=created, figure=json.loads(fig.to_json())), indent=None
+    )
+
 
 def save_html(fragment: str, run_dir, section: str, name: str, caption: str = "") -> Path:
     "Add an HTML fragment (a table, a summary) to the run's report."
@@ -567,9 +1056,11 @@ def save_html(fragment: str, run_dir, section: str, name: str, caption: str = ""
     created = json.loads(p.read_text())["created"] if p.exists() else time.time()
     return atomic_write_json(p, dict(kind="html", caption=caption, created=created, html=fragment))
 
+
 def table_html(rows: list[dict], floatfmt: str = "{:.4g}") -> str:
     "A plain HTML table from a list of dicts (columns from the first row); NaN shows as a dash (e.g. a category without images)."
-    if not rows: return "<p><em>(empty)</em></p>"
+    if not rows:
+        return "<p><em>(empty)</em></p>"
     fmt = lambda v: ("–" if math.isnan(v) else floatfmt.format(v)) if isinstance(v, float) else html.escape(str(v))
     head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
     body = "".join("<tr>" + "".join(f"<td>{fmt(r.get(k, ''))}</td>" for k in rows[0]) + "</tr>" for r in rows)
@@ -578,12 +1069,19 @@ def table_html(rows: list[dict], floatfmt: str = "{:.4g}") -> str:
 # %% ../nbs/14_viz.ipynb #9a90c5ac
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 nav a{margin-right:1em} section{margin-top:2.5em;border-top:1px solid #ddd} figure{margin:1.5em 0}
-figcaption{color:#555;font-size:.92em} table{border-collapse:collapse;margin:1em 0} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+figcaption{color:#555;font-size:.92em} table{border-collapse:collapse;margin:1em 0} td,th{border:1px solid
+#ccc;padding:.25em .6em;text-align:right}
 .plot{width:100%} .meta{color:#666;font-size:.9em} .missing{color:#a00}"""
 
+
 def _git_sha(path: Path) -> str:
-    try: return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=path, capture_output=True, text=True, timeout=5).stdout.strip()
-    except Exception: return ""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=path, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except Exception:
+        return ""
+
 
 def write_report(
     run_dir,  # the run directory holding report/<section>/*.json
@@ -595,33 +1093,43 @@ def write_report(
     atomic_write_text(run_dir / "plotly.min.js", plotly.offline.get_plotlyjs())
     nav, body, n = [], [], 0
     for key, sec_title, notebook in sections:
-        items = sorted((json.loads(p.read_text()) for p in (run_dir / "report" / key).glob("*.json")), key=lambda d: d["created"])
+        items = sorted(
+            (json.loads(p.read_text()) for p in (run_dir / "report" / key).glob("*.json")), key=lambda d: d["created"]
+        )
         nav.append(f'<a href="#{key}">{html.escape(sec_title)}</a>')
         body.append(f'<section id="{key}"><h2>{html.escape(sec_title)}</h2>')
         if notebook:
             ok = (run_dir / notebook).exists()
             page = Path(notebook).with_suffix(".html").name
             as_html = f' (<a href="{html.escape(page)}">as a web page</a>)' if (run_dir / page).exists() else ""
-            body.append(f'<p class="meta">Executed notebook: <a href="{html.escape(notebook)}">{html.escape(notebook)}</a>{as_html}'
-                        + ("" if ok else ' <span class="missing">(missing: the stage did not run)</span>') + "</p>")
-        if not items: body.append('<p class="missing">No results for this section.</p>')
+            body.append(
+                f'<p class="meta">Executed notebook: <a href="{html.escape(notebook)}">{html.escape(notebook)}</a>{as_html}'
+                + ("" if ok else ' <span class="missing">(missing: the stage did not run)</span>')
+                + "</p>"
+            )
+        if not items:
+            body.append('<p class="missing">No results for this section.</p>')
         for it in items:
             cap = f"<figcaption>{html.escape(it['caption'])}</figcaption>" if it.get("caption") else ""
             if it["kind"] == "figure":
                 data = json.dumps(it["figure"]).replace("</", "<\\/")
-                body.append(f'<figure><div class="plot" id="plot{n}"></div>{cap}'
-                            f'<script type="application/json" id="plot{n}-data">{data}</script></figure>')
+                body.append(
+                    f'<figure><div class="plot" id="plot{n}"></div>{cap}'
+                    f'<script type="application/json" id="plot{n}-data">{data}</script></figure>'
+                )
                 n += 1
             else:
                 body.append(f"<figure>{it['html']}{cap}</figure>")
         body.append("</section>")
     sha = _git_sha(Path(facelift.__file__).parent)
-    meta = f"Run <code>{html.escape(run_dir.name)}</code>, written {time.strftime('%Y-%m-%d %H:%M:%S')}" + (f", code at <code>{sha}</code>" if sha else "")
+    meta = f"Run <code>{html.escape(run_dir.name)}</code>, written {time.strftime('%Y-%m-%d %H:%M:%S')}" + (
+        f", code at <code>{sha}</code>" if sha else ""
+    )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <script src="plotly.min.js"></script><style>{_CSS}</style></head>
-<body><h1>{html.escape(title)}</h1><p class="meta">{meta}</p><nav>{''.join(nav)}</nav>
-{''.join(body)}
+<body><h1>{html.escape(title)}</h1><p class="meta">{meta}</p><nav>{"".join(nav)}</nav>
+{"".join(body)}
 <script>
 document.querySelectorAll('div.plot').forEach(function (div) {{
   var fig = JSON.parse(document.getElementById(div.id + '-data').textContent);

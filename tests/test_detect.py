@@ -1,4 +1,5 @@
 """dlib with its MMOD CNN face detector (the option besides HOG) on a real photograph."""
+
 import torch
 from skimage import data
 

@@ -1,14 +1,16 @@
 """The compiled lift kernel keeps its speed only while LLVM turns its landmark loops into SIMD code (07_lift: reading a
 view's camera inside a loop that also stores stopped the Gauss-Newton loop from vectorising, 3x slower). This checks
 that property itself, not a time: LLVM's loop-vectorizer remarks from a fresh, uncached compile of the kernel."""
+
 import inspect
 import re
 import subprocess
 import sys
 import textwrap
 
-import facelift.lift as L
 import pytest
+
+import facelift.lift as L
 
 pytestmark = pytest.mark.slow  # every test here runs the CLI or a child process
 
@@ -46,6 +48,10 @@ def test_lift_kernel_landmark_loops_are_vectorised():
     kernel_loops = landmark_loops(L._lift_kernel)
     # every landmark loop but the kernel's last, which writes the outputs X [B,N,3] (strided stores: left scalar)
     loops = landmark_loops(L._seed_votes) + kernel_loops[:-1]
-    assert len(loops) >= 7, f"expected the kernel's landmark loops (votes, init, solve, Gauss-Newton, residuals, rays), found {loops}"
+    assert len(loops) >= 7, (
+        f"expected the kernel's landmark loops (votes, init, solve, Gauss-Newton, residuals, rays), found {loops}"
+    )
     scalar = [n for n in loops if n not in vectorised]
-    assert not scalar, f"landmark loops at facelift/lift.py lines {scalar} no longer vectorise (vectorised: {sorted(vectorised)})"
+    assert not scalar, (
+        f"landmark loops at facelift/lift.py lines {scalar} no longer vectorise (vectorised: {sorted(vectorised)})"
+    )

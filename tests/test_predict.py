@@ -1,12 +1,12 @@
 """`facelift predict` end to end: images, a video, nested folders with clashing names, unreadable files, no-face frames."""
+
 import csv
 import json
 
 import cv2
 import numpy as np
-import torch
-
 import pytest
+import torch
 
 from conftest import run
 from facelift.camera import CameraSpace
@@ -20,9 +20,14 @@ def _inputs(tmp_path):
     torch.manual_seed(0)
     net = FaceLiftRegressor()
     save_regressor(net, tmp_path / "net.pt", step=0)
-    imgs = SyntheticHeads(image_size=200, distribution="video").render(torch.arange(3), CameraSpace(image_size=200).camera(
-        torch.tensor([0.0, 30.0, -45.0]), torch.tensor([0.0, -10.0, 15.0]), delta_t=torch.tensor([0.0, 0.0, 0.6])))
-    src = tmp_path / "in"; (src / "more").mkdir(parents=True)
+    imgs = SyntheticHeads(image_size=200, distribution="video").render(
+        torch.arange(3),
+        CameraSpace(image_size=200).camera(
+            torch.tensor([0.0, 30.0, -45.0]), torch.tensor([0.0, -10.0, 15.0]), delta_t=torch.tensor([0.0, 0.0, 0.6])
+        ),
+    )
+    src = tmp_path / "in"
+    (src / "more").mkdir(parents=True)
     for i, d in enumerate((src, src, src / "more")):  # two files named face.png in different folders
         cv2.imwrite(str(d / ("face.png" if i != 1 else "other.jpg")), imgs[i].numpy()[..., ::-1])
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
@@ -35,30 +40,64 @@ def _inputs(tmp_path):
 def test_predict_folder_end_to_end(tmp_path):
     net, imgs, src = _inputs(tmp_path)
     out = tmp_path / "out"
-    r = run("facelift", "predict", src, "--checkpoint", tmp_path / "net.pt", "--out", out, "--detector", "none", "--batch", "4", "--no-progress")
+    r = run(
+        "facelift",
+        "predict",
+        src,
+        "--checkpoint",
+        tmp_path / "net.pt",
+        "--out",
+        out,
+        "--detector",
+        "none",
+        "--batch",
+        "4",
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "4 of 6 inputs read: 11 frames, 11 faces" in r.stdout
-    assert "skipped" in r.stderr and "broken.jpg: not a readable image" in r.stderr and "truncated.mp4: not a readable video" in r.stderr
-    assert sorted(p.name for p in out.glob("*.json")) == ["clip_0500000_mp4.json", "face_png.json", "face_png_2.json", "other_jpg.json", "skipped.json"]
+    assert (
+        "skipped" in r.stderr
+        and "broken.jpg: not a readable image" in r.stderr
+        and "truncated.mp4: not a readable video" in r.stderr
+    )
+    assert sorted(p.name for p in out.glob("*.json")) == [
+        "clip_0500000_mp4.json",
+        "face_png.json",
+        "face_png_2.json",
+        "other_jpg.json",
+        "skipped.json",
+    ]
     rec = json.loads((out / "other_jpg.json").read_text())
     assert rec["kind"] == "image" and (rec["width"], rec["height"]) == (200, 200) and len(rec["landmarks"]) == 98
     face = rec["frames"][0]["faces"][0]
     # the JSON holds what the network says about that image (read back from the file the CLI read)
     img = torch.from_numpy(cv2.imread(str(src / "other.jpg"))[..., ::-1].copy())[None]
-    ref = regress_faces(net, img, torch.tensor([[0.0, 0.0, 200.0, 200.0]]), margin=0.0)  # --detector none: the image is the crop
-    assert np.allclose(face["points2d"], ref.points2d[0].numpy(), atol=2e-3) and np.allclose(face["points3d"], ref.points3d[0].numpy(), atol=2e-3)
-    R = np.array(face["rotation"]); assert np.allclose(R @ R.T, np.eye(3), atol=5e-3)
+    ref = regress_faces(
+        net, img, torch.tensor([[0.0, 0.0, 200.0, 200.0]]), margin=0.0
+    )  # --detector none: the image is the crop
+    assert np.allclose(face["points2d"], ref.points2d[0].numpy(), atol=2e-3) and np.allclose(
+        face["points3d"], ref.points3d[0].numpy(), atol=2e-3
+    )
+    R = np.array(face["rotation"])
+    assert np.allclose(R @ R.T, np.eye(3), atol=5e-3)
     assert all(u > 0 for u in face["uncertainty_px"]) and set(face["angles"]) == {"azimuth", "elevation", "roll"}
     video = json.loads((out / "clip_0500000_mp4.json").read_text())
     assert video["kind"] == "video" and [f["frame"] for f in video["frames"]] == list(range(8)) and video["fps"] == 24.0
     rows = list(csv.DictReader((out / "predictions.csv").open()))
-    assert len(rows) == 3 + 2 * 8 and {r["source"] for r in rows} >= {str(src / "other.jpg"), str(src / "more" / "face.png")}
+    assert len(rows) == 3 + 2 * 8 and {r["source"] for r in rows} >= {
+        str(src / "other.jpg"),
+        str(src / "more" / "face.png"),
+    }
     assert sum(r["values"] == "filtered" for r in rows) == 8  # the video's faces: raw and filtered rows
     row = next(r for r in rows if r["source"] == str(src / "other.jpg"))
-    assert np.isclose(float(row["x17"]), face["points2d"][17][0], atol=1e-3) and np.isclose(float(row["Z5"]), face["points3d"][5][2], atol=1e-3)
+    assert np.isclose(float(row["x17"]), face["points2d"][17][0], atol=1e-3) and np.isclose(
+        float(row["Z5"]), face["points3d"][5][2], atol=1e-3
+    )
     assert cv2.imread(str(out / "overlays" / "other_jpg.jpg")).shape == (200, 200, 3)
     cap = cv2.VideoCapture(str(out / "overlays" / "clip_0500000_mp4.mp4"))
-    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 8; cap.release()
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 8
+    cap.release()
     skipped = json.loads((out / "skipped.json").read_text())
     assert set(skipped) == {str(src / "broken.jpg"), str(src / "truncated.mp4")}
 
@@ -68,10 +107,21 @@ def test_predict_with_dlib_reports_frames_without_a_face(tmp_path):
     torch.manual_seed(0)
     save_regressor(FaceLiftRegressor(), tmp_path / "net.pt")
     cv2.imwrite(str(tmp_path / "blank.png"), np.full((160, 160, 3), 128, np.uint8))
-    r = run("facelift", "predict", tmp_path / "blank.png", "--checkpoint", tmp_path / "net.pt", "--out", tmp_path / "out", "--no-progress")
+    r = run(
+        "facelift",
+        "predict",
+        tmp_path / "blank.png",
+        "--checkpoint",
+        tmp_path / "net.pt",
+        "--out",
+        tmp_path / "out",
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "1 of 1 inputs read: 1 frames, 0 faces (1 frames without a face)" in r.stdout
-    assert json.loads((tmp_path / "out" / "blank_png.json").read_text())["frames"] == [{"frame": 0, "time": 0.0, "faces": []}]
+    assert json.loads((tmp_path / "out" / "blank_png.json").read_text())["frames"] == [
+        {"frame": 0, "time": 0.0, "faces": []}
+    ]
 
 
 @pytest.mark.slow

@@ -1,14 +1,14 @@
 """`facelift prepare`: the multi-view stage through the CLI, killed and resumed, machines merged, a real detector."""
+
 import re
 import signal
 
-import numpy as np
+import pytest
 import torch
 
 from conftest import kill_after_first_entry, run
 from facelift.heads import SyntheticHeads
 from facelift.lift import PseudoLabelStore
-import pytest
 
 pytestmark = pytest.mark.slow  # every test here runs the CLI or a child process
 
@@ -43,7 +43,19 @@ def test_prepare_killed_then_resumed_equals_uninterrupted(tmp_path):
 
 def test_prepare_shards_on_two_machines_merge(tmp_path):
     for i in (0, 1):
-        r = run("facelift", "prepare", "--seeds", "0:48", "--shard-size", "16", "--shard", f"{i}/2", "--no-progress", "--out", tmp_path / f"m{i}")
+        r = run(
+            "facelift",
+            "prepare",
+            "--seeds",
+            "0:48",
+            "--shard-size",
+            "16",
+            "--shard",
+            f"{i}/2",
+            "--no-progress",
+            "--out",
+            tmp_path / f"m{i}",
+        )
         assert r.returncode == 0, r.stderr[-2000:]
     m0, m1 = PseudoLabelStore(tmp_path / "m0"), PseudoLabelStore(tmp_path / "m1")
     assert [len(m0), len(m1)] == [32, 16]
@@ -54,7 +66,9 @@ def test_prepare_shards_on_two_machines_merge(tmp_path):
 def test_prepare_progress_counts_seeds_when_the_last_shard_is_short(tmp_path):
     r = run("facelift", "prepare", "--seeds", "0:20", "--shard-size", "16", "--out", tmp_path / "p")
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "20/20" in r.stderr and not re.search(r"\d+/32\b", r.stderr), r.stderr[-500:]  # 16 + 4 seeds, not 2 full shards
+    assert "20/20" in r.stderr and not re.search(r"\d+/32\b", r.stderr), r.stderr[
+        -500:
+    ]  # 16 + 4 seeds, not 2 full shards
     again = run("facelift", "prepare", "--seeds", "0:20", "--shard-size", "16", "--out", tmp_path / "p")
     assert again.returncode == 0 and "20/20" in again.stderr  # resumed: everything already done
 
@@ -74,7 +88,9 @@ def test_prepare_bad_arguments(tmp_path):
     assert r.returncode == 1 and "seeds must be LO:HI" in r.stderr
     r = run("facelift", "prepare", "--shard", "3", "--out", tmp_path / "x")
     assert r.returncode == 1 and "--shard must be i/n" in r.stderr
-    r = run("facelift", "prepare", "--generator", "eg3d:/nonexistent.pkl", "--detector", "dlib", "--out", tmp_path / "x")
+    r = run(
+        "facelift", "prepare", "--generator", "eg3d:/nonexistent.pkl", "--detector", "dlib", "--out", tmp_path / "x"
+    )
     assert r.returncode == 1 and "network pickle not found" in r.stderr
     r = run("facelift", "prepare", "--views", tmp_path / "none.yaml", "--out", tmp_path / "x")
     assert r.returncode == 1 and "view set not found" in r.stderr

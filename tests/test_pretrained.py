@@ -1,12 +1,12 @@
 """The shipped reference model `pretrained("cpu")`: it loads from the package, and on 64 held-out synthetic renders of the full
 camera space it keeps the accuracy its run record shows (a change that breaks its input pipeline fails here)."""
+
 import sys
 
 import pytest
 import torch
 
 from conftest import REPO, run
-
 from facelift.benchmarks import evaluate, regressor_predictor, synthetic_testset
 from facelift.model import pretrained, pretrained_dir, shipped_models
 from facelift.train import validate
@@ -33,7 +33,9 @@ def test_shipped_model_learned_pose(scored):
 
 def test_shipped_model_scores_well_and_keeps_up_with_its_template(scored):
     _, _, ours, template, v = scored
-    assert ours.scores.mean < 0.09, ours.scores.mean  # the reference reached about 0.06 (dlib scores about 0.16 on such renders)
+    assert ours.scores.mean < 0.09, (
+        ours.scores.mean
+    )  # the reference reached about 0.06 (dlib scores about 0.16 on such renders)
     # its shape offsets do not yet beat its template at its own pose (11_train: the shipped model's run); they must not lose to it
     paired = ours.scores.per_image - template.scores.per_image
     assert paired.mean() < 0.003, (ours.scores.mean, template.scores.mean)
@@ -53,16 +55,21 @@ def test_shipped_model_carries_its_record():
 def test_a_non_editable_install_carries_the_shipped_model(tmp_path):
     "The wheel holds the weights and their record; facelift installed from it (not this checkout) loads pretrained('cpu')."
     import zipfile
-    r = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path / "dist", REPO)
+
+    r = run(
+        sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path / "dist", REPO
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     wheel = next((tmp_path / "dist").glob("facelift-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"facelift/weights/cpu/{n}" for n in ("model.pt", "config.yaml", "metrics.jsonl", "RECORD.md")} <= names
     r = run(sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", tmp_path / "site", wheel)
     assert r.returncode == 0, r.stderr[-3000:]
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import facelift, torch; from facelift.model import pretrained; "
-            "m = pretrained('cpu'); assert facelift.__file__.startswith(sys.argv[1]), facelift.__file__; "
-            "print(sum(p.numel() for p in m.parameters()))")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import facelift, torch; from facelift.model import pretrained; "
+        "m = pretrained('cpu'); assert facelift.__file__.startswith(sys.argv[1]), facelift.__file__; "
+        "print(sum(p.numel() for p in m.parameters()))"
+    )
     r = run(sys.executable, "-c", code, tmp_path / "site", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert int(r.stdout.strip()) > 1_000_000

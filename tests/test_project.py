@@ -1,10 +1,11 @@
 """Project conventions: nbdev 3 configuration, clean and small notebooks, papermill-ready pipelines, README."""
+
 import json
 import shutil
-import tomllib
 
 import nbformat
 import pytest
+import tomllib
 
 from conftest import REPO, run
 
@@ -13,7 +14,7 @@ PIPELINES = sorted((REPO / "nbs" / "pipelines").glob("*.ipynb"))
 
 
 def test_nbdev3_config_lives_in_pyproject():
-    assert not (REPO / "settings.ini").exists()        # nbdev 3 refuses to run beside a settings.ini
+    assert not (REPO / "settings.ini").exists()  # nbdev 3 refuses to run beside a settings.ini
     cfg = tomllib.loads((REPO / "pyproject.toml").read_text())
     nbdev = cfg["tool"]["nbdev"]
     assert nbdev["tst_flags"].split() == ["notest", "slow"]
@@ -34,7 +35,7 @@ def test_parameters_tag_survives_nbdev_clean(tmp_path):
     try:
         r = run("nbdev-clean", "--fname", inside)
         assert r.returncode == 0, r.stderr
-        assert len(_tagged(inside)) == 1               # with the project's config the tag is kept
+        assert len(_tagged(inside)) == 1  # with the project's config the tag is kept
     finally:
         inside.unlink()
     # the control: nbdev's defaults (no project config) silently drop it, which is why the config matters
@@ -49,7 +50,7 @@ def test_parameters_tag_survives_nbdev_clean(tmp_path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO)))
 def test_committed_notebooks_are_small_without_inlined_plotly(path):
     assert path.stat().st_size < 1_000_000
-    assert "plotly.js v" not in path.read_text()       # no inlined plotly.js bundle in outputs
+    assert "plotly.js v" not in path.read_text()  # no inlined plotly.js bundle in outputs
 
 
 @pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.name)
@@ -60,13 +61,14 @@ def test_pipelines_are_papermill_ready(path):
     assert len(tagged) == 1
     first_code = next(c for c in nb.cells if c.cell_type == "code")
     assert first_code == tagged[0]
-    assert "run_dir = None" in first_code.source       # smoke-runnable by nbdev-test into a temporary folder
+    assert "run_dir = None" in first_code.source  # smoke-runnable by nbdev-test into a temporary folder
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO)))
 def test_notebooks_remove_the_temporary_folders_they_make(path):
     code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
-    if "tempfile.mkdtemp(" not in code: return
+    if "tempfile.mkdtemp(" not in code:
+        return
     assert "shutil.rmtree(" in code, "a notebook that makes temporary folders must remove them (its last cell)"
 
 

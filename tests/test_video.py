@@ -1,4 +1,5 @@
 """Video ingestion through the CLI on generated .mp4 files: bad files, a killed-then-resumed run, the frame store."""
+
 import shutil
 import signal
 from pathlib import Path
@@ -37,7 +38,11 @@ def test_ingest_cli_records_bad_files_and_stores_crops(clips, tmp_path):
     assert store.skipped["empty"] == "empty file (0 bytes)"
     assert "corrupt: skipped" in r.stdout and "frames read" in r.stdout
     c = store.manifest["counts"]
-    assert c["frames_read"] == 4 * 24 and 0 < c["faces_found"] <= c["frames_read"] and len(_frames(tmp_path / "store")) == c["faces_found"]
+    assert (
+        c["frames_read"] == 4 * 24
+        and 0 < c["faces_found"] <= c["frames_read"]
+        and len(_frames(tmp_path / "store")) == c["faces_found"]
+    )
     store.verify()
     lab = store.labels(store.videos[0])
     img = store.image(store.videos[0], int(lab["frame"][0]))
@@ -48,12 +53,16 @@ def test_ingest_cli_records_bad_files_and_stores_crops(clips, tmp_path):
 
 def test_killed_ingestion_resumes_without_loss_or_duplicates(clips, tmp_path):
     "dlib is slow enough (~50 ms a frame) to kill the run between videos; the re-run must equal an uninterrupted one."
-    src = tmp_path / "src"; src.mkdir()
-    for p in sorted(clips.glob("clip_*")): shutil.copy(p, src / p.name)
+    src = tmp_path / "src"
+    src.mkdir()
+    for p in sorted(clips.glob("clip_*")):
+        shutil.copy(p, src / p.name)
     ref = run("facelift", "videos", src, "--out", tmp_path / "ref", "--detector", "dlib", "--no-progress")
     assert ref.returncode == 0, ref.stderr[-2000:]
     out = tmp_path / "killed"
-    code = kill_after_first_entry(["videos", src, "--out", out, "--detector", "dlib", "--no-progress"], out / "manifest.json", "videos")
+    code = kill_after_first_entry(
+        ["videos", src, "--out", out, "--detector", "dlib", "--no-progress"], out / "manifest.json", "videos"
+    )
     partial = FrameStore(out)
     assert code == -signal.SIGKILL and 1 <= len(partial.manifest["videos"]) < 4, "the kill must land mid-run"
     r = run("facelift", "videos", src, "--out", out, "--detector", "dlib", "--no-progress")

@@ -1,5 +1,6 @@
 """`facelift predict` on videos: tracking (the detector runs on few frames), temporal filtering measured against the truth of
 synthetic clips, and odd videos (variable frame rate, a rotation tag, zero length, no face) in one folder."""
+
 import json
 import subprocess
 
@@ -18,7 +19,9 @@ from facelift.video import make_synthetic_clips
 
 @pytest.fixture(scope="module")
 def still_clip(tmp_path_factory):
-    return make_synthetic_clips(1, tmp_path_factory.mktemp("still"), frames=48, size=192, seed_offset=950_000, motion="still", progress=False)[0]
+    return make_synthetic_clips(
+        1, tmp_path_factory.mktemp("still"), frames=48, size=192, seed_offset=950_000, motion="still", progress=False
+    )[0]
 
 
 def _scores(points, truth):
@@ -33,19 +36,37 @@ def test_filters_lower_jitter_against_truth_without_raising_nme(still_clip):
     uv = truth.cameras.project(truth.landmarks3d)[tr["frames"]]
     nme_raw, jit_raw = _scores(tr["points2d"], uv)
     for method in ("uncertainty", "oneeuro"):
-        f = filter_sequence(tr["points2d"], tr["cov2d"], tr["points3d"], tr["rotation"], tr["translation"], tr["times"], method)
+        f = filter_sequence(
+            tr["points2d"], tr["cov2d"], tr["points3d"], tr["rotation"], tr["translation"], tr["times"], method
+        )
         nme, jit = _scores(f["points2d"], uv)
         assert jit < 0.7 * jit_raw, (method, jit, jit_raw)
         assert nme <= 1.01 * nme_raw, (method, nme, nme_raw)
         R = f["rotation"]
-        assert torch.allclose(R @ R.transpose(-1, -2), torch.eye(3).expand_as(R), atol=1e-4)  # the filtered pose is a rotation
+        assert torch.allclose(
+            R @ R.transpose(-1, -2), torch.eye(3).expand_as(R), atol=1e-4
+        )  # the filtered pose is a rotation
 
 
 @pytest.mark.slow
 def test_predict_video_tracks_and_keeps_raw_and_filtered(still_clip, tmp_path):
     out = tmp_path / "out"
-    r = run("facelift", "predict", still_clip, "--checkpoint", "cpu", "--out", out, "--detector", "truth", "--smooth", "uncertainty",
-            "--redetect-every", "12", "--no-progress")
+    r = run(
+        "facelift",
+        "predict",
+        still_clip,
+        "--checkpoint",
+        "cpu",
+        "--out",
+        out,
+        "--detector",
+        "truth",
+        "--smooth",
+        "uncertainty",
+        "--redetect-every",
+        "12",
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "face detector ran on 4 frames" in r.stdout
     rec = json.loads((out / f"{still_clip.stem}_mp4.json").read_text())
@@ -53,7 +74,8 @@ def test_predict_video_tracks_and_keeps_raw_and_filtered(still_clip, tmp_path):
     assert rec["smooth"] == "uncertainty" and rec["rotation_tag"] == 0
     faces = [f["faces"] for f in rec["frames"]]
     assert all(len(f) == 1 and f[0]["track"] == 0 for f in faces)
-    raw = torch.tensor([f[0]["points2d"] for f in faces]); filt = torch.tensor([f[0]["filtered"]["points2d"] for f in faces])
+    raw = torch.tensor([f[0]["points2d"] for f in faces])
+    filt = torch.tensor([f[0]["filtered"]["points2d"] for f in faces])
     truth = load_clip_truth(still_clip)
     uv = truth.cameras.project(truth.landmarks3d)
     assert _scores(filt, uv)[1] < 0.7 * _scores(raw, uv)[1]  # the written filtered values are the steadier ones
@@ -61,7 +83,8 @@ def test_predict_video_tracks_and_keeps_raw_and_filtered(still_clip, tmp_path):
     rows = (out / "predictions.csv").read_text().splitlines()
     assert len(rows) == 1 + 2 * 48 and rows[0].split(",")[3:6] == ["face", "track", "values"]
     cap = cv2.VideoCapture(str(out / "overlays" / f"{still_clip.stem}_mp4.mp4"))
-    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 48; cap.release()
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 48
+    cap.release()
 
 
 def _ffmpeg(*args):
@@ -71,15 +94,21 @@ def _ffmpeg(*args):
 
 @pytest.mark.slow
 def test_odd_videos_in_a_folder(tmp_path):
-    src = tmp_path / "in"; src.mkdir()
+    src = tmp_path / "in"
+    src.mkdir()
     clip = make_synthetic_clips(1, tmp_path / "clips", frames=32, size=160, progress=False)[0]
     _ffmpeg("-i", clip, "-vf", "crop=160:120", "-c:v", "mpeg4", "-q:v", "3", tmp_path / "wide.mp4")
-    _ffmpeg("-display_rotation", "90", "-i", tmp_path / "wide.mp4", "-c", "copy", src / "phone.mp4")  # a phone held upright
-    _ffmpeg("-i", clip, "-vf", "setpts='if(lt(N,16),N,N*2)/24/TB'", "-fps_mode", "vfr", "-c:v", "mpeg4", src / "vfr.mp4")
+    _ffmpeg(
+        "-display_rotation", "90", "-i", tmp_path / "wide.mp4", "-c", "copy", src / "phone.mp4"
+    )  # a phone held upright
+    _ffmpeg(
+        "-i", clip, "-vf", "setpts='if(lt(N,16),N,N*2)/24/TB'", "-fps_mode", "vfr", "-c:v", "mpeg4", src / "vfr.mp4"
+    )
     (src / "empty.mp4").touch()
     blank = np.full((12, 120, 160, 3), 90, np.uint8)
     w = cv2.VideoWriter(str(src / "noface.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 24, (160, 120))
-    for f in blank: w.write(f)
+    for f in blank:
+        w.write(f)
     w.release()
     out = tmp_path / "out"
     r = run("facelift", "predict", src, "--checkpoint", "cpu", "--out", out, "--no-progress")  # dlib boxes
@@ -90,5 +119,9 @@ def test_odd_videos_in_a_folder(tmp_path):
     assert (phone["width"], phone["height"]) == (120, 160) and phone["rotation_tag"] in (90, 270)  # decoded upright
     vfr = json.loads((out / "vfr_mp4.json").read_text())
     steps = np.diff([f["time"] for f in vfr["frames"]])
-    assert len(vfr["frames"]) == 32 and np.allclose(steps[:15], 1 / 24, atol=2e-3) and np.allclose(steps[16:], 2 / 24, atol=2e-3)
+    assert (
+        len(vfr["frames"]) == 32
+        and np.allclose(steps[:15], 1 / 24, atol=2e-3)
+        and np.allclose(steps[16:], 2 / 24, atol=2e-3)
+    )
     assert set(json.loads((out / "skipped.json").read_text())) == {str(src / "empty.mp4")}
