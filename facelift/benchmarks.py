@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from .camera import Camera, CameraSpace
+from .core import require
 from .data import to_model_input
 from .detect import apply_similarity, crop_face, face_box
 from .heads import SyntheticHeads
@@ -571,7 +572,7 @@ def regions_figure(
     evaluations: list[Evaluation], title: str = "NMLC per region (95% bootstrap intervals)"
 ) -> "go.Figure":
     "Grouped bars of NMLC per region, one colour per predictor, with their bootstrap intervals."
-    import plotly.graph_objects as go
+    go = require("plotly.graph_objects", "the regions figure")
 
     fig = go.Figure(
         [

@@ -18,9 +18,8 @@ import yaml
 from tqdm.auto import tqdm
 
 import facelift
-from .core import atomic_write_text
+from .core import atomic_write_text, require
 from .model import shipped_models
-from .viz import save_html, table_html, write_report
 
 # %% auto #0
 __all__ = ['Stage', 'StageFailed', 'demo_stages', 'have_real_assets', 'repo_dir', 'export_html', 'run_stages', 'make_generator',
@@ -141,7 +140,7 @@ def repo_dir() -> Path:
 def export_html(notebook: Path) -> Path:
     """An executed notebook as an HTML page beside it that opens offline: JupyterLab's export without its CDN scripts
     (template `data/nbconvert/offline`), and without the CDN MathJax tag Plotly's notebook renderer adds to each figure."""
-    from nbconvert import HTMLExporter
+    HTMLExporter = require("nbconvert", "the report's notebook pages").HTMLExporter
 
     exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(repo_dir() / "data" / "nbconvert")])
     body, _ = exporter.from_filename(str(notebook))
@@ -156,7 +155,9 @@ def run_stages(
     progress: bool = True,
 ) -> Path:
     "Execute the stages' notebooks with papermill into `run_dir`, then write `report.html`; returns its path."
-    import papermill as pm
+    pm = require("papermill", "running the pipeline notebooks")
+    require("plotly", "the run report")
+    from facelift.viz import save_html, table_html, write_report
 
     run_dir = Path(run_dir).resolve()
     pipelines = Path(pipelines) if pipelines else repo_dir() / "nbs" / "pipelines"

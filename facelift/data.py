@@ -23,12 +23,29 @@ from .lift import PseudoLabelStore
 from .video import FrameStore
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'to_model_input', 'from_model_input', 'filled_template', 'MultiViewDataset',
-           'photometric_jitter', 'jitter_normalised', 'MultiFrameDataset', 'batch_key', 'MixedBatches', 'MixedDataset',
-           'loader', 'RenderPool', 'pooled_batches']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'normalise', 'denormalise', 'to_model_input', 'from_model_input', 'filled_template',
+           'MultiViewDataset', 'photometric_jitter', 'jitter_normalised', 'MultiFrameDataset', 'batch_key',
+           'MixedBatches', 'MixedDataset', 'loader', 'RenderPool', 'pooled_batches']
 
 # %% ../nbs/10_data.ipynb #400fa468
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def _imagenet_stats(x: Tensor) -> tuple[Tensor, Tensor]:
+    "ImageNet's channel mean and std [3,1,1] on x's device."
+    return (torch.tensor(s, device=x.device)[:, None, None] for s in (IMAGENET_MEAN, IMAGENET_STD))
+
+
+def normalise(x: Tensor) -> Tensor:
+    "Images [B,3,H,W] in [0, 1] -> ImageNet-normalised [B,3,H,W], what every encoder of the workbench takes."
+    mean, std = _imagenet_stats(x)
+    return (x - mean) / std
+
+
+def denormalise(x: Tensor) -> Tensor:
+    "ImageNet-normalised [B,3,H,W] -> [B,3,H,W] in [0, 1] (not clamped)."
+    mean, std = _imagenet_stats(x)
+    return x * std + mean
 
 
 def to_model_input(images: Tensor, size: int) -> Tensor:
@@ -36,16 +53,12 @@ def to_model_input(images: Tensor, size: int) -> Tensor:
     x = images.permute(0, 3, 1, 2).float() / 255
     if x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device)[:, None, None]
-    std = torch.tensor(IMAGENET_STD, device=x.device)[:, None, None]
-    return (x - mean) / std
+    return normalise(x)
 
 
 def from_model_input(x: Tensor) -> Tensor:
     "The inverse for display: [B,3,S,S] normalised -> uint8 [B,S,S,3]."
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device)[:, None, None]
-    std = torch.tensor(IMAGENET_STD, device=x.device)[:, None, None]
-    return ((x * std + mean).clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+    return (denormalise(x).clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
 
 # %% ../nbs/10_data.ipynb #10d523e2
 def filled_template(store: PseudoLabelStore, scheme: str) -> Tensor:
@@ -134,11 +147,7 @@ def photometric_jitter(x: Tensor, generator: torch.Generator, strength: float = 
 
 def jitter_normalised(x: Tensor, generator: torch.Generator, strength: float = 1.0) -> Tensor:
     "`photometric_jitter` of model inputs x [B,3,H,W] (ImageNet-normalised) -> [B,3,H,W], normalised again."
-    mean, std = (
-        torch.tensor(IMAGENET_MEAN, device=x.device)[:, None, None],
-        torch.tensor(IMAGENET_STD, device=x.device)[:, None, None],
-    )
-    return (photometric_jitter(x * std + mean, generator, strength) - mean) / std
+    return normalise(photometric_jitter(denormalise(x), generator, strength))
 
 
 class MultiFrameDataset:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .camera import Camera
+from .core import require
 from .heads import SyntheticHeads, seeded_uniform
 from .landmarks import Scheme, get_scheme
 
@@ -325,7 +326,7 @@ class DlibDetector:
     needs_images = True
 
     def __init__(self, face_detector: str = "hog", upsample: int = 1):
-        import dlib
+        dlib = require("dlib", "the dlib detector")
 
         if face_detector not in ("hog", "mmod"):
             raise ValueError(f"face_detector must be 'hog' or 'mmod', got {face_detector!r}")
@@ -349,7 +350,7 @@ class DlibDetector:
         return b, np.asarray(scores, dtype=np.float32)
 
     def __call__(self, images, truth=None) -> Detections:
-        import dlib
+        dlib = require("dlib", "the dlib detector")
 
         images = check_images(images)
         B, N = len(images), self.scheme.n

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .camera import CameraSpace
-from .core import atomic_write_bytes
+from .core import atomic_write_bytes, require
 from .landmarks import get_scheme
 
 # %% auto #0
@@ -328,6 +328,7 @@ def export_onnx(model: FaceLiftRegressor, path, opset: int = 18) -> Path:
     import contextlib
     import warnings
 
+    require("onnxscript", "ONNX export")  # torch.onnx's exporter imports onnx and onnxscript
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     S = model.config.image_size
@@ -357,7 +358,7 @@ def export_onnx(model: FaceLiftRegressor, path, opset: int = 18) -> Path:
 
 def check_onnx(model: FaceLiftRegressor, path, batch: int = 3, seed: int = 0) -> dict[str, float]:
     "Largest absolute difference per output between ONNX Runtime (CPU) and PyTorch on `batch` random images."
-    import onnxruntime as ort
+    ort = require("onnxruntime", "checking an ONNX export")
 
     S = model.config.image_size
     x = torch.randn(batch, 3, S, S, generator=torch.Generator().manual_seed(seed))

@@ -10,7 +10,6 @@ import json
 import math
 import os
 import random
-import subprocess
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -22,7 +21,7 @@ from tqdm.auto import tqdm
 
 import facelift
 from .benchmarks import TestSet, evaluate, pose_errors, regressor_predictor, synthetic_testset
-from .core import atomic_write_bytes, atomic_write_text
+from .core import atomic_write_bytes, atomic_write_text, git_sha
 from facelift.data import (
     MixedBatches,
     MixedDataset,
@@ -267,22 +266,6 @@ def validate(model: FaceLiftRegressor, testset: TestSet, batch: int = 32) -> dic
     }
 
 # %% ../nbs/11_train.ipynb #a16ca7a9
-def _git_sha() -> str:
-    try:
-        return (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"],
-                cwd=Path(facelift.__file__).parent,
-                capture_output=True,
-                text=True,
-                timeout=5,
-            ).stdout.strip()
-            or "unknown"
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def _distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
     "(rank, world size, device); joins the process group under torchrun."
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -449,7 +432,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         info = dict(
             config=asdict(cfg),
             regressor=asdict(mcfg) | {"template": "<from the pseudo-label store>"},
-            git_sha=_git_sha(),
+            git_sha=git_sha(),
             facelift=facelift.__version__,
             torch=torch.__version__,
             device=str(device),

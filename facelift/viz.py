@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,9 +19,8 @@ import torch
 from plotly.subplots import make_subplots
 from torch import Tensor
 
-import facelift
 from .camera import Camera, CameraSpace
-from .core import atomic_write_json, atomic_write_text
+from .core import atomic_write_json, atomic_write_text, git_sha
 from .landmarks import REGIONS, Scheme, get_scheme
 
 if TYPE_CHECKING:
@@ -1074,15 +1072,6 @@ figcaption{color:#555;font-size:.92em} table{border-collapse:collapse;margin:1em
 .plot{width:100%} .meta{color:#666;font-size:.9em} .missing{color:#a00}"""
 
 
-def _git_sha(path: Path) -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=path, capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-    except Exception:
-        return ""
-
-
 def write_report(
     run_dir,  # the run directory holding report/<section>/*.json
     sections: list[tuple[str, str, str | None]],  # (key, title, executed notebook file name or None), in order
@@ -1121,7 +1110,7 @@ def write_report(
             else:
                 body.append(f"<figure>{it['html']}{cap}</figure>")
         body.append("</section>")
-    sha = _git_sha(Path(facelift.__file__).parent)
+    sha = git_sha(short=True)
     meta = f"Run <code>{html.escape(run_dir.name)}</code>, written {time.strftime('%Y-%m-%d %H:%M:%S')}" + (
         f", code at <code>{sha}</code>" if sha else ""
     )

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from facelift.camera import CameraSpace
+from facelift.data import to_model_input
 from facelift.heads import SyntheticHeads
 from facelift.landmarks import SCHEMES
 from facelift.losses import LossWeights, multiview_loss
@@ -81,8 +82,7 @@ def test_cpu_preset_overfits_eight_synthetic_samples_tenfold():
     heads = SyntheticHeads(image_size=cfg.image_size)
     cams, angles = space.sample(8, landmarks3d=SCHEMES["wflw98"].template, generator=torch.Generator().manual_seed(0))
     res, truth = heads.render_full(torch.arange(8), cams)
-    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
-    x = ((res.images.float() / 255 - mean) / std).permute(0, 3, 1, 2)
+    x = to_model_input(res.images, cfg.image_size)
     rest = space.camera(angles[:, 0], angles[:, 1], angles[:, 2])
     target = dict(
         points3d=truth.landmarks3d,

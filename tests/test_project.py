@@ -2,6 +2,9 @@
 
 import json
 import shutil
+import subprocess
+import sys
+import textwrap
 
 import nbformat
 import pytest
@@ -19,7 +22,7 @@ def test_nbdev3_config_lives_in_pyproject():
     nbdev = cfg["tool"]["nbdev"]
     assert nbdev["tst_flags"].split() == ["notest", "slow"]
     assert "tags" in nbdev["allowed_cell_metadata_keys"]
-    assert any(d.replace(" ", "").startswith("nbdev>=3,<4") for d in cfg["project"]["dependencies"])
+    assert any(d.replace(" ", "").startswith("nbdev>=3,<4") for d in cfg["project"]["optional-dependencies"]["lab"])
     assert "torch>=2.4" in cfg["project"]["dependencies"]
 
 
@@ -102,3 +105,43 @@ def test_fresh_install_pulls_no_other_torch(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     planned = {i["metadata"]["name"].lower() for i in json.loads(report.read_text())["install"]}
     assert not {p for p in planned if p in {"torch", "torchvision"} or p.startswith("nvidia-")}, planned
+
+
+BLOCK_EXTRAS = textwrap.dedent("""
+    import sys
+    from importlib.machinery import PathFinder
+    EXTRAS = ("plotly", "ipywidgets", "papermill", "nbconvert", "nbformat", "nbdev", "dlib", "onnx", "onnxscript",
+              "onnxruntime", "matplotlib", "jupyterlab", "anywidget")
+    _find = PathFinder.find_spec.__func__
+    def find_spec(cls, name, path=None, target=None):  # as if only the core dependencies were installed
+        return None if name.split(".")[0] in EXTRAS else _find(cls, name, path, target)
+    PathFinder.find_spec = classmethod(find_spec)
+""")
+
+
+def test_the_core_runs_without_the_extras():
+    "Every module but the figures imports with the core dependencies only; a missing extra is named in the error."
+    probe = BLOCK_EXTRAS + textwrap.dedent("""
+        import importlib, pkgutil, facelift
+        skip = {"viz", "_modidx", "mediapipe_runner"}  # viz: the figures and widgets themselves ([lab])
+        for m in pkgutil.iter_modules(facelift.__path__):
+            if m.name not in skip:
+                importlib.import_module(f"facelift.{m.name}")
+        from facelift.detect import DlibDetector
+        from facelift.cli import main
+        try:
+            DlibDetector()
+        except ImportError as e:
+            print("dlib:", e)
+        try:
+            main(["demo", "--quick", "--out", sys.argv[1]])
+        except ImportError as e:
+            print("demo:", e)
+    """)
+    r = subprocess.run([sys.executable, "-c", probe, "/nonexistent/run"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'dlib: the dlib detector needs dlib, which is not installed: pip install "facelift[dlib]"' in r.stdout
+    assert (
+        'demo: running the pipeline notebooks needs papermill, which is not installed: pip install "facelift[lab]"'
+        in r.stdout
+    )
