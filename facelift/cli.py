@@ -157,7 +157,7 @@ def run_stages(
     "Execute the stages' notebooks with papermill into `run_dir`, then write `report.html`; returns its path."
     pm = require("papermill", "running the pipeline notebooks")
     require("plotly", "the run report")
-    from facelift.viz import save_html, table_html, write_report
+    from facelift.report import save_html, table_html, write_report
 
     run_dir = Path(run_dir).resolve()
     pipelines = Path(pipelines) if pipelines else repo_dir() / "nbs" / "pipelines"

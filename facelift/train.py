@@ -248,7 +248,7 @@ def ensure_data(cfg: TrainConfig) -> tuple[Path, Path]:
 def validate(model: FaceLiftRegressor, testset: TestSet, batch: int = 32) -> dict[str, float]:
     """The figures a run logs at every epoch end on a synthetic test set: 3D error (% inter-ocular distance, mean) and NMLC of the
     model and of its template at the model's predicted pose; rotation error (degrees: median, mean, and a constant frontal guess's
-    median) and translation error (median, % inter-ocular distance). See `13_benchmarks.pose_errors`."""
+    median) and translation error (median, % inter-ocular distance). See `10a_benchmarks.pose_errors`."""
     e = pose_errors(model, testset, batch)
     dev = next(model.parameters()).device
     nmlc_of = lambda template: (
