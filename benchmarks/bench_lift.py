@@ -10,7 +10,8 @@ from scipy.optimize import least_squares
 
 from facelift.camera import CameraSpace
 from facelift.landmarks import get_scheme
-from facelift.lift import default_view_set, lift
+from facelift.lift import lift
+from facelift.views import default_view_set
 
 
 def _problem(seeds: int):
@@ -78,7 +79,7 @@ def run_prepare(quick: bool) -> dict:
 
     from facelift.detect import SimulatedLabeller
     from facelift.heads import SyntheticHeads
-    from facelift.lift import PseudoLabelStore, prepare
+    from facelift.pseudolabels import PseudoLabelStore, prepare
 
     n = 256 if quick else 2048
     with tempfile.TemporaryDirectory() as tmp:

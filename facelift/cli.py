@@ -288,7 +288,8 @@ def _videos(args) -> int:
 def _prepare(args) -> int:
     import numpy as np
 
-    from facelift.lift import ViewSet, default_view_set, parse_seeds, prepare
+    from facelift.pseudolabels import parse_seeds, prepare
+    from facelift.views import ViewSet, default_view_set
 
     vs = default_view_set() if args.views == "default" else ViewSet.load(args.views)
     try:

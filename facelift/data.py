@@ -19,7 +19,7 @@ from torch import Tensor
 from .camera import CameraSpace
 from .heads import SyntheticHeads
 from .landmarks import get_scheme
-from .lift import PseudoLabelStore
+from .pseudolabels import PseudoLabelStore
 from .video import FrameStore
 
 # %% auto #0

@@ -32,10 +32,11 @@ from facelift.data import (
     loader,
     pooled_batches,
 )
-from .lift import PseudoLabelStore, landmark_normals
 from .losses import LossWeights, multiframe_loss, multiview_loss
 from .model import FaceLiftRegressor, RegressorConfig, save_regressor
+from .pseudolabels import PseudoLabelStore
 from .video import FrameStore
+from .views import landmark_normals
 
 # %% auto #0
 __all__ = ['TRAIN_PRESETS', 'RESUMABLE', 'TrainConfig', 'parse_overrides', 'MetricsLog', 'ensure_data', 'validate',
@@ -219,8 +220,9 @@ def ensure_data(cfg: TrainConfig) -> tuple[Path, Path]:
     "The pseudo-label and frame store folders of a run, preparing the embedded default's in the run directory when not given."
     from facelift.detect import SimulatedLabeller
     from facelift.heads import SyntheticHeads
-    from facelift.lift import default_view_set, prepare
+    from facelift.pseudolabels import prepare
     from facelift.video import ingest_videos, make_synthetic_clips
+    from facelift.views import default_view_set
 
     run = Path(cfg.out)
     pl, fr = _data_dirs(cfg)

@@ -230,7 +230,7 @@ def view_mask_editor(
     import ipywidgets as W
 
     from facelift.heads import SyntheticHeads
-    from facelift.lift import View, ViewSet
+    from facelift.views import View, ViewSet
 
     s = get_scheme(view_set.scheme)
     groups = [g for g, idx in s.groups.items() if bool(s.liftable[idx].any())]
@@ -337,7 +337,7 @@ def view_mask_editor(
 def pseudolabel_figure(store, seed: int, view_set=None, generator=None) -> go.Figure:
     """One identity of a `PseudoLabelStore`: 3D pseudo-labels vs the store's template vs the truth (if the generator
     knows it), and the residual of every vote."""
-    from facelift.lift import default_view_set
+    from facelift.views import default_view_set
 
     d = store.load(("seeds", "points3d", "valid", "residuals", "rms_px"))
     hits = (d["seeds"] == seed).nonzero()[:, 0]
@@ -388,7 +388,7 @@ def pseudolabel_inspector(store, view_set=None, generator=None) -> "ipywidgets.i
     import ipywidgets as W
 
     from facelift.heads import SyntheticHeads
-    from facelift.lift import PseudoLabelStore
+    from facelift.pseudolabels import PseudoLabelStore
 
     store = store if isinstance(store, PseudoLabelStore) else PseudoLabelStore(store)
     if generator is None and store.manifest.get("generator") == "SyntheticHeads":

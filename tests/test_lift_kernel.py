@@ -1,4 +1,4 @@
-"""The compiled lift kernel keeps its speed only while LLVM turns its landmark loops into SIMD code (07_lift: reading a
+"""The compiled lift kernel keeps its speed only while LLVM turns its landmark loops into SIMD code (07a_lift_kernel: reading a
 view's camera inside a loop that also stores stopped the Gauss-Newton loop from vectorising, 3x slower). This checks
 that property itself, not a time: LLVM's loop-vectorizer remarks from a fresh, uncached compile of the kernel."""
 
@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-import facelift.lift as L
+import facelift.lift_kernel as L
 
 pytestmark = pytest.mark.slow  # every test here runs the CLI or a child process
 
@@ -20,10 +20,10 @@ PROBE = textwrap.dedent("""
     llvm.set_option("", "-pass-remarks=loop-vectorize")
     import numba
     import numpy as np
-    import facelift.lift as L
+    import facelift.lift_kernel as L
     # the same options as the library's kernel, without its on-disk cache (cached code is not recompiled: no remarks);
     # debug=True only adds line numbers to the remarks
-    kernel = numba.njit(parallel=True, fastmath=True, debug=True)(L._lift_kernel.py_func)
+    kernel = numba.njit(parallel=True, fastmath=True, debug=True)(L.lift_kernel.py_func)
     f4, B, V, N = np.float32, 2, 3, 8
     cams = np.tile(np.eye(3, dtype=f4), (V, 1, 1))
     t = np.zeros((V, 3), f4); t[:, 2] = 2.7
@@ -45,7 +45,7 @@ def test_lift_kernel_landmark_loops_are_vectorised():
     assert out.returncode == 0, out.stderr[-3000:]
     vectorised = {int(line) for line in re.findall(r":(\d+):\d+: vectorized loop", out.stderr)}
     assert vectorised, f"LLVM printed no vectorisation remark at all:\n{out.stderr[-3000:]}"
-    kernel_loops = landmark_loops(L._lift_kernel)
+    kernel_loops = landmark_loops(L.lift_kernel)
     # every landmark loop but the kernel's last, which writes the outputs X [B,N,3] (strided stores: left scalar)
     loops = landmark_loops(L._seed_votes) + kernel_loops[:-1]
     assert len(loops) >= 7, (
@@ -53,5 +53,5 @@ def test_lift_kernel_landmark_loops_are_vectorised():
     )
     scalar = [n for n in loops if n not in vectorised]
     assert not scalar, (
-        f"landmark loops at facelift/lift.py lines {scalar} no longer vectorise (vectorised: {sorted(vectorised)})"
+        f"landmark loops at facelift/lift_kernel.py lines {scalar} no longer vectorise (vectorised: {sorted(vectorised)})"
     )
