@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from torch import Tensor
 from tqdm.auto import tqdm
 
 import facelift
@@ -40,7 +41,8 @@ from .views import landmark_normals
 
 # %% auto #0
 __all__ = ['TRAIN_PRESETS', 'RESUMABLE', 'TrainConfig', 'parse_overrides', 'MetricsLog', 'ensure_data', 'validate',
-           'build_optimizer', 'build_schedule', 'TrainingDiverged', 'train', 'ship_run']
+           'build_optimizer', 'build_schedule', 'TrainingDiverged', 'TrainData', 'build_model_config', 'build_data',
+           'build_model', 'build_batches', 'Checkpointer', 'train_step', 'apply_gradients', 'train', 'ship_run']
 
 # %% ../nbs/11_train.ipynb #d40262f5
 @dataclass
@@ -363,28 +365,171 @@ def _check_resume(cfg: TrainConfig, saved: dict, path: Path) -> None:
             + "; ".join(f"{k}: run has {a!r}, now {b!r}" for k, (a, b) in diff.items())
         )
 
+# %% ../nbs/11_train.ipynb #acae54e37e7d407bbb7b55eff062a284
+@dataclass
+class TrainData:
+    "What a run trains on: the multi-view and multi-frame datasets (None when the mix leaves one out) and their batch plans."
+
+    mv: MultiViewDataset | None
+    mf: MultiFrameDataset | None
+    plans: MixedBatches
+
+
+def build_model_config(cfg: TrainConfig, scheme: str, template: Tensor) -> RegressorConfig:
+    "The regressor of `cfg.model` in the pseudo-labels' `scheme`, its `template` [N,3] their mean (`filled_template`)."
+    return RegressorConfig.preset(cfg.model, scheme=scheme, template=template.tolist(), **cfg.model_overrides)
+
+
+def build_data(cfg: TrainConfig, store: PseudoLabelStore, frames: Path, image_size: int, rank: int = 0, world: int = 1):
+    "The datasets of `cfg.batch_mix` at `image_size` and the batch plans of this process (`rank` of `world`)."
+    n_mv, n_mf = cfg.batch_mix
+    scheme = store.manifest["scheme"]
+    mv = MultiViewDataset(store, image_size, limit=cfg.seeds, limits=tuple(cfg.camera_limits)) if n_mv else None
+    mf = MultiFrameDataset(FrameStore(frames), image_size, videos=cfg.videos) if n_mf else None
+    if mf is not None and mf.scheme.name != scheme:
+        raise ValueError(f"frames are labelled in {mf.scheme.name}, pseudo-labels in {scheme}")
+    fresh = cfg.mv_per_batch if cfg.pool and n_mv else n_mv  # multi-view seeds rendered per step
+    n = (len(mv) if mv else 0, len(mf) if mf else 0)
+    plans = MixedBatches(*n, fresh, n_mf, seed=cfg.seed, rank=rank, world=world)
+    return TrainData(mv, mf, plans)
+
+
+def build_model(cfg: TrainConfig, mcfg: RegressorConfig, device: torch.device) -> FaceLiftRegressor:
+    "The regressor, initialised from `cfg.seed` (the same weights on every process and on every fresh start)."
+    torch.manual_seed(cfg.seed)
+    return FaceLiftRegressor(mcfg).to(device)
+
+
+def build_batches(cfg: TrainConfig, data: TrainData, step: int):
+    "The batches from `step` on: multi-view samples from a render pool in this process, or both kinds from a DataLoader."
+    n_mv = cfg.batch_mix[0]
+    plans = data.plans.iterate(*divmod(step, data.plans.steps_per_epoch))
+    if cfg.pool and data.mv is not None:
+        if cfg.workers:
+            raise ValueError(f"a render pool (pool={cfg.pool}) renders in the training process: set workers=0")
+        return pooled_batches(RenderPool(data.mv, data.plans, cfg.pool, n_mv, cfg.mv_jitter), data.mf, plans)
+    return loader(MixedDataset(data.mv, data.mf), plans, workers=cfg.workers)
+
+# %% ../nbs/11_train.ipynb #9a63283cbaf04dbcab1f6479b197f3a8
+class Checkpointer:
+    """The run's checkpoints: `last.pt` holds everything a resume needs (model, optimiser, scheduler, gradient scaler,
+    RNG states, step, the config); `epoch_NNN.pt` the weights at each epoch end. Written atomically, by rank 0 only."""
+
+    def __init__(self, run: Path, cfg: TrainConfig, enabled: bool = True):
+        self.dir, self.cfg, self.enabled = Path(run) / "checkpoints", cfg, enabled
+
+    @property
+    def last(self) -> Path:
+        return self.dir / "last.pt"
+
+    def load(self, resume: bool) -> dict | None:
+        "The state to resume from, checked against the config; None for a new run. Never overwrites an existing run."
+        if not resume and self.last.exists():
+            raise ValueError(
+                f"{self.dir.parent} already holds a run (checkpoint {self.last}); pass --resume to continue it, "
+                "or choose another --out"
+            )
+        if resume and not self.last.exists():
+            raise FileNotFoundError(f"--resume: no checkpoint {self.last} to resume from")
+        if not resume:
+            return None
+        state = torch.load(self.last, map_location="cpu", weights_only=True)
+        _check_resume(self.cfg, state["train_config"], self.last)
+        return state
+
+    def restore(self, state: dict, model, optimizer, scheduler, scaler) -> int:
+        "Put a loaded state back into the training objects and the RNGs; returns its step."
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        _set_rng_state(state["rng"])
+        return int(state["step"])
+
+    def save(self, step: int, model, optimizer, scheduler, scaler, epoch: int | None = None) -> None:
+        "Write `last.pt` (and `epoch_NNN.pt` when `epoch` is given)."
+        if not self.enabled:
+            return
+        state = dict(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), scaler=scaler.state_dict())
+        save_regressor(model, self.last, **state, rng=_rng_state(), step=step, train_config=asdict(self.cfg))
+        if epoch is not None:
+            save_regressor(model, self.dir / f"epoch_{epoch:03d}.pt", step=step)
+
+# %% ../nbs/11_train.ipynb #8dd0d8092fe74a7c96281538738b07e2
+def train_step(net, batch: dict, device: torch.device, dtype, weights: LossWeights, normals: Tensor, visibility: float):
+    """One forward pass over a mixed batch and its loss: eq. 3 on its first `n_mv` rows, eq. 4 on the rest.
+    Returns (loss, its terms, batch size). `dtype`: the autocast dtype, None for float32."""
+    x = batch["images"].to(device, non_blocking=True)
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        pred = net(x)
+    k, loss, terms = batch["n_mv"], x.new_zeros(()), {}
+    if k:
+        target = {key: v.to(device) for key, v in batch["mv"].items()}
+        part_loss, part_terms = multiview_loss(_part(pred, slice(0, k)), target, weights)
+        loss, terms = loss + part_loss, terms | part_terms
+    if k < len(x):
+        target = {key: v.to(device) for key, v in batch["mf"].items()}
+        part_loss, part_terms = multiframe_loss(_part(pred, slice(k, None)), target, normals, visibility, weights)
+        loss, terms = loss + part_loss, terms | part_terms
+    return loss, terms, len(x)
+
+
+def apply_gradients(loss: Tensor, model, optimizer, scaler, clip_grad: float | None, world: int = 1):
+    """Backward, unscale and clip; step the optimiser only if the loss and the gradient norm are finite on every process
+    (the NaN guard). Returns (stepped, gradient norm)."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad or float("inf"))
+    ok = torch.isfinite(loss.detach()) & torch.isfinite(gnorm)
+    if world > 1:  # every process skips together
+        flag = ok.to(gnorm.device).int()
+        torch.distributed.all_reduce(flag, torch.distributed.ReduceOp.MIN)
+        ok = flag.bool()
+    if bool(ok):
+        scaler.step(optimizer)
+        scaler.update()
+    return bool(ok), gnorm
+
+# %% ../nbs/11_train.ipynb #72eea5119410473aa328ad9291626812
+def _write_run_config(
+    run: Path, cfg: TrainConfig, mcfg: RegressorConfig, device, world: int, data: TrainData, total: int
+):
+    "`config.yaml`: the resolved config, the regressor, the code's version, the machine and the data sizes."
+    info = dict(
+        config=asdict(cfg),
+        regressor=asdict(mcfg) | {"template": "<from the pseudo-label store>"},
+        git_sha=git_sha(),
+        facelift=facelift.__version__,
+        torch=torch.__version__,
+        device=str(device),
+        world_size=world,
+        steps_per_epoch=data.plans.steps_per_epoch,
+        total_steps=total,
+        samples={"multiview": len(data.mv) if data.mv else 0, "multiframe": len(data.mf) if data.mf else 0},
+    )
+    atomic_write_text(run / "config.yaml", yaml.safe_dump(json.loads(json.dumps(info, default=str)), sort_keys=False))
+
+
+def _replica_spread(model, device) -> float:
+    "DDP keeps replicas identical: the spread of a checksum of the weights over the processes (0 when they agree)."
+    c = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum().to(device)
+    hi, lo = c.clone(), c.clone()
+    torch.distributed.all_reduce(hi, torch.distributed.ReduceOp.MAX)
+    torch.distributed.all_reduce(lo, torch.distributed.ReduceOp.MIN)
+    return (hi - lo).item()
+
 # %% ../nbs/11_train.ipynb #ec2949e8
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
     "Train (or, with `resume`, continue) the run described by `cfg`; returns the run directory (see above)."
+    # set-up: process group, device, checkpoints, data
     rank, world, device = _distributed(cfg)
-    # live renders on CPU cores: Mesa's llvmpipe would start rasteriser threads of its own that compete with PyTorch's for
-    # the same cores; rasterising in the data thread costs less (benchmarks/bench_train.py: data overhead 22% -> 8-12%)
-    if device.type == "cpu":
+    if device.type == "cpu":  # live renders: Mesa's rasteriser threads would compete with PyTorch's for the cores
         os.environ.setdefault("LP_NUM_THREADS", "0")
-    main = rank == 0
-    run = Path(cfg.out)
-    ck_dir = run / "checkpoints"
-    last = ck_dir / "last.pt"
-    if not resume and last.exists():
-        raise ValueError(
-            f"{run} already holds a run (checkpoint {last}); pass --resume to continue it, or choose another --out"
-        )
-    if resume and not last.exists():
-        raise FileNotFoundError(f"--resume: no checkpoint {last} to resume from")
-    state = torch.load(last, map_location="cpu", weights_only=True) if resume else None
-    if state:
-        _check_resume(cfg, state["train_config"], last)
-    n_mv, n_mf = cfg.batch_mix
+    main, run = rank == 0, Path(cfg.out)
+    checkpointer = Checkpointer(run, cfg, enabled=main)
+    state = checkpointer.load(resume)
     if main:
         run.mkdir(parents=True, exist_ok=True)
         ensure_data(cfg)
@@ -394,180 +539,86 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     store = PseudoLabelStore(pl_dir)
     scheme = store.manifest["scheme"]
     template = filled_template(store, scheme)
-    mcfg = RegressorConfig.preset(cfg.model, scheme=scheme, template=template.tolist(), **cfg.model_overrides)
-    S = mcfg.image_size
-    mv = MultiViewDataset(store, S, limit=cfg.seeds, limits=tuple(cfg.camera_limits)) if n_mv else None
-    mf = MultiFrameDataset(FrameStore(fr_dir), S, videos=cfg.videos) if n_mf else None
-    if mf is not None and mf.scheme.name != scheme:
-        raise ValueError(f"frames are labelled in {mf.scheme.name}, pseudo-labels in {scheme}")
-    fresh = cfg.mv_per_batch if cfg.pool and n_mv else n_mv  # multi-view seeds rendered per step
-    plans = MixedBatches(len(mv) if mv else 0, len(mf) if mf else 0, fresh, n_mf, seed=cfg.seed, rank=rank, world=world)
-    spe = plans.steps_per_epoch
+    mcfg = build_model_config(cfg, scheme, template)
+    data = build_data(cfg, store, fr_dir, mcfg.image_size, rank, world)
+    spe = data.plans.steps_per_epoch
     total = min(cfg.steps or cfg.epochs * spe, cfg.epochs * spe)
-    torch.manual_seed(cfg.seed)
-    model = FaceLiftRegressor(mcfg).to(device)
+
+    # model, optimiser, schedule, precision; restored on resume
+    model = build_model(cfg, mcfg, device)
     normals = landmark_normals(template).to(device)
     opt = build_optimizer(cfg, model)
     sched = build_schedule(cfg, opt, spe)
     dtype = _autocast_dtype(cfg, device)
-    amp = dtype is not None
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
-    step = 0
-    if state:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng"])
-        step = int(state["step"])
-    net = (
-        torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-        if world > 1
-        else model
-    )
-    weights = LossWeights(**cfg.loss_weights)
+    step = checkpointer.restore(state, model, opt, sched, scaler) if state else 0
+    ddp_ids = [device.index] if device.type == "cuda" else None
+    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ddp_ids) if world > 1 else model
+
+    # the run's record and its validation renders (rank 0)
     metrics = MetricsLog(run / "metrics.jsonl")
     if main:
         if state:
             metrics.truncate(step)
-        info = dict(
-            config=asdict(cfg),
-            regressor=asdict(mcfg) | {"template": "<from the pseudo-label store>"},
-            git_sha=git_sha(),
-            facelift=facelift.__version__,
-            torch=torch.__version__,
-            device=str(device),
-            world_size=world,
-            steps_per_epoch=spe,
-            total_steps=total,
-            samples={"multiview": len(mv) if mv else 0, "multiframe": len(mf) if mf else 0},
-        )
-        atomic_write_text(
-            run / "config.yaml", yaml.safe_dump(json.loads(json.dumps(info, default=str)), sort_keys=False)
-        )
+        _write_run_config(run, cfg, mcfg, device, world, data, total)
+    val = main and cfg.val_samples
     testset = (
-        synthetic_testset(cfg.val_samples, image_size=S, limits=tuple(cfg.camera_limits))
-        if main and cfg.val_samples
-        else None
+        synthetic_testset(cfg.val_samples, image_size=mcfg.image_size, limits=tuple(cfg.camera_limits)) if val else None
     )
 
-    def checkpoint(epoch_end: bool = False) -> None:
-        if not main:
-            return
-        save_regressor(
-            model,
-            last,
-            optimizer=opt.state_dict(),
-            scheduler=sched.state_dict(),
-            scaler=scaler.state_dict(),
-            rng=_rng_state(),
-            step=step,
-            train_config=asdict(cfg),
-        )
-        if epoch_end:
-            save_regressor(model, ck_dir / f"epoch_{step // spe:03d}.pt", step=step)
-
-    def validation() -> None:
-        if testset is None:
-            return
-        metrics.write(step=step, epoch=step / spe, **validate(model, testset))
-        model.train()
-
-    if cfg.pool and mv is not None:  # multi-view samples from a render pool, in this process
-        if cfg.workers:
-            raise ValueError(f"a render pool (pool={cfg.pool}) renders in the training process: set workers=0")
-        batches = pooled_batches(
-            RenderPool(mv, plans, cfg.pool, n_mv, cfg.mv_jitter), mf, plans.iterate(*divmod(step, spe))
-        )
-    else:
-        batches = loader(MixedDataset(mv, mf), plans.iterate(*divmod(step, spe)), workers=cfg.workers)
+    # the loop: step, NaN guard, logging, checkpoints, validation
+    weights = LossWeights(**cfg.loss_weights)
+    batches = iter(build_batches(cfg, data, step))
     bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (main and cfg.progress))
     bad, window, t_data, t0 = 0, [], 0.0, time.perf_counter()
     model.train()
-    it = iter(batches)
     while step < total:
         td = time.perf_counter()
-        b = next(it)
+        batch = next(batches)
         t_data += time.perf_counter() - td
-        x = b["images"].to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=dtype, enabled=amp):
-            pred = net(x)
-        k, loss, terms = b["n_mv"], x.new_zeros(()), {}
-        if k:
-            l, t = multiview_loss(_part(pred, slice(0, k)), {kk: v.to(device) for kk, v in b["mv"].items()}, weights)
-            loss = loss + l
-            terms |= t
-        if k < len(x):
-            l, t = multiframe_loss(
-                _part(pred, slice(k, None)),
-                {kk: v.to(device) for kk, v in b["mf"].items()},
-                normals,
-                cfg.visibility_threshold,
-                weights,
-            )
-            loss = loss + l
-            terms |= t
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.unscale_(opt)
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad or float("inf"))
-        ok = torch.isfinite(loss.detach()) & torch.isfinite(gnorm)
-        if world > 1:  # every process skips together
-            flag = ok.to(device).int()
-            torch.distributed.all_reduce(flag, torch.distributed.ReduceOp.MIN)
-            ok = flag.bool()
+        loss, terms, size = train_step(net, batch, device, dtype, weights, normals, cfg.visibility_threshold)
+        ok, gnorm = apply_gradients(loss, model, opt, scaler, cfg.clip_grad, world)
         step += 1
-        if bool(ok):
-            scaler.step(opt)
-            scaler.update()
+        values = {key: float(v.detach()) for key, v in terms.items()}
+        if ok:
             bad = 0
-            window.append(
-                {"loss": loss.item(), **{kk: float(v.detach()) for kk, v in terms.items()}, "grad_norm": gnorm.item()}
-            )
+            window.append({"loss": loss.item(), **values, "grad_norm": gnorm.item()})
         else:
             bad += 1
             reason = "non-finite loss" if not torch.isfinite(loss) else "non-finite gradient"
             if main:
-                metrics.write(
-                    step=step, epoch=step / spe, skipped=reason, **{kk: float(v.detach()) for kk, v in terms.items()}
-                )
+                metrics.write(step=step, epoch=step / spe, skipped=reason, **values)
             if bad >= cfg.max_bad_steps:
                 bar.close()
                 raise TrainingDiverged(
                     f"training stopped at step {step}: {bad} consecutive non-finite steps ({reason}); "
-                    f"the last good checkpoint is {last}"
+                    f"the last good checkpoint is {checkpointer.last}"
                 )
         sched.step()
         bar.update(1)
         if main and window and (step % cfg.log_every == 0 or step == total):
             dt = time.perf_counter() - t0
-            row = {kk: float(np.mean([w[kk] for w in window if kk in w])) for kk in window[-1]}
-            metrics.write(
-                step=step,
-                epoch=step / spe,
-                lr=sched.get_last_lr()[0],
-                samples_per_s=len(window) * len(x) * world / dt,
-                data_fraction=t_data / dt,
-                **row,
-            )
+            row = {key: float(np.mean([w[key] for w in window if key in w])) for key in window[-1]}
+            rate = dict(samples_per_s=len(window) * size * world / dt, data_fraction=t_data / dt)
+            metrics.write(step=step, epoch=step / spe, lr=sched.get_last_lr()[0], **rate, **row)
             bar.set_postfix(loss=f"{row['loss']:.3g}")
             window, t_data, t0 = [], 0.0, time.perf_counter()
         epoch_end = step % spe == 0
-        if bad == 0 and (epoch_end or step % cfg.checkpoint_every == 0 or step == total):
-            checkpoint(epoch_end)  # never mid-failure
-        if epoch_end or step == total:
-            validation()
-        if world > 1 and (epoch_end or step % cfg.checkpoint_every == 0 or step == total):
+        at_checkpoint = epoch_end or step % cfg.checkpoint_every == 0 or step == total
+        if bad == 0 and at_checkpoint:  # never mid-failure
+            checkpointer.save(step, model, opt, sched, scaler, epoch=step // spe if epoch_end else None)
+        if testset is not None and (epoch_end or step == total):
+            metrics.write(step=step, epoch=step / spe, **validate(model, testset))
+            model.train()
+        if world > 1 and at_checkpoint:
             torch.distributed.barrier()
     bar.close()
-    if world > 1:  # DDP keeps replicas identical: check it (a checksum of the weights, spread over the processes)
-        c = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum().to(device)
-        hi, lo = c.clone(), c.clone()
-        torch.distributed.all_reduce(hi, torch.distributed.ReduceOp.MAX)
-        torch.distributed.all_reduce(lo, torch.distributed.ReduceOp.MIN)
+
+    # the end: replicas agree (DDP), final weights
+    if world > 1:
+        spread = _replica_spread(model, device)
         if main:
-            metrics.write(step=step, ddp_processes=world, ddp_weight_spread=(hi - lo).item())
+            metrics.write(step=step, ddp_processes=world, ddp_weight_spread=spread)
     if main:
         save_regressor(model, run / "model.pt", step=step)
     if world > 1:
