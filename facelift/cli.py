@@ -133,16 +133,18 @@ def have_real_assets() -> bool:
 
 
 def repo_dir() -> Path:
-    "The source checkout the package was installed from (pipelines and benchmarks live there)."
+    "The source checkout the package was installed from (`facelift bench` runs its benchmarks/)."
     return Path(facelift.__file__).resolve().parent.parent
 
 
 def export_html(notebook: Path) -> Path:
     """An executed notebook as an HTML page beside it that opens offline: JupyterLab's export without its CDN scripts
-    (template `data/nbconvert/offline`), and without the CDN MathJax tag Plotly's notebook renderer adds to each figure."""
+    (template `facelift/nbconvert/offline`), and without the CDN MathJax tag Plotly's notebook renderer adds to each figure."""
     HTMLExporter = require("nbconvert", "the report's notebook pages").HTMLExporter
 
-    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(repo_dir() / "data" / "nbconvert")])
+    exporter = HTMLExporter(
+        template_name="offline", extra_template_basedirs=[str(Path(facelift.__file__).parent / "nbconvert")]
+    )
     body, _ = exporter.from_filename(str(notebook))
     body = re.sub(r'<script src="https?://[^"]*"></script>', "", body)
     return atomic_write_text(Path(notebook).with_suffix(".html"), body)
@@ -151,7 +153,7 @@ def export_html(notebook: Path) -> Path:
 def run_stages(
     run_dir,  # output folder: executed notebooks, report items, report.html
     stages: list[Stage],
-    pipelines: Path | None = None,  # folder with the stage notebooks (default: nbs/pipelines of the checkout)
+    pipelines: Path | None = None,  # folder with the stage notebooks (default: the package's, nbs/pipelines)
     progress: bool = True,
 ) -> Path:
     "Execute the stages' notebooks with papermill into `run_dir`, then write `report.html`; returns its path."
@@ -160,7 +162,7 @@ def run_stages(
     from facelift.report import save_html, table_html, write_report
 
     run_dir = Path(run_dir).resolve()
-    pipelines = Path(pipelines) if pipelines else repo_dir() / "nbs" / "pipelines"
+    pipelines = Path(pipelines) if pipelines else Path(facelift.__file__).parent / "pipelines"
     missing = [s.notebook for s in stages if not (pipelines / s.notebook).exists()]
     if missing:
         raise FileNotFoundError(f"pipeline notebooks not found in {pipelines}: {', '.join(missing)}")
@@ -282,7 +284,12 @@ def _add_demo(sub) -> None:
     )
     d.add_argument("--out", default="outputs/demo", help="run directory (default: outputs/demo)")
     d.add_argument("--quick", action="store_true", help="small sizes (seconds, for smoke tests)")
-    d.add_argument("--pipelines", type=Path, default=None, help="folder of pipeline notebooks (default: nbs/pipelines)")
+    d.add_argument(
+        "--pipelines",
+        type=Path,
+        default=None,
+        help="folder of pipeline notebooks (default: the package's own, nbs/pipelines in a checkout)",
+    )
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(func=_demo)
 

@@ -53,7 +53,8 @@ def test_shipped_model_carries_its_record():
 
 @pytest.mark.slow
 def test_a_non_editable_install_carries_the_shipped_model(tmp_path):
-    "The wheel holds the weights and their record; facelift installed from it (not this checkout) loads pretrained('cpu')."
+    """The wheel holds the weights and their record, the view sets, the pipeline notebooks and the report template;
+    facelift installed from it (not this checkout) loads pretrained('cpu'), answers --help and runs the quick demo."""
     import zipfile
 
     r = run(
@@ -63,13 +64,26 @@ def test_a_non_editable_install_carries_the_shipped_model(tmp_path):
     wheel = next((tmp_path / "dist").glob("facelift-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"facelift/weights/cpu/{n}" for n in ("model.pt", "config.yaml", "metrics.jsonl", "RECORD.md")} <= names
-    r = run(sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", tmp_path / "site", wheel)
+    assert {"facelift/viewsets/default.yaml", "facelift/nbconvert/offline/index.html.j2"} <= names
+    pipelines = {p.name for p in (REPO / "nbs" / "pipelines").glob("*.ipynb")}
+    assert {f"facelift/pipelines/{n}" for n in pipelines} <= names
+    site = tmp_path / "site"
+    r = run(sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", site, wheel)
     assert r.returncode == 0, r.stderr[-3000:]
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); import facelift, torch; from facelift.model import pretrained; "
         "m = pretrained('cpu'); assert facelift.__file__.startswith(sys.argv[1]), facelift.__file__; "
         "print(sum(p.numel() for p in m.parameters()))"
     )
-    r = run(sys.executable, "-c", code, tmp_path / "site", cwd=tmp_path)
+    r = run(sys.executable, "-c", code, site, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert int(r.stdout.strip()) > 1_000_000
+    # the command from the installed copy, away from the checkout (PYTHONPATH reaches the notebooks' kernels too)
+    env = dict(PYTHONPATH=str(site))
+    cli = "import sys, facelift.cli as c; assert c.__file__.startswith(sys.argv[1]); sys.exit(c.main(sys.argv[2:]))"
+    r = run(sys.executable, "-c", cli, site, "--help", cwd=tmp_path, env=env)
+    assert r.returncode == 0 and "demo" in r.stdout and "predict" in r.stdout, r.stderr[-3000:]
+    out = tmp_path / "demo"
+    r = run(sys.executable, "-c", cli, site, "demo", "--quick", "--no-progress", "--out", out, cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (out / "report.html").exists() and (out / "camera_space.html").exists()
