@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 RUN ?= demo
 
-.PHONY: venv demo test test-fast lint format bench lab assets check-clean check-export nbtest pytest notebooks readme clean-venv
+.PHONY: venv demo test test-fast lint format nbtest-quick bench lab assets check-clean check-export nbtest pytest notebooks readme clean-venv
 
 venv: $(VENV)/.installed
 
@@ -54,8 +54,12 @@ check-export: venv
 	if ! diff -rq -x __pycache__ -x pipelines $$tmp/facelift facelift; then echo "FAIL: facelift/ differs from what nbs/ export; run nbdev-export and commit"; exit 1; fi; \
 	echo "facelift/ matches the notebooks"
 
+# every notebook, with the cells flagged `#| slow` (tuning grids, real-scan measurements); `nbtest-quick` skips them
 nbtest: venv
-	$(BIN)/nbdev-test --do-print --timing
+	$(BIN)/nbdev-test --do-print --timing --flags slow
+
+nbtest-quick: venv
+	$(BIN)/nbdev-test --timing
 
 pytest: venv
 	$(BIN)/pytest -q
