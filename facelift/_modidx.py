@@ -218,6 +218,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'facelift.generators.SuppressNearBackground.__init__': ( 'generators.html#suppressnearbackground.__init__',
                                                                                               'facelift/generators.py')},
             'facelift.heads': { 'facelift.heads.Appearance': ('heads.html#appearance', 'facelift/heads.py'),
+                                'facelift.heads.FaceLayout': ('heads.html#facelayout', 'facelift/heads.py'),
                                 'facelift.heads.HeadDistribution': ('heads.html#headdistribution', 'facelift/heads.py'),
                                 'facelift.heads.HeadDistribution.multiview': ('heads.html#headdistribution.multiview', 'facelift/heads.py'),
                                 'facelift.heads.HeadDistribution.video': ('heads.html#headdistribution.video', 'facelift/heads.py'),

@@ -20,8 +20,8 @@ from .render import Lighting, MeshRenderer, RenderResult, shade
 # %% auto #0
 __all__ = ['IDENTITY_RANGES', 'EXPRESSIONS', 'HEAD_CENTER', 'seeded_uniform', 'sample_identity', 'HeadDistribution',
            'get_distribution', 'sample_expression', 'neutral_expression', 'Appearance', 'sample_appearance',
-           'HeadTopology', 'head_surface', 'chart_to_direction', 'jaw_contour_chart', 'nose_base_chart', 'wflw98_chart',
-           'HeadTruth', 'SyntheticHeads']
+           'HeadTopology', 'FaceLayout', 'head_surface', 'chart_to_direction', 'jaw_contour_chart', 'nose_base_chart',
+           'wflw98_chart', 'HeadTruth', 'SyntheticHeads']
 
 # %% ../nbs/03_heads.ipynb #7c044e10
 def seeded_uniform(seeds: Tensor, stream: int, n: int) -> Tensor:
@@ -342,10 +342,29 @@ class HeadTopology:
         return self.parts["neck"][1]
 
 # %% ../nbs/03_heads.ipynb #d1751caf
-def _layout(I: dict, X: dict) -> dict[str, Tensor]:
-    "Chart-space positions and sizes of the facial features [B,1] from identity I and expression X."
+@dataclass
+class FaceLayout:
+    """Where the facial features sit on the head's chart (the face surface's 2D parametrisation: x towards the head's
+    left, y up), per head: every field [B,1], from identity and expression (`_layout`)."""
+
+    eye_x: Tensor  # half the distance between the eye centres
+    eye_y: Tensor  # height of the eye centres
+    eye_a: Tensor  # half-width of an eye opening
+    eye_up: Tensor  # height of the upper lid's arc
+    eye_lo: Tensor  # depth of the lower lid's arc
+    tilt: Tensor  # tilt of the eye axis (canthal tilt)
+    nose_top: Tensor  # height of the nose root
+    tip_y: Tensor  # height of the nose tip
+    mouth_y: Tensor  # height of the mouth line
+    mouth_a: Tensor  # half-width of the mouth
+    brow_y: Tensor  # height of the brows
+    mouth_eps: Tensor  # half-height of the lip gap (grows as the jaw opens)
+
+
+def _layout(I: dict, X: dict) -> FaceLayout:
+    "The chart positions and sizes of the facial features [B,1] of identity I and expression X (chart units)."
     c = lambda v: v[:, None]
-    L = dict(
+    return FaceLayout(
         eye_x=c(0.105 * I["eye_spacing"]),
         eye_y=c(torch.full_like(I["width"], 0.05)),
         eye_a=c(0.040 * I["eye_size"]),
@@ -357,17 +376,16 @@ def _layout(I: dict, X: dict) -> dict[str, Tensor]:
         mouth_y=c(-0.168 + 0.0 * I["width"]),
         mouth_a=c(0.064 * I["mouth_width"] * (1 + 0.12 * X["smile"].clamp(min=0) - 0.35 * X["pucker"])),
         brow_y=c(0.118 + I["brow_height"]),
+        mouth_eps=c(0.0022 + 0.009 * X["jaw_open"]),
     )
-    L["mouth_eps"] = c(0.0022 + 0.009 * X["jaw_open"])
-    return L
 
 
-def _mouth_lines(x: Tensor, I: dict, X: dict, L: dict) -> dict[str, Tensor]:
+def _mouth_lines(x: Tensor, I: dict, X: dict, layout: FaceLayout) -> dict[str, Tensor]:
     "Chart-space mouth curves at x: mouth line, inner lip lines, vermilion borders, and |u| = |x| / half-width."
-    u = x / L["mouth_a"]
+    u = x / layout.mouth_a
     inside = (1 - u**2).clamp(min=0)
-    ym = L["mouth_y"] + 0.014 * X["smile"][:, None] * u**2
-    half = (L["mouth_eps"] * (1 - (u / 0.82) ** 2).clamp(min=0).sqrt()).clamp(
+    ym = layout.mouth_y + 0.014 * X["smile"][:, None] * u**2
+    half = (layout.mouth_eps * (1 - (u / 0.82) ** 2).clamp(min=0).sqrt()).clamp(
         min=2e-4
     )  # inner lines meet at the inner corners
     iu, il = ym + half, ym - half
@@ -377,13 +395,13 @@ def _mouth_lines(x: Tensor, I: dict, X: dict, L: dict) -> dict[str, Tensor]:
     return dict(u=u, inside=inside, ym=ym, iu=iu, il=il, vu=vu, vl=vl)
 
 
-def _eye_opening(x: Tensor, y: Tensor, side: int, I: dict, X: dict, L: dict) -> dict[str, Tensor]:
+def _eye_opening(x: Tensor, y: Tensor, side: int, I: dict, X: dict, layout: FaceLayout) -> dict[str, Tensor]:
     "Upper/lower lid heights and the signed margin m (> 0 inside the opening) of one eye (side -1: right, +1: left)."
     blink = X["blink_right" if side < 0 else "blink_left"][:, None]
-    du = x - side * L["eye_x"]
-    env = (1 - (du / L["eye_a"]) ** 2).clamp(min=0) ** 0.7
-    up, lo = L["eye_up"] * env * (1 - blink), L["eye_lo"] * env * (1 - blink)
-    dv = y - L["eye_y"] - L["tilt"] * du * side
+    du = x - side * layout.eye_x
+    env = (1 - (du / layout.eye_a) ** 2).clamp(min=0) ** 0.7
+    up, lo = layout.eye_up * env * (1 - blink), layout.eye_lo * env * (1 - blink)
+    dv = y - layout.eye_y - layout.tilt * du * side
     return dict(du=du, dv=dv, up=up, lo=lo, env=env, m=torch.minimum(up - dv, dv + lo))
 
 
@@ -398,7 +416,7 @@ def _hair_mask(p0: Tensor, d: Tensor, I: dict) -> Tensor:
 
 # %% ../nbs/03_heads.ipynb #6cbd5ef2
 def _face_features(
-    p0: Tensor, d: Tensor, I: dict, X: dict, L: dict, openings: bool
+    p0: Tensor, d: Tensor, I: dict, X: dict, layout: FaceLayout, openings: bool
 ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
     "Relief along the normal [B,n], material displacement [B,n,3] and colour masks of front points p0 [B,n,3]."
     x, y = p0[..., 0], p0[..., 1]
@@ -410,19 +428,19 @@ def _face_features(
     )  # chin, muzzle
     for s in (-1, 1):
         h = h + 0.012 * col("brow_ridge") * _gauss(x, y, s * 0.085, 0.105, 0.055, 0.02)
-        h = h - 0.022 * _gauss(x, y, s * L["eye_x"], L["eye_y"], 0.048, 0.03)  # eye sockets
+        h = h - 0.022 * _gauss(x, y, s * layout.eye_x, layout.eye_y, 0.048, 0.03)  # eye sockets
         h = h + 0.02 * col("cheek") * _gauss(x, y, s * 0.12, -0.025, 0.045, 0.035)
         h = h + 0.012 * ex("smile").clamp(min=0) * _gauss(x, y, s * 0.09, -0.08, 0.04, 0.035)
-        h = h + 0.022 * _gauss(x, y, s * 0.026 * col("nose_width"), L["tip_y"] - 0.012, 0.012, 0.011)  # alae
-    t = ((L["nose_top"] - y) / (L["nose_top"] - L["tip_y"])).clamp(0, 1)
+        h = h + 0.022 * _gauss(x, y, s * 0.026 * col("nose_width"), layout.tip_y - 0.012, 0.012, 0.011)  # alae
+    t = ((layout.nose_top - y) / (layout.nose_top - layout.tip_y)).clamp(0, 1)
     bridge = 0.012 * col("nose_bridge")
     prof = col("nose_projection") * (bridge + (0.066 - bridge) * t**1.6)
-    prof = torch.where(y < L["tip_y"], prof * torch.exp(-(((y - L["tip_y"]) / 0.016) ** 2)), prof) * (
-        y < L["nose_top"] + 0.02
+    prof = torch.where(y < layout.tip_y, prof * torch.exp(-(((y - layout.tip_y) / 0.016) ** 2)), prof) * (
+        y < layout.nose_top + 0.02
     )
     h = h + prof * torch.exp(-0.5 * (x / (0.012 + 0.016 * t * col("nose_width"))) ** 2)
     # lips, mouth opening, eye openings
-    M = _mouth_lines(x, I, X, L)
+    M = _mouth_lines(x, I, X, layout)
     in_mouth = _smoothstep(1.0, 0.9, M["u"].abs())
     upper_lip = (
         _smoothstep(M["iu"] - 0.001, M["iu"] + 0.002, y) * _smoothstep(M["vu"] + 0.002, M["vu"] - 0.001, y) * in_mouth
@@ -432,7 +450,7 @@ def _face_features(
     )
     cavity = _smoothstep(M["il"], M["il"] + 0.0015, y) * _smoothstep(M["iu"], M["iu"] - 0.0015, y) * in_mouth
     h = h + (0.009 * col("lip_upper") * upper_lip + 0.011 * col("lip_lower") * lower_lip) * M["inside"].sqrt()
-    eyes = [_eye_opening(x, y, s, I, X, L) for s in (-1, 1)]
+    eyes = [_eye_opening(x, y, s, I, X, layout) for s in (-1, 1)]
     if openings:
         h = (
             h
@@ -448,12 +466,12 @@ def _face_features(
     dy = -0.06 * ex("jaw_open") * jaw
     dz = dz - 0.025 * ex("jaw_open") * jaw
     for s in (-1, 1):
-        g = _gauss(x, y, s * L["mouth_a"], M["ym"], 0.03, 0.025)
+        g = _gauss(x, y, s * layout.mouth_a, M["ym"], 0.03, 0.025)
         dx = dx + s * 0.008 * ex("smile") * g
         dy = dy + 0.010 * ex("smile") * g
-        gb = _gauss(x, y, s * 0.09, L["brow_y"], 0.07, 0.035) * _smoothstep(-0.02, 0.03, s * x)  # one side only
+        gb = _gauss(x, y, s * 0.09, layout.brow_y, 0.07, 0.035) * _smoothstep(-0.02, 0.03, s * x)  # one side only
         dy = dy + 0.016 * ex("brow_raise_right" if s < 0 else "brow_raise_left") * gb
-        gf = _gauss(x, y, s * 0.035, L["brow_y"] - 0.01, 0.03, 0.025)
+        gf = _gauss(x, y, s * 0.035, layout.brow_y - 0.01, 0.03, 0.025)
         dy = dy - 0.008 * ex("furrow") * gf
         dx = dx - s * 0.007 * ex("furrow") * gf
     gm = _gauss(x, y, 0, M["ym"], 0.055, 0.035)
@@ -470,7 +488,9 @@ def _face_features(
     return h * front, torch.stack([dx, dy, dz], -1) * front[..., None], masks
 
 
-def head_surface(d: Tensor, I: dict, X: dict, L: dict, openings: bool = True) -> tuple[Tensor, dict[str, Tensor]]:
+def head_surface(
+    d: Tensor, I: dict, X: dict, layout: FaceLayout, openings: bool = True
+) -> tuple[Tensor, dict[str, Tensor]]:
     """Points of the synthetic head surface for ellipsoid directions d ([N,3] shared or [B,N,3]) -> [B,N,3],
     plus the masks used for colouring. Mesh vertices and landmarks both go through this one function."""
     B = len(I["width"])
@@ -483,7 +503,7 @@ def head_surface(d: Tensor, I: dict, X: dict, L: dict, openings: bool = True) ->
     # facial features live on the front half (d_z > 0): for a shared mesh, evaluate them there only
     idx = torch.nonzero(d[:, 2] > 0)[:, 0] if d.ndim == 2 else None
     h, disp, masks = _face_features(
-        p0 if idx is None else p0[:, idx], dd if idx is None else dd[:, idx], I, X, L, openings
+        p0 if idx is None else p0[:, idx], dd if idx is None else dd[:, idx], I, X, layout, openings
     )
     if idx is not None:
         full = lambda v: torch.zeros(p0.shape[:2] + v.shape[2:], device=v.device).index_copy_(1, idx, v)
@@ -492,10 +512,10 @@ def head_surface(d: Tensor, I: dict, X: dict, L: dict, openings: bool = True) ->
     return p, dict(masks, x=p0[..., 0], y=p0[..., 1], front=_smoothstep(0.0, 0.45, dd[..., 2]), hair=hair)
 
 # %% ../nbs/03_heads.ipynb #55517894
-def _brow_curve(x: Tensor, side: int, I: dict, L: dict) -> tuple[Tensor, Tensor]:
+def _brow_curve(x: Tensor, side: int, I: dict, layout: FaceLayout) -> tuple[Tensor, Tensor]:
     "Centre line y and half thickness of one eyebrow at chart x (side -1: right, +1: left), before expressions."
     ax = (x * side - 0.11) / 0.075
-    y = L["brow_y"] + 0.012 * I["brow_arch"][:, None] * (1 - ax**2).clamp(min=-1) - 0.004
+    y = layout.brow_y + 0.012 * I["brow_arch"][:, None] * (1 - ax**2).clamp(min=-1) - 0.004
     half = 0.0062 * I["brow_thickness"][:, None] * _smoothstep(0.2, -0.3, ax).clamp(min=0.45)
     return y, half
 
@@ -507,7 +527,7 @@ def chart_to_direction(xy: Tensor, I: dict) -> Tensor:
     return torch.cat([q, (1 - (q**2).sum(-1, keepdim=True)).clamp(min=0).sqrt()], -1)
 
 
-def jaw_contour_chart(I: dict, X: dict, L: dict, n: int = 33, rho: float = 0.87) -> Tensor:
+def jaw_contour_chart(I: dict, X: dict, layout: FaceLayout, n: int = 33, rho: float = 0.87) -> Tensor:
     """Chart points [B,n,2] of the jaw contour, right ear -> chin -> left ear: an arc of the face chart at a fixed
     fraction `rho` of the cranium's frontal outline, where the lower-face mass forms the jaw line."""
     psi = torch.linspace(-math.pi / 2, math.pi / 2, n, device=I["width"].device)[None]
@@ -516,7 +536,7 @@ def jaw_contour_chart(I: dict, X: dict, L: dict, n: int = 33, rho: float = 0.87)
 
 
 def _outermost_facing(
-    I: dict, X: dict, L: dict, grid: Tensor, outward: Tensor, facing: float, first_edge: bool = False
+    I: dict, X: dict, layout: FaceLayout, grid: Tensor, outward: Tensor, facing: float, first_edge: bool = False
 ) -> Tensor:
     """For candidate chart points grid [B,n,R,2] along n search lines, the one whose surface point reaches
     farthest along `outward` [n,2] in the frontal view among those whose skin faces the front (normal z > facing)
@@ -525,7 +545,7 @@ def _outermost_facing(
     eps = 0.004
     offs = torch.tensor([[0, 0], [eps, 0], [-eps, 0], [0, eps], [0, -eps]], device=grid.device)
     pts = (grid[:, None] + offs[None, :, None, None]).reshape(B, -1, 2)
-    q, _ = head_surface(chart_to_direction(pts, I), I, X, L, openings=False)
+    q, _ = head_surface(chart_to_direction(pts, I), I, X, layout, openings=False)
     q = q.reshape(B, 5, n, R, 3)
     nz = F.normalize(torch.cross(q[:, 1] - q[:, 2], q[:, 3] - q[:, 4], dim=-1), dim=-1)[..., 2]  # [B,n,R]
     if first_edge:  # the last candidate before the skin first turns away (candidates ordered inside -> out)
@@ -539,48 +559,48 @@ def _outermost_facing(
     return torch.gather(grid, 2, best[..., None, None].expand(B, n, 1, 2))[:, :, 0]
 
 
-def nose_base_chart(I: dict, X: dict, L: dict, n: int = 5) -> Tensor:
+def nose_base_chart(I: dict, X: dict, layout: FaceLayout, n: int = 5) -> Tensor:
     "Chart points [B,n,2] of the nose base (nostril wings and subnasale): where the nose's underside turns away, below the tip."
     dev = I["width"].device
     x = 0.026 * I["nose_width"][:, None, None] * torch.linspace(-1, 1, n, device=dev)[None, :, None]
-    y = L["tip_y"][:, :, None] - torch.linspace(0.0, 0.03, 31, device=dev)[None, None]
+    y = layout.tip_y[:, :, None] - torch.linspace(0.0, 0.03, 31, device=dev)[None, None]
     grid = torch.stack(torch.broadcast_tensors(x, y), -1)
     return _outermost_facing(
-        I, X, L, grid, torch.tensor([[0.0, -1.0]], device=dev).expand(n, 2), facing=0.3, first_edge=True
+        I, X, layout, grid, torch.tensor([[0.0, -1.0]], device=dev).expand(n, 2), facing=0.3, first_edge=True
     )
 
 
-def wflw98_chart(I: dict, X: dict, L: dict) -> Tensor:
+def wflw98_chart(I: dict, X: dict, layout: FaceLayout) -> Tensor:
     "Chart positions [B,96,2] of the 96 surface landmarks of WFLW-98 (pupils come from the eyeballs)."
     B = len(I["width"])
     dev = I["width"].device
     lin = lambda a, b, n: a + (b - a) * torch.linspace(0, 1, n, device=dev)[None]
-    contour = jaw_contour_chart(I, X, L)
+    contour = jaw_contour_chart(I, X, layout)
     brows = []
     for s in (-1, 1):
         outer, inner = s * 0.185 * torch.ones(B, 1, device=dev), s * 0.035 * torch.ones(B, 1, device=dev)
         xu = lin(outer, inner, 5) if s < 0 else lin(inner, outer, 5)
         xl = lin(inner, outer, 6)[:, 1:5] if s < 0 else lin(outer, inner, 6)[:, 1:5]
-        yu, hu = _brow_curve(xu, s, I, L)
-        yl, hl = _brow_curve(xl, s, I, L)
+        yu, hu = _brow_curve(xu, s, I, layout)
+        yl, hl = _brow_curve(xl, s, I, layout)
         brows += [torch.stack([xu, yu + hu], -1), torch.stack([xl, yl - hl], -1)]
-    bridge = torch.stack([torch.zeros(B, 4, device=dev), lin(L["eye_y"] + 0.005, L["tip_y"], 4)], -1)
-    base = nose_base_chart(I, X, L)
+    bridge = torch.stack([torch.zeros(B, 4, device=dev), lin(layout.eye_y + 0.005, layout.tip_y, 4)], -1)
+    base = nose_base_chart(I, X, layout)
     eyes = []
     theta = math.pi - torch.arange(8, device=dev) * math.pi / 4
     for s in (-1, 1):
-        du = L["eye_a"] * torch.cos(theta)[None]
-        e = _eye_opening(s * L["eye_x"] + du, L["eye_y"] + 0 * du, s, I, X, L)
+        du = layout.eye_a * torch.cos(theta)[None]
+        e = _eye_opening(s * layout.eye_x + du, layout.eye_y + 0 * du, s, I, X, layout)
         mid = (e["up"] - e["lo"]) / 2
         upper = torch.maximum(e["up"] - _LID_MARGIN, mid)
         lower = torch.minimum(-e["lo"] + _LID_MARGIN, mid)
         v = torch.where(torch.sin(theta)[None] > 1e-6, upper, torch.where(torch.sin(theta)[None] < -1e-6, lower, mid))
-        eyes.append(torch.stack([s * L["eye_x"] + du, L["eye_y"] + v + L["tilt"] * du * s], -1))
+        eyes.append(torch.stack([s * layout.eye_x + du, layout.eye_y + v + layout.tilt * du * s], -1))
     mouth = []
     for n, scale, outer in ((12, 1.0, True), (8, 0.82, False)):
         th = math.pi - torch.arange(n, device=dev) * 2 * math.pi / n
-        xm = scale * L["mouth_a"] * torch.cos(th)[None]
-        M = _mouth_lines(xm, I, X, L)
+        xm = scale * layout.mouth_a * torch.cos(th)[None]
+        M = _mouth_lines(xm, I, X, layout)
         up, lo = (M["vu"], M["vl"]) if outer else (M["iu"], M["il"])
         ym = torch.where(torch.sin(th)[None] > 1e-6, up, torch.where(torch.sin(th)[None] < -1e-6, lo, M["ym"]))
         mouth.append(torch.stack([xm, ym], -1))
@@ -655,12 +675,12 @@ class SyntheticHeads:
         "Everything about a batch of heads: mesh vertices [B,V,3], albedo colours [B,V,3], wflw98 landmarks and normals [B,98,3]."
         s = self._seeds(seeds)
         I, X = sample_identity(s), self._expression(seeds, expression)
-        L = _layout(I, X)
+        layout = _layout(I, X)
         topo = self.topology
-        head, masks = head_surface(topo.directions.to(self.device), I, X, L)
-        chart = wflw98_chart(I, X, L)
-        lm96, normals96 = self._surface_points(chart, I, X, L)
-        eyes, eye_colors, pupils, gaze = self._eyes(I, X, L)
+        head, masks = head_surface(topo.directions.to(self.device), I, X, layout)
+        chart = wflw98_chart(I, X, layout)
+        lm96, normals96 = self._surface_points(chart, I, X, layout)
+        eyes, eye_colors, pupils, gaze = self._eyes(I, X, layout)
         ears = self._ears(I)
         neck = self._neck(I)
         vertices = torch.cat([head, eyes, ears, neck], 1)
@@ -700,24 +720,24 @@ class SyntheticHeads:
         )
         return torch.cat([n, poles, eyes, ears, neck], 1)
 
-    def _surface_points(self, chart: Tensor, I, X, L, eps: float = 0.006) -> tuple[Tensor, Tensor]:
+    def _surface_points(self, chart: Tensor, I, X, layout, eps: float = 0.006) -> tuple[Tensor, Tensor]:
         """Surface points [B,N,3] of chart points [B,N,2] and the direction each landmark faces [B,N,3]: the normal
         of the skin with the eye and mouth openings closed, by central differences over ±6 mm (the scale of the
         features), so that lid-margin and lip-border landmarks face where the eye and the lips face."""
-        p, _ = head_surface(chart_to_direction(chart, I), I, X, L)
+        p, _ = head_surface(chart_to_direction(chart, I), I, X, layout)
         offs = torch.tensor([[eps, 0], [-eps, 0], [0, eps], [0, -eps]], device=chart.device)
         pts = chart[:, None] + offs[None, :, None]  # [B,4,N,2]
         B, _, N, _ = pts.shape
-        q, _ = head_surface(chart_to_direction(pts.reshape(B, -1, 2), I), I, X, L, openings=False)
+        q, _ = head_surface(chart_to_direction(pts.reshape(B, -1, 2), I), I, X, layout, openings=False)
         q = q.reshape(B, 4, N, 3)
         return p, F.normalize(torch.cross(q[:, 0] - q[:, 1], q[:, 2] - q[:, 3], dim=-1), dim=-1)
 
-    def _eyes(self, I, X, L):
+    def _eyes(self, I, X, layout):
         "Eyeball vertices [B,2Ve,3] and colours, pupil landmarks [B,2,3] and gaze directions [B,2,3]."
         B = len(I["width"])
         r = 0.036 * I["eye_size"][:, None, None]
-        centers = torch.stack([torch.cat([s * L["eye_x"], L["eye_y"]], -1) for s in (-1, 1)], 1)  # [B,2,2]
-        skin, _ = head_surface(chart_to_direction(centers, I), I, X, L, openings=False)
+        centers = torch.stack([torch.cat([s * layout.eye_x, layout.eye_y], -1) for s in (-1, 1)], 1)  # [B,2,2]
+        skin, _ = head_surface(chart_to_direction(centers, I), I, X, layout, openings=False)
         forward = F.normalize(torch.tensor([0.0, 0.0, 1.0], device=skin.device) + 0 * skin, dim=-1)
         center = skin - forward * (r + 0.004)
         gaze = F.normalize(
@@ -804,7 +824,7 @@ class SyntheticHeads:
         hr = masks["hair"][..., None]
         c = c * (1 - hr) + hair[:, None] * (1 + 0.15 * noise) * hr
         nostrils = sum(
-            _gauss(x, y, si * 0.012 * I["nose_width"][:, None], _layout(I, X)["tip_y"] - 0.021, 0.006, 0.004)
+            _gauss(x, y, si * 0.012 * I["nose_width"][:, None], _layout(I, X).tip_y - 0.021, 0.006, 0.004)
             for si in (-1, 1)
         )
         c = c * (1 - 0.6 * (nostrils * masks["front"])[..., None])
@@ -830,12 +850,12 @@ class SyntheticHeads:
         their normals, on the horizontal chart line from each contour landmark (step 0) to the face's midline."""
         s = self._seeds(seeds)
         I, X = sample_identity(s), self._expression(seeds, expression)
-        L = _layout(I, X)
-        chart = jaw_contour_chart(I, X, L)[:, self._index[self.scheme.regions["contour"]]]  # [B,C,2]
+        layout = _layout(I, X)
+        chart = jaw_contour_chart(I, X, layout)[:, self._index[self.scheme.regions["contour"]]]  # [B,C,2]
         frac = torch.linspace(1, 0, steps, device=chart.device)[None, None, :, None]
         lines = torch.cat([chart[:, :, None, :1] * frac, chart[:, :, None, 1:].expand(-1, -1, steps, 1)], -1)
         B, C = chart.shape[:2]
-        p, n = self._surface_points(lines.reshape(B, -1, 2), I, X, L)
+        p, n = self._surface_points(lines.reshape(B, -1, 2), I, X, layout)
         return p.reshape(B, C, steps, 3), n.reshape(B, C, steps, 3)
 
     def render_full(
