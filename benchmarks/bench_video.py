@@ -71,7 +71,7 @@ def _mediapipe_fps(frames: np.ndarray, repeat: int) -> tuple[float, float] | Non
     """MediaPipe Face Mesh frames/s in its own environment on the frames repeated `repeat` times: (time for all - time for one)
     / (count - 1), each the best of two runs, so its start-up (a new process, its models loaded) cancels; and the share of frames
     where it found the face (where it finds none, its mesh network does not run)."""
-    from facelift.benchmarks import mediapipe_predictor
+    from facelift.peers import mediapipe_predictor
 
     try:
         mp = mediapipe_predictor()
@@ -119,7 +119,7 @@ def _predict_rows(tmp: Path, quick: bool) -> list[dict]:
             + (
                 f"; it found the face in {mp[1]:.0%} of them"
                 if mp
-                else ": environment not built, run facelift.benchmarks.mediapipe_env()"
+                else ": environment not built, run facelift.peers.mediapipe_env()"
             ),
         )
     ]

@@ -488,24 +488,19 @@ def _evaluate(args) -> int:
     import numpy as np
 
     from facelift.benchmarks import (
-        PEERS,
-        dad3dheads,
         evaluate,
-        multiface,
-        nme_interocular,
         paired_difference,
-        peer_evaluations,
         pose_errors,
         pose_table,
-        pts_testset,
         regressor_predictor,
-        scan_testset,
         synthetic_testset,
         write_table,
         write_tables,
     )
     from facelift.landmarks import get_scheme
     from facelift.model import load_regressor
+    from facelift.peers import PEERS, peer_evaluations
+    from facelift.testsets import dad3dheads, multiface, nme_interocular, pts_testset, scan_testset
 
     kind, _, rest = args.testset.partition(":")
     index68 = None if args.index68 is None else np.loadtxt(args.index68, dtype=np.int64).reshape(-1)

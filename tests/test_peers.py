@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from conftest import run
-from facelift.benchmarks import mediapipe_env, mediapipe_predictor, synthetic_testset
+from facelift.benchmarks import synthetic_testset
 from facelift.landmarks import get_scheme
 from facelift.model import FaceLiftRegressor, save_regressor
+from facelift.peers import mediapipe_env, mediapipe_predictor
 
 
 @pytest.fixture(scope="session")
