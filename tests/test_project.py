@@ -1,6 +1,7 @@
 """Project conventions: nbdev 3 configuration, clean and small notebooks, papermill-ready pipelines, README."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -145,3 +146,23 @@ def test_the_core_runs_without_the_extras():
         'demo: running the pipeline notebooks needs papermill, which is not installed: pip install "facelift[lab]"'
         in r.stdout
     )
+
+
+def test_no_notebook_imports_from_a_later_one():
+    "Notebooks follow the data flow: each imports only modules exported by itself or by notebooks before it."
+    numbered = sorted((REPO / "nbs").glob("[0-9]*.ipynb"))
+    cells = {
+        p.name: [c.source for c in nbformat.read(p, as_version=4).cells if c.cell_type == "code"] for p in numbered
+    }
+    owner = {
+        m.group(1): name for name, srcs in cells.items() for s in srcs for m in re.finditer(r"#\| default_exp (\S+)", s)
+    }
+    later = [
+        f"{name} imports facelift.{mod} ({owner[mod]})"
+        for name, srcs in cells.items()
+        for s in srcs
+        for mod in re.findall(r"from facelift\.(\w+) import|import facelift\.(\w+)", s)
+        for mod in [m for m in mod if m]
+        if mod in owner and owner[mod] > name
+    ]
+    assert not later, later
