@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     pass
 
 # %% auto #0
-__all__ = ['REGION_COLORS', 'scheme_figure', 'camera_frusta', 'camera_sphere_figure', 'angle_histograms_figure',
+__all__ = ['REGION_COLORS', 'scheme_figure', 'camera_frusta', 'sphere_trace', 'camera_sphere_figure', 'angle_histograms_figure',
            'projected_views_figure', 'image_grid_figure']
 
 # %% ../nbs/01b_figures.ipynb #b403624e
@@ -96,6 +96,14 @@ def _sphere_wireframe(center, radius: float, n: int = 12) -> np.ndarray:
     return np.concatenate([np.concatenate([l, gap]) for l in lines]) * radius + np.asarray(center)
 
 
+def sphere_trace(space: CameraSpace, name: str = "camera sphere") -> go.Scatter3d:
+    "The camera space's sphere (radius around the look-at point) as a light wireframe trace."
+    sw = _sphere_wireframe(space.look_at, space.radius)
+    return go.Scatter3d(
+        x=sw[:, 0], y=sw[:, 1], z=sw[:, 2], mode="lines", line=dict(color="#ddd", width=1), name=name, hoverinfo="skip"
+    )
+
+
 def camera_sphere_figure(
     cams: Camera,  # cameras to draw (B)
     landmarks3d: Tensor | None = None,  # [N,3] head landmarks in world coordinates
@@ -106,16 +114,7 @@ def camera_sphere_figure(
     "3D view of the camera sphere, the cameras' frusta (top edge thick) and the head's landmarks."
     fig = go.Figure()
     if space is not None:
-        sw = _sphere_wireframe(space.look_at, space.radius)
-        fig.add_scatter3d(
-            x=sw[:, 0],
-            y=sw[:, 1],
-            z=sw[:, 2],
-            mode="lines",
-            line=dict(color="#ddd", width=1),
-            name="camera sphere",
-            hoverinfo="skip",
-        )
+        fig.add_trace(sphere_trace(space))
     edges, tops = camera_frusta(cams)
     fig.add_scatter3d(
         x=edges[:, 0],

@@ -20,7 +20,7 @@ from .landmarks import Scheme, get_scheme
 
 if TYPE_CHECKING:
     import ipywidgets
-from .figures import _region_colors, _sphere_wireframe, camera_frusta
+from .figures import _region_colors, camera_frusta, sphere_trace
 from facelift.result_figures import (
     landmarks3d_figure,
     residual_heatmap_figure,
@@ -103,18 +103,7 @@ def camera_view_figure(
         note = (
             f"<br><sub>landmark box {box:.0%} of the image (the sampler's rule: ≥ {space.min_box_fraction:.0%})</sub>"
         )
-    sw = _sphere_wireframe(space.look_at, space.radius)
-    fig.add_scatter3d(
-        x=sw[:, 0],
-        y=sw[:, 1],
-        z=sw[:, 2],
-        mode="lines",
-        line=dict(color="#ddd", width=1),
-        name="sphere",
-        hoverinfo="skip",
-        row=1,
-        col=2,
-    )
+    fig.add_trace(sphere_trace(space, "sphere"), row=1, col=2)
     edges, tops = camera_frusta(cam, depth=0.6)
     fig.add_scatter3d(
         x=edges[:, 0],
