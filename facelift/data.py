@@ -33,7 +33,7 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def _imagenet_stats(x: Tensor) -> tuple[Tensor, Tensor]:
     "ImageNet's channel mean and std [3,1,1] on x's device."
-    return (torch.tensor(s, device=x.device)[:, None, None] for s in (IMAGENET_MEAN, IMAGENET_STD))
+    return tuple(torch.tensor(s, device=x.device)[:, None, None] for s in (IMAGENET_MEAN, IMAGENET_STD))
 
 
 def normalise(x: Tensor) -> Tensor:
