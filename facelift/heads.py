@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import torch
 import torch.nn.functional as F
@@ -18,10 +18,10 @@ from .landmarks import Scheme, get_scheme
 from .render import Lighting, MeshRenderer, RenderResult, shade
 
 # %% auto #0
-__all__ = ['IDENTITY_RANGES', 'EXPRESSIONS', 'HEAD_CENTER', 'seeded_uniform', 'sample_identity', 'HeadDistribution',
+__all__ = ['IDENTITY_RANGES', 'EXPRESSIONS', 'HEAD_CENTER', 'seeded_uniform', 'Identity', 'sample_identity', 'HeadDistribution',
            'get_distribution', 'sample_expression', 'neutral_expression', 'Appearance', 'sample_appearance',
-           'HeadTopology', 'FaceLayout', 'head_surface', 'chart_to_direction', 'jaw_contour_chart', 'nose_base_chart',
-           'wflw98_chart', 'HeadTruth', 'SyntheticHeads']
+           'HeadTopology', 'FaceLayout', 'MouthLines', 'EyeOpening', 'head_surface', 'chart_to_direction',
+           'jaw_contour_chart', 'nose_base_chart', 'wflw98_chart', 'HeadTruth', 'SyntheticHeads']
 
 # %% ../nbs/03_heads.ipynb #7c044e10
 def seeded_uniform(seeds: Tensor, stream: int, n: int) -> Tensor:
@@ -47,38 +47,74 @@ def _smoothstep(e0, e1, x: Tensor) -> Tensor:
 def _lerp(a, b, t):
     return a + (b - a) * t
 
+# %% ../nbs/03_heads.ipynb #acae54e37e7d407bbb7b55eff062a284
+def _drawn(lo: float, hi: float):
+    "An `Identity` field that each seed draws uniformly in [lo, hi]."
+    return field(metadata=dict(range=(lo, hi)))
+
+
+@dataclass
+class Identity:
+    """What makes one synthetic person, every field [B] (one value per head). Factors near 1 scale a feature of the mean
+    head, offsets near 0 shift it (chart units), and values in [0, 1] pick colours or amounts. `Identity.sample(seeds)`
+    draws them deterministically from each seed, each uniform in its field's range (`IDENTITY_RANGES`)."""
+
+    width: Tensor = _drawn(0.92, 1.08)  # head width (the skull ellipsoid's x radius)
+    length: Tensor = _drawn(0.94, 1.06)  # head height (y radius)
+    depth: Tensor = _drawn(0.95, 1.05)  # head depth (z radius)
+    jaw: Tensor = _drawn(0.85, 1.15)  # width and mass of the lower face
+    chin: Tensor = _drawn(0.6, 1.4)  # chin prominence
+    cheek: Tensor = _drawn(0.4, 1.6)  # cheekbone relief
+    nose_length: Tensor = _drawn(0.85, 1.15)  # nose root to tip
+    nose_width: Tensor = _drawn(0.8, 1.25)  # width of the nose and its wings
+    nose_projection: Tensor = _drawn(0.8, 1.2)  # how far the nose stands out
+    nose_bridge: Tensor = _drawn(0.6, 1.4)  # height of the bridge at the nose root
+    brow_ridge: Tensor = _drawn(0.4, 1.6)  # relief of the bone above the eyes
+    eye_size: Tensor = _drawn(0.88, 1.12)  # eye opening and eyeball size
+    eye_spacing: Tensor = _drawn(0.94, 1.06)  # distance between the eyes
+    eye_tilt: Tensor = _drawn(-0.1, 0.1)  # canthal tilt (slope of the eye axis)
+    lip_upper: Tensor = _drawn(0.7, 1.3)  # upper lip height and fullness
+    lip_lower: Tensor = _drawn(0.7, 1.3)  # lower lip height and fullness
+    mouth_width: Tensor = _drawn(0.88, 1.12)
+    brow_thickness: Tensor = _drawn(0.6, 1.4)
+    brow_arch: Tensor = _drawn(0.0, 1.0)  # 0: straight brows, 1: arched
+    brow_height: Tensor = _drawn(-0.008, 0.008)  # brow offset (chart units)
+    skin_tone: Tensor = _drawn(0.0, 1.0)  # position in the skin palette, light to dark
+    skin_warmth: Tensor = _drawn(0.0, 1.0)  # red/blue balance of the skin
+    hair_color: Tensor = _drawn(0.0, 1.0)  # position in the hair palette
+    hairline: Tensor = _drawn(-0.04, 0.05)  # hairline offset (chart units; higher is a higher forehead)
+    hair_volume: Tensor = _drawn(0.0, 1.0)  # thickness of the hair layer
+    iris_color: Tensor = _drawn(0.0, 1.0)  # position in the iris palette
+    lip_color: Tensor = _drawn(0.0, 1.0)  # redness of the lips
+    ear_size: Tensor = _drawn(0.85, 1.15)
+    texture: Tensor = _drawn(0.0, 1.0)  # strength of the skin's noise texture
+
+    def __len__(self) -> int:
+        return len(self.width)
+
+    def __getitem__(self, index) -> "Identity":
+        "The identities at `index` (an int, a slice or an index tensor), every field indexed alike."
+        return Identity(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @classmethod
+    def stack(cls, items: list["Identity"]) -> "Identity":
+        "One batch from single identities (fields [] each) or batches."
+        return cls(**{f.name: torch.stack([getattr(i, f.name) for i in items]) for f in fields(cls)})
+
+    def as_tensor(self) -> Tensor:
+        "All parameters side by side [B, K], in the order of `IDENTITY_RANGES`."
+        return torch.stack([getattr(self, f.name) for f in fields(self)], -1)
+
+
+IDENTITY_RANGES: dict[str, tuple[float, float]] = {f.name: f.metadata["range"] for f in fields(Identity)}
+
+
+def sample_identity(seeds: Tensor) -> Identity:
+    "The identity of each seed [B] (deterministic): every parameter uniform in its range."
+    u = seeded_uniform(seeds, 1, len(IDENTITY_RANGES))
+    return Identity(**{k: lo + (hi - lo) * u[:, i] for i, (k, (lo, hi)) in enumerate(IDENTITY_RANGES.items())})
+
 # %% ../nbs/03_heads.ipynb #05cff94f
-IDENTITY_RANGES: dict[str, tuple[float, float]] = dict(
-    width=(0.92, 1.08),
-    length=(0.94, 1.06),
-    depth=(0.95, 1.05),
-    jaw=(0.85, 1.15),
-    chin=(0.6, 1.4),
-    cheek=(0.4, 1.6),
-    nose_length=(0.85, 1.15),
-    nose_width=(0.8, 1.25),
-    nose_projection=(0.8, 1.2),
-    nose_bridge=(0.6, 1.4),
-    brow_ridge=(0.4, 1.6),
-    eye_size=(0.88, 1.12),
-    eye_spacing=(0.94, 1.06),
-    eye_tilt=(-0.1, 0.1),
-    lip_upper=(0.7, 1.3),
-    lip_lower=(0.7, 1.3),
-    mouth_width=(0.88, 1.12),
-    brow_thickness=(0.6, 1.4),
-    brow_arch=(0.0, 1.0),
-    brow_height=(-0.008, 0.008),
-    skin_tone=(0.0, 1.0),
-    skin_warmth=(0.0, 1.0),
-    hair_color=(0.0, 1.0),
-    hairline=(-0.04, 0.05),
-    hair_volume=(0.0, 1.0),
-    iris_color=(0.0, 1.0),
-    lip_color=(0.0, 1.0),
-    ear_size=(0.85, 1.15),
-    texture=(0.0, 1.0),
-)
 EXPRESSIONS = (
     "jaw_open",
     "smile",
@@ -124,12 +160,6 @@ def _palette(table: Tensor, u: Tensor) -> Tensor:
     i = pos.floor().long().clamp(max=len(table) - 2)
     t = (pos - i)[:, None]
     return table.to(u.device)[i] * (1 - t) + table.to(u.device)[i + 1] * t
-
-
-def sample_identity(seeds: Tensor) -> dict[str, Tensor]:
-    "Identity parameters of each seed [B] (deterministic): shape, features and colours, each a tensor [B]."
-    u = seeded_uniform(seeds, 1, len(IDENTITY_RANGES))
-    return {k: lo + (hi - lo) * u[:, i] for i, (k, (lo, hi)) in enumerate(IDENTITY_RANGES.items())}
 
 # %% ../nbs/03_heads.ipynb #3e41e847
 @dataclass(frozen=True)
@@ -361,27 +391,40 @@ class FaceLayout:
     mouth_eps: Tensor  # half-height of the lip gap (grows as the jaw opens)
 
 
-def _layout(I: dict, X: dict) -> FaceLayout:
+def _layout(I: Identity, X: dict) -> FaceLayout:
     "The chart positions and sizes of the facial features [B,1] of identity I and expression X (chart units)."
     c = lambda v: v[:, None]
     return FaceLayout(
-        eye_x=c(0.105 * I["eye_spacing"]),
-        eye_y=c(torch.full_like(I["width"], 0.05)),
-        eye_a=c(0.040 * I["eye_size"]),
-        eye_up=c(0.016 * I["eye_size"]),
-        eye_lo=c(0.011 * I["eye_size"]),
-        tilt=c(I["eye_tilt"]),
-        nose_top=c(torch.full_like(I["width"], 0.065)),
-        tip_y=c(0.05 - 0.125 * I["nose_length"]),
-        mouth_y=c(-0.168 + 0.0 * I["width"]),
-        mouth_a=c(0.064 * I["mouth_width"] * (1 + 0.12 * X["smile"].clamp(min=0) - 0.35 * X["pucker"])),
-        brow_y=c(0.118 + I["brow_height"]),
+        eye_x=c(0.105 * I.eye_spacing),
+        eye_y=c(torch.full_like(I.width, 0.05)),
+        eye_a=c(0.040 * I.eye_size),
+        eye_up=c(0.016 * I.eye_size),
+        eye_lo=c(0.011 * I.eye_size),
+        tilt=c(I.eye_tilt),
+        nose_top=c(torch.full_like(I.width, 0.065)),
+        tip_y=c(0.05 - 0.125 * I.nose_length),
+        mouth_y=c(-0.168 + 0.0 * I.width),
+        mouth_a=c(0.064 * I.mouth_width * (1 + 0.12 * X["smile"].clamp(min=0) - 0.35 * X["pucker"])),
+        brow_y=c(0.118 + I.brow_height),
         mouth_eps=c(0.0022 + 0.009 * X["jaw_open"]),
     )
 
 
-def _mouth_lines(x: Tensor, I: dict, X: dict, layout: FaceLayout) -> dict[str, Tensor]:
-    "Chart-space mouth curves at x: mouth line, inner lip lines, vermilion borders, and |u| = |x| / half-width."
+@dataclass
+class MouthLines:
+    "The mouth's curves at chart positions x [B,n]: heights y of each line [B,n] (chart units)."
+
+    u: Tensor  # x / the mouth's half-width (|u| < 1 between the corners)
+    inside: Tensor  # 1 - u², clamped at 0: the lips' fullness profile
+    ym: Tensor  # the mouth line (where the lips meet when closed)
+    iu: Tensor  # inner edge of the upper lip
+    il: Tensor  # inner edge of the lower lip
+    vu: Tensor  # outer (vermilion) border of the upper lip
+    vl: Tensor  # outer (vermilion) border of the lower lip
+
+
+def _mouth_lines(x: Tensor, I: Identity, X: dict, layout: FaceLayout) -> MouthLines:
+    "The mouth's curves at chart x of identity I with expression X."
     u = x / layout.mouth_a
     inside = (1 - u**2).clamp(min=0)
     ym = layout.mouth_y + 0.014 * X["smile"][:, None] * u**2
@@ -390,83 +433,90 @@ def _mouth_lines(x: Tensor, I: dict, X: dict, layout: FaceLayout) -> dict[str, T
     )  # inner lines meet at the inner corners
     iu, il = ym + half, ym - half
     cupid = 1 - 0.3 * torch.exp(-0.5 * (x / 0.009) ** 2)
-    vu = iu + 0.013 * I["lip_upper"][:, None] * inside.sqrt() * cupid
-    vl = il - 0.017 * I["lip_lower"][:, None] * inside.sqrt()
-    return dict(u=u, inside=inside, ym=ym, iu=iu, il=il, vu=vu, vl=vl)
+    vu = iu + 0.013 * I.lip_upper[:, None] * inside.sqrt() * cupid
+    vl = il - 0.017 * I.lip_lower[:, None] * inside.sqrt()
+    return MouthLines(u=u, inside=inside, ym=ym, iu=iu, il=il, vu=vu, vl=vl)
 
 
-def _eye_opening(x: Tensor, y: Tensor, side: int, I: dict, X: dict, layout: FaceLayout) -> dict[str, Tensor]:
-    "Upper/lower lid heights and the signed margin m (> 0 inside the opening) of one eye (side -1: right, +1: left)."
+@dataclass
+class EyeOpening:
+    "One eye's opening at chart points (x, y) [B,n]: lid heights and where a point lies (chart units)."
+
+    du: Tensor  # x from the eye's centre
+    dv: Tensor  # y from the eye's axis (tilted)
+    up: Tensor  # height of the upper lid above the axis
+    lo: Tensor  # depth of the lower lid below the axis
+    env: Tensor  # the opening's envelope along x (1 at the centre, 0 at the corners)
+    m: Tensor  # signed margin: > 0 inside the opening
+
+
+def _eye_opening(x: Tensor, y: Tensor, side: int, I: Identity, X: dict, layout: FaceLayout) -> EyeOpening:
+    "The opening of one eye (side -1: right, +1: left) of identity I with expression X (blinks close it)."
     blink = X["blink_right" if side < 0 else "blink_left"][:, None]
     du = x - side * layout.eye_x
     env = (1 - (du / layout.eye_a) ** 2).clamp(min=0) ** 0.7
     up, lo = layout.eye_up * env * (1 - blink), layout.eye_lo * env * (1 - blink)
     dv = y - layout.eye_y - layout.tilt * du * side
-    return dict(du=du, dv=dv, up=up, lo=lo, env=env, m=torch.minimum(up - dv, dv + lo))
+    return EyeOpening(du=du, dv=dv, up=up, lo=lo, env=env, m=torch.minimum(up - dv, dv + lo))
 
 
 _LID_MARGIN = 0.0  # lid-margin landmarks sit where the lid skin starts to recede into the opening
 
 # %% ../nbs/03_heads.ipynb #7c215db6
-def _hair_mask(p0: Tensor, d: Tensor, I: dict) -> Tensor:
+def _hair_mask(p0: Tensor, d: Tensor, I: Identity) -> Tensor:
     "Where the scalp carries hair: above a hairline that descends from the forehead to behind the ears."
-    line = _lerp(-0.06, 0.185 + I["hairline"][:, None], _smoothstep(-0.25, 0.65, d[..., 2]))
+    line = _lerp(-0.06, 0.185 + I.hairline[:, None], _smoothstep(-0.25, 0.65, d[..., 2]))
     ear_gap = 1 - _gauss(p0[..., 1], p0[..., 2], 0.0, -0.03, 0.05, 0.07) * _smoothstep(0.15, 0.21, p0[..., 0].abs())
     return _smoothstep(line - 0.012, line + 0.012, p0[..., 1]) * ear_gap
 
 # %% ../nbs/03_heads.ipynb #6cbd5ef2
 def _face_features(
-    p0: Tensor, d: Tensor, I: dict, X: dict, layout: FaceLayout, openings: bool
+    p0: Tensor, d: Tensor, I: Identity, X: dict, layout: FaceLayout, openings: bool
 ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
     "Relief along the normal [B,n], material displacement [B,n,3] and colour masks of front points p0 [B,n,3]."
     x, y = p0[..., 0], p0[..., 1]
     front = _smoothstep(0.0, 0.45, d[..., 2])
-    col = lambda k: I[k][:, None]
     ex = lambda k: X[k][:, None]
-    h = 0.03 * col("chin") * _gauss(x, y, 0, -0.262, 0.04, 0.032) + 0.028 * _gauss(
+    h = 0.03 * I.chin[:, None] * _gauss(x, y, 0, -0.262, 0.04, 0.032) + 0.028 * _gauss(
         x, y, 0, -0.15, 0.065, 0.05
     )  # chin, muzzle
     for s in (-1, 1):
-        h = h + 0.012 * col("brow_ridge") * _gauss(x, y, s * 0.085, 0.105, 0.055, 0.02)
+        h = h + 0.012 * I.brow_ridge[:, None] * _gauss(x, y, s * 0.085, 0.105, 0.055, 0.02)
         h = h - 0.022 * _gauss(x, y, s * layout.eye_x, layout.eye_y, 0.048, 0.03)  # eye sockets
-        h = h + 0.02 * col("cheek") * _gauss(x, y, s * 0.12, -0.025, 0.045, 0.035)
+        h = h + 0.02 * I.cheek[:, None] * _gauss(x, y, s * 0.12, -0.025, 0.045, 0.035)
         h = h + 0.012 * ex("smile").clamp(min=0) * _gauss(x, y, s * 0.09, -0.08, 0.04, 0.035)
-        h = h + 0.022 * _gauss(x, y, s * 0.026 * col("nose_width"), layout.tip_y - 0.012, 0.012, 0.011)  # alae
+        h = h + 0.022 * _gauss(x, y, s * 0.026 * I.nose_width[:, None], layout.tip_y - 0.012, 0.012, 0.011)  # alae
     t = ((layout.nose_top - y) / (layout.nose_top - layout.tip_y)).clamp(0, 1)
-    bridge = 0.012 * col("nose_bridge")
-    prof = col("nose_projection") * (bridge + (0.066 - bridge) * t**1.6)
+    bridge = 0.012 * I.nose_bridge[:, None]
+    prof = I.nose_projection[:, None] * (bridge + (0.066 - bridge) * t**1.6)
     prof = torch.where(y < layout.tip_y, prof * torch.exp(-(((y - layout.tip_y) / 0.016) ** 2)), prof) * (
         y < layout.nose_top + 0.02
     )
-    h = h + prof * torch.exp(-0.5 * (x / (0.012 + 0.016 * t * col("nose_width"))) ** 2)
+    h = h + prof * torch.exp(-0.5 * (x / (0.012 + 0.016 * t * I.nose_width[:, None])) ** 2)
     # lips, mouth opening, eye openings
     M = _mouth_lines(x, I, X, layout)
-    in_mouth = _smoothstep(1.0, 0.9, M["u"].abs())
-    upper_lip = (
-        _smoothstep(M["iu"] - 0.001, M["iu"] + 0.002, y) * _smoothstep(M["vu"] + 0.002, M["vu"] - 0.001, y) * in_mouth
-    )
-    lower_lip = (
-        _smoothstep(M["il"] + 0.001, M["il"] - 0.002, y) * _smoothstep(M["vl"] - 0.002, M["vl"] + 0.001, y) * in_mouth
-    )
-    cavity = _smoothstep(M["il"], M["il"] + 0.0015, y) * _smoothstep(M["iu"], M["iu"] - 0.0015, y) * in_mouth
-    h = h + (0.009 * col("lip_upper") * upper_lip + 0.011 * col("lip_lower") * lower_lip) * M["inside"].sqrt()
+    in_mouth = _smoothstep(1.0, 0.9, M.u.abs())
+    upper_lip = _smoothstep(M.iu - 0.001, M.iu + 0.002, y) * _smoothstep(M.vu + 0.002, M.vu - 0.001, y) * in_mouth
+    lower_lip = _smoothstep(M.il + 0.001, M.il - 0.002, y) * _smoothstep(M.vl - 0.002, M.vl + 0.001, y) * in_mouth
+    cavity = _smoothstep(M.il, M.il + 0.0015, y) * _smoothstep(M.iu, M.iu - 0.0015, y) * in_mouth
+    h = h + (0.009 * I.lip_upper[:, None] * upper_lip + 0.011 * I.lip_lower[:, None] * lower_lip) * M.inside.sqrt()
     eyes = [_eye_opening(x, y, s, I, X, layout) for s in (-1, 1)]
     if openings:
         h = (
             h
             - 0.03 * cavity * _smoothstep(0.02, 0.1, ex("jaw_open"))
-            - 0.03 * sum(_smoothstep(0.0, 0.004, e["m"]) for e in eyes)
+            - 0.03 * sum(_smoothstep(0.0, 0.004, e.m) for e in eyes)
         )
     # identity warps (jaw width, lower-face mass) and expressions move material points
-    dx = x * 0.6 * (col("jaw") - 1) * _smoothstep(0.02, -0.22, y)
-    dz = 0.10 * _smoothstep(-0.03, -0.27, y) * torch.exp(-0.5 * (x / (0.13 * col("jaw"))) ** 2)
-    sharp = _smoothstep(M["iu"], M["il"], y)
-    wide = _smoothstep(M["ym"] + 0.01, M["ym"] - 0.08, y)
+    dx = x * 0.6 * (I.jaw[:, None] - 1) * _smoothstep(0.02, -0.22, y)
+    dz = 0.10 * _smoothstep(-0.03, -0.27, y) * torch.exp(-0.5 * (x / (0.13 * I.jaw[:, None])) ** 2)
+    sharp = _smoothstep(M.iu, M.il, y)
+    wide = _smoothstep(M.ym + 0.01, M.ym - 0.08, y)
     jaw = (in_mouth * sharp + (1 - in_mouth) * wide) * _smoothstep(0.22, 0.13, x.abs())
     dy = -0.06 * ex("jaw_open") * jaw
     dz = dz - 0.025 * ex("jaw_open") * jaw
     for s in (-1, 1):
-        g = _gauss(x, y, s * layout.mouth_a, M["ym"], 0.03, 0.025)
+        g = _gauss(x, y, s * layout.mouth_a, M.ym, 0.03, 0.025)
         dx = dx + s * 0.008 * ex("smile") * g
         dy = dy + 0.010 * ex("smile") * g
         gb = _gauss(x, y, s * 0.09, layout.brow_y, 0.07, 0.035) * _smoothstep(-0.02, 0.03, s * x)  # one side only
@@ -474,27 +524,27 @@ def _face_features(
         gf = _gauss(x, y, s * 0.035, layout.brow_y - 0.01, 0.03, 0.025)
         dy = dy - 0.008 * ex("furrow") * gf
         dx = dx - s * 0.007 * ex("furrow") * gf
-    gm = _gauss(x, y, 0, M["ym"], 0.055, 0.035)
+    gm = _gauss(x, y, 0, M.ym, 0.055, 0.035)
     dx = dx - 0.35 * ex("pucker") * x * gm
     dz = dz + 0.025 * ex("pucker") * gm
     masks = dict(
         upper_lip=upper_lip,
         lower_lip=lower_lip,
         cavity=cavity,
-        lash=sum(_smoothstep(0.003, 0.0, e["m"].abs()) * (e["env"] > 0.05) for e in eyes),
-        teeth=cavity * _smoothstep(M["iu"] - 0.35 * (M["iu"] - M["il"]), M["iu"] - 0.2 * (M["iu"] - M["il"]), y),
+        lash=sum(_smoothstep(0.003, 0.0, e.m.abs()) * (e.env > 0.05) for e in eyes),
+        teeth=cavity * _smoothstep(M.iu - 0.35 * (M.iu - M.il), M.iu - 0.2 * (M.iu - M.il), y),
     )
     masks = {k: v * front for k, v in masks.items()}
     return h * front, torch.stack([dx, dy, dz], -1) * front[..., None], masks
 
 
 def head_surface(
-    d: Tensor, I: dict, X: dict, layout: FaceLayout, openings: bool = True
+    d: Tensor, I: Identity, X: dict, layout: FaceLayout, openings: bool = True
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Points of the synthetic head surface for ellipsoid directions d ([N,3] shared or [B,N,3]) -> [B,N,3],
     plus the masks used for colouring. Mesh vertices and landmarks both go through this one function."""
-    B = len(I["width"])
-    radii = torch.stack([0.235 * I["width"], 0.33 * I["length"], 0.33 * I["depth"]], -1)[:, None]
+    B = len(I.width)
+    radii = torch.stack([0.235 * I.width, 0.33 * I.length, 0.33 * I.depth], -1)[:, None]
     center = torch.tensor(HEAD_CENTER, device=d.device)
     dd = d.expand(B, -1, -1) if d.ndim == 2 else d
     p0 = center + dd * radii
@@ -508,35 +558,35 @@ def head_surface(
     if idx is not None:
         full = lambda v: torch.zeros(p0.shape[:2] + v.shape[2:], device=v.device).index_copy_(1, idx, v)
         h, disp, masks = full(h), full(disp), {k: full(v) for k, v in masks.items()}
-    p = p0 + n0 * (h + 0.012 * I["hair_volume"][:, None] * hair)[..., None] + disp
+    p = p0 + n0 * (h + 0.012 * I.hair_volume[:, None] * hair)[..., None] + disp
     return p, dict(masks, x=p0[..., 0], y=p0[..., 1], front=_smoothstep(0.0, 0.45, dd[..., 2]), hair=hair)
 
 # %% ../nbs/03_heads.ipynb #55517894
-def _brow_curve(x: Tensor, side: int, I: dict, layout: FaceLayout) -> tuple[Tensor, Tensor]:
+def _brow_curve(x: Tensor, side: int, I: Identity, layout: FaceLayout) -> tuple[Tensor, Tensor]:
     "Centre line y and half thickness of one eyebrow at chart x (side -1: right, +1: left), before expressions."
     ax = (x * side - 0.11) / 0.075
-    y = layout.brow_y + 0.012 * I["brow_arch"][:, None] * (1 - ax**2).clamp(min=-1) - 0.004
-    half = 0.0062 * I["brow_thickness"][:, None] * _smoothstep(0.2, -0.3, ax).clamp(min=0.45)
+    y = layout.brow_y + 0.012 * I.brow_arch[:, None] * (1 - ax**2).clamp(min=-1) - 0.004
+    half = 0.0062 * I.brow_thickness[:, None] * _smoothstep(0.2, -0.3, ax).clamp(min=0.45)
     return y, half
 
 
-def chart_to_direction(xy: Tensor, I: dict) -> Tensor:
+def chart_to_direction(xy: Tensor, I: Identity) -> Tensor:
     "Ellipsoid directions [B,N,3] of chart points xy [B,N,2] on the front of the (pre-warp) head ellipsoid."
-    radii = torch.stack([0.235 * I["width"], 0.33 * I["length"]], -1)[:, None]
+    radii = torch.stack([0.235 * I.width, 0.33 * I.length], -1)[:, None]
     q = (xy - torch.tensor(HEAD_CENTER[:2], device=xy.device)) / radii
     return torch.cat([q, (1 - (q**2).sum(-1, keepdim=True)).clamp(min=0).sqrt()], -1)
 
 
-def jaw_contour_chart(I: dict, X: dict, layout: FaceLayout, n: int = 33, rho: float = 0.87) -> Tensor:
+def jaw_contour_chart(I: Identity, X: dict, layout: FaceLayout, n: int = 33, rho: float = 0.87) -> Tensor:
     """Chart points [B,n,2] of the jaw contour, right ear -> chin -> left ear: an arc of the face chart at a fixed
     fraction `rho` of the cranium's frontal outline, where the lower-face mass forms the jaw line."""
-    psi = torch.linspace(-math.pi / 2, math.pi / 2, n, device=I["width"].device)[None]
-    ax, ay = 0.235 * I["width"][:, None], 0.33 * I["length"][:, None]
+    psi = torch.linspace(-math.pi / 2, math.pi / 2, n, device=I.width.device)[None]
+    ax, ay = 0.235 * I.width[:, None], 0.33 * I.length[:, None]
     return torch.stack([rho * ax * psi.sin(), HEAD_CENTER[1] - rho * ay * psi.cos()], -1)
 
 
 def _outermost_facing(
-    I: dict, X: dict, layout: FaceLayout, grid: Tensor, outward: Tensor, facing: float, first_edge: bool = False
+    I: Identity, X: dict, layout: FaceLayout, grid: Tensor, outward: Tensor, facing: float, first_edge: bool = False
 ) -> Tensor:
     """For candidate chart points grid [B,n,R,2] along n search lines, the one whose surface point reaches
     farthest along `outward` [n,2] in the frontal view among those whose skin faces the front (normal z > facing)
@@ -559,10 +609,10 @@ def _outermost_facing(
     return torch.gather(grid, 2, best[..., None, None].expand(B, n, 1, 2))[:, :, 0]
 
 
-def nose_base_chart(I: dict, X: dict, layout: FaceLayout, n: int = 5) -> Tensor:
+def nose_base_chart(I: Identity, X: dict, layout: FaceLayout, n: int = 5) -> Tensor:
     "Chart points [B,n,2] of the nose base (nostril wings and subnasale): where the nose's underside turns away, below the tip."
-    dev = I["width"].device
-    x = 0.026 * I["nose_width"][:, None, None] * torch.linspace(-1, 1, n, device=dev)[None, :, None]
+    dev = I.width.device
+    x = 0.026 * I.nose_width[:, None, None] * torch.linspace(-1, 1, n, device=dev)[None, :, None]
     y = layout.tip_y[:, :, None] - torch.linspace(0.0, 0.03, 31, device=dev)[None, None]
     grid = torch.stack(torch.broadcast_tensors(x, y), -1)
     return _outermost_facing(
@@ -570,10 +620,10 @@ def nose_base_chart(I: dict, X: dict, layout: FaceLayout, n: int = 5) -> Tensor:
     )
 
 
-def wflw98_chart(I: dict, X: dict, layout: FaceLayout) -> Tensor:
+def wflw98_chart(I: Identity, X: dict, layout: FaceLayout) -> Tensor:
     "Chart positions [B,96,2] of the 96 surface landmarks of WFLW-98 (pupils come from the eyeballs)."
-    B = len(I["width"])
-    dev = I["width"].device
+    B = len(I.width)
+    dev = I.width.device
     lin = lambda a, b, n: a + (b - a) * torch.linspace(0, 1, n, device=dev)[None]
     contour = jaw_contour_chart(I, X, layout)
     brows = []
@@ -591,9 +641,9 @@ def wflw98_chart(I: dict, X: dict, layout: FaceLayout) -> Tensor:
     for s in (-1, 1):
         du = layout.eye_a * torch.cos(theta)[None]
         e = _eye_opening(s * layout.eye_x + du, layout.eye_y + 0 * du, s, I, X, layout)
-        mid = (e["up"] - e["lo"]) / 2
-        upper = torch.maximum(e["up"] - _LID_MARGIN, mid)
-        lower = torch.minimum(-e["lo"] + _LID_MARGIN, mid)
+        mid = (e.up - e.lo) / 2
+        upper = torch.maximum(e.up - _LID_MARGIN, mid)
+        lower = torch.minimum(-e.lo + _LID_MARGIN, mid)
         v = torch.where(torch.sin(theta)[None] > 1e-6, upper, torch.where(torch.sin(theta)[None] < -1e-6, lower, mid))
         eyes.append(torch.stack([s * layout.eye_x + du, layout.eye_y + v + layout.tilt * du * s], -1))
     mouth = []
@@ -601,8 +651,8 @@ def wflw98_chart(I: dict, X: dict, layout: FaceLayout) -> Tensor:
         th = math.pi - torch.arange(n, device=dev) * 2 * math.pi / n
         xm = scale * layout.mouth_a * torch.cos(th)[None]
         M = _mouth_lines(xm, I, X, layout)
-        up, lo = (M["vu"], M["vl"]) if outer else (M["iu"], M["il"])
-        ym = torch.where(torch.sin(th)[None] > 1e-6, up, torch.where(torch.sin(th)[None] < -1e-6, lo, M["ym"]))
+        up, lo = (M.vu, M.vl) if outer else (M.iu, M.il)
+        ym = torch.where(torch.sin(th)[None] > 1e-6, up, torch.where(torch.sin(th)[None] < -1e-6, lo, M.ym))
         mouth.append(torch.stack([xm, ym], -1))
     return torch.cat([contour] + brows + [bridge, base] + eyes + mouth, 1)
 
@@ -616,7 +666,7 @@ class HeadTruth:
     vertices: Tensor  # [B,Vx,3]
     faces: Tensor  # [F,3]
     expression: dict[str, Tensor]  # name -> [B]
-    attributes: dict[str, Tensor]  # identity parameter -> [B]
+    identity: Identity  # the heads' identity parameters, each [B]
 
 
 class SyntheticHeads:
@@ -650,7 +700,7 @@ class SyntheticHeads:
             raise ValueError("seeds must be non-negative integers")
         return s + self.seed_offset
 
-    def identity(self, seeds) -> dict[str, Tensor]:
+    def identity(self, seeds) -> Identity:
         return sample_identity(self._seeds(seeds))
 
     def expression(self, seeds) -> dict[str, Tensor]:
@@ -697,7 +747,7 @@ class SyntheticHeads:
             expression=X,
         )
 
-    def _vertex_normals(self, head: Tensor, I: dict) -> Tensor:
+    def _vertex_normals(self, head: Tensor, I: Identity) -> Tensor:
         "Unit normals of all mesh vertices [B,V,3]: central differences on the head's grid, analytic for the other parts."
         B, (rows, cols) = len(head), self.topology.grid
         g = head[:, : rows * cols].reshape(B, rows, cols, 3)
@@ -708,13 +758,13 @@ class SyntheticHeads:
         poles = torch.tensor([[0.0, -1, 0], [0, 1, 0]], device=dev).expand(B, 2, 3)
         eyes = self.topology.eye.to(dev).repeat(2, 1)[None].expand(B, -1, 3)
         sphere = self.topology.ear.to(dev)
-        size = I["ear_size"][:, None, None]
+        size = I.ear_size[:, None, None]
         ear_r = torch.cat([torch.full_like(size, 0.014), 0.056 * size, 0.033 * size], -1)
         ears = F.normalize(sphere[None] / ear_r, dim=-1).repeat(1, 2, 1)
         th = self.topology.tube[:, 0].to(dev)[None]
         neck = F.normalize(
             torch.stack(
-                [th.sin() / (0.118 * I["width"][:, None]), 0 * th.expand(B, -1), th.cos().expand(B, -1) / 0.12], -1
+                [th.sin() / (0.118 * I.width[:, None]), 0 * th.expand(B, -1), th.cos().expand(B, -1) / 0.12], -1
             ),
             dim=-1,
         )
@@ -734,8 +784,8 @@ class SyntheticHeads:
 
     def _eyes(self, I, X, layout):
         "Eyeball vertices [B,2Ve,3] and colours, pupil landmarks [B,2,3] and gaze directions [B,2,3]."
-        B = len(I["width"])
-        r = 0.036 * I["eye_size"][:, None, None]
+        B = len(I.width)
+        r = 0.036 * I.eye_size[:, None, None]
         centers = torch.stack([torch.cat([s * layout.eye_x, layout.eye_y], -1) for s in (-1, 1)], 1)  # [B,2,2]
         skin, _ = head_surface(chart_to_direction(centers, I), I, X, layout, openings=False)
         forward = F.normalize(torch.tensor([0.0, 0.0, 1.0], device=skin.device) + 0 * skin, dim=-1)
@@ -747,7 +797,7 @@ class SyntheticHeads:
         sphere = self.topology.eye.to(skin.device)
         verts = center[:, :, None] + r[:, :, None] * sphere[None, None]  # [B,2,Ve,3]
         cosang = (sphere[None, None] * gaze[:, :, None]).sum(-1)
-        iris = _palette(_IRIS, I["iris_color"])[:, None, None]
+        iris = _palette(_IRIS, I.iris_color)[:, None, None]
         white = torch.tensor([0.93, 0.91, 0.88], device=skin.device)
         col = torch.where(
             (cosang > math.cos(0.2))[..., None],
@@ -762,14 +812,14 @@ class SyntheticHeads:
 
     def _ears(self, I) -> Tensor:
         "Ear vertices [B,2Ve,3]: flattened ellipsoids against the sides of the head."
-        sphere = self.topology.ear.to(I["width"].device)
-        size = I["ear_size"][:, None, None]
+        sphere = self.topology.ear.to(I.width.device)
+        size = I.ear_size[:, None, None]
         radii = torch.cat([torch.full_like(size, 0.014), 0.056 * size, 0.033 * size], -1)
         out = []
         for s in (-1, 1):
             c = torch.stack(
                 [
-                    s * (0.235 * I["width"] + 0.004),
+                    s * (0.235 * I.width + 0.004),
                     torch.full_like(size[:, 0, 0], 0.0),
                     torch.full_like(size[:, 0, 0], -0.035),
                 ],
@@ -780,23 +830,23 @@ class SyntheticHeads:
 
     def _neck(self, I) -> Tensor:
         "Neck vertices [B,Vn,3]: an elliptic tube from inside the head down to the shoulders."
-        tube = self.topology.tube.to(I["width"].device)
+        tube = self.topology.tube.to(I.width.device)
         th, hgt = tube[:, 0][None], tube[:, 1][None]
-        w = I["width"][:, None]
+        w = I.width[:, None]
         return torch.stack([0.118 * w * th.sin(), -0.04 - 0.66 * hgt + 0 * w, -0.05 + 0.12 * th.cos() + 0 * w], -1)
 
     def _colors(self, s, I, X, masks, eye_colors, ears, neck) -> Tensor:
         "Albedo [B,V,3]: skin with texture noise, cheeks, lips, brows, hair, lash line, mouth cavity and teeth."
         dev = s.device
-        skin = _palette(_SKIN, I["skin_tone"]) * (
-            1 + 0.05 * (I["skin_warmth"][:, None] - 0.5) * torch.tensor([1.0, 0.0, -1.0], device=dev)
+        skin = _palette(_SKIN, I.skin_tone) * (
+            1 + 0.05 * (I.skin_warmth[:, None] - 0.5) * torch.tensor([1.0, 0.0, -1.0], device=dev)
         )
-        hair = _palette(_HAIR, I["hair_color"] ** 1.6)
-        lips = skin * torch.tensor([0.86, 0.55, 0.56], device=dev) * (0.85 + 0.25 * I["lip_color"][:, None])
+        hair = _palette(_HAIR, I.hair_color**1.6)
+        lips = skin * torch.tensor([0.86, 0.55, 0.56], device=dev) * (0.85 + 0.25 * I.lip_color[:, None])
         nh = self.topology.parts["head"][1]
         noise = seeded_uniform(s, 4, nh)[..., None] - 0.5
         x, y = masks["x"], masks["y"]
-        c = skin[:, None] * (1 + 0.05 * noise * (0.5 + I["texture"][:, None, None]))
+        c = skin[:, None] * (1 + 0.05 * noise * (0.5 + I.texture[:, None, None]))
         cheek = sum(_gauss(x, y, si * 0.1, -0.05, 0.04, 0.035) for si in (-1, 1))[..., None]
         c = c * (1 - 0.07 * cheek * torch.tensor([0.0, 1.0, 1.0], device=dev))
         sockets = sum(_gauss(x, y, si * 0.105, 0.05, 0.05, 0.03) for si in (-1, 1))[..., None]
@@ -824,7 +874,7 @@ class SyntheticHeads:
         hr = masks["hair"][..., None]
         c = c * (1 - hr) + hair[:, None] * (1 + 0.15 * noise) * hr
         nostrils = sum(
-            _gauss(x, y, si * 0.012 * I["nose_width"][:, None], _layout(I, X).tip_y - 0.021, 0.006, 0.004)
+            _gauss(x, y, si * 0.012 * I.nose_width[:, None], _layout(I, X).tip_y - 0.021, 0.006, 0.004)
             for si in (-1, 1)
         )
         c = c * (1 - 0.6 * (nostrils * masks["front"])[..., None])
@@ -932,7 +982,11 @@ class SyntheticHeads:
         while len(self._cache) > self.cache:
             self._cache.popitem(last=False)
         stack = lambda vs: (
-            {kk: torch.stack([v[kk] for v in vs]) for kk in vs[0]} if isinstance(vs[0], dict) else torch.stack(vs)
+            {kk: torch.stack([v[kk] for v in vs]) for kk in vs[0]}
+            if isinstance(vs[0], dict)
+            else Identity.stack(vs)
+            if isinstance(vs[0], Identity)
+            else torch.stack(vs)
         )
         return {key: stack([h[key] for h in heads]) for key in heads[0]}
 
