@@ -215,6 +215,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'facelift.heads.Identity.__len__': ('heads.html#identity.__len__', 'facelift/heads.py'),
                                 'facelift.heads.Identity.as_tensor': ('heads.html#identity.as_tensor', 'facelift/heads.py'),
                                 'facelift.heads.Identity.stack': ('heads.html#identity.stack', 'facelift/heads.py'),
+                                'facelift.heads.MeanFace': ('heads.html#meanface', 'facelift/heads.py'),
                                 'facelift.heads.MouthLines': ('heads.html#mouthlines', 'facelift/heads.py'),
                                 'facelift.heads.SyntheticHeads': ('heads.html#syntheticheads', 'facelift/heads.py'),
                                 'facelift.heads.SyntheticHeads.__init__': ('heads.html#syntheticheads.__init__', 'facelift/heads.py'),

@@ -18,10 +18,11 @@ from .landmarks import Scheme, get_scheme
 from .render import Lighting, MeshRenderer, RenderResult, shade
 
 # %% auto #0
-__all__ = ['IDENTITY_RANGES', 'EXPRESSIONS', 'HEAD_CENTER', 'seeded_uniform', 'Identity', 'sample_identity', 'HeadDistribution',
-           'get_distribution', 'sample_expression', 'neutral_expression', 'Appearance', 'sample_appearance',
-           'HeadTopology', 'FaceLayout', 'MouthLines', 'EyeOpening', 'head_surface', 'chart_to_direction',
-           'jaw_contour_chart', 'nose_base_chart', 'wflw98_chart', 'HeadTruth', 'SyntheticHeads']
+__all__ = ['IDENTITY_RANGES', 'EXPRESSIONS', 'HEAD_CENTER', 'SKULL_RADII', 'MEAN_FACE', 'seeded_uniform', 'Identity',
+           'sample_identity', 'HeadDistribution', 'get_distribution', 'sample_expression', 'neutral_expression',
+           'Appearance', 'sample_appearance', 'HeadTopology', 'FaceLayout', 'MeanFace', 'MouthLines', 'EyeOpening',
+           'head_surface', 'chart_to_direction', 'jaw_contour_chart', 'nose_base_chart', 'wflw98_chart', 'HeadTruth',
+           'SyntheticHeads']
 
 # %% ../nbs/03_heads.ipynb #7c044e10
 def seeded_uniform(seeds: Tensor, stream: int, n: int) -> Tensor:
@@ -151,7 +152,8 @@ _IRIS = torch.tensor(
         [0.48, 0.36, 0.18],
     ]
 )
-HEAD_CENTER = (0.0, 0.03, -0.02)
+HEAD_CENTER = (0.0, 0.03, -0.02)  # centre of the skull ellipsoid (canonical units)
+SKULL_RADII = (0.235, 0.33, 0.33)  # its x, y, z radii for the mean identity (× width, length, depth)
 
 
 def _palette(table: Tensor, u: Tensor) -> Tensor:
@@ -391,22 +393,47 @@ class FaceLayout:
     mouth_eps: Tensor  # half-height of the lip gap (grows as the jaw opens)
 
 
+@dataclass(frozen=True)
+class MeanFace:
+    "The mean head's face layout on the chart (chart units) and how expressions change it; `Identity` factors scale it."
+
+    eye_x: float = 0.105  # half the distance between the eye centres (× eye_spacing)
+    eye_y: float = 0.05  # height of the eye centres
+    eye_a: float = 0.040  # half-width of an eye opening (× eye_size, as the two lid arcs below)
+    eye_up: float = 0.016  # height of the upper lid's arc
+    eye_lo: float = 0.011  # depth of the lower lid's arc
+    nose_top: float = 0.065  # height of the nose root
+    nose_tip: float = 0.05  # the nose tip sits nose_tip - nose_drop × nose_length high
+    nose_drop: float = 0.125
+    mouth_y: float = -0.168  # height of the mouth line
+    mouth_a: float = 0.064  # half-width of the mouth (× mouth_width)
+    smile_widening: float = 0.12  # relative widening of the mouth at a full smile
+    pucker_narrowing: float = 0.35  # relative narrowing at a full pucker
+    brow_y: float = 0.118  # height of the brows (+ brow_height)
+    lip_gap: float = 0.0022  # half-height of the closed mouth's lip gap
+    jaw_gap: float = 0.009  # added to it at a fully open jaw
+
+
+MEAN_FACE = MeanFace()
+
+
 def _layout(I: Identity, X: dict) -> FaceLayout:
     "The chart positions and sizes of the facial features [B,1] of identity I and expression X (chart units)."
-    c = lambda v: v[:, None]
+    c, m = (lambda v: v[:, None]), MEAN_FACE
+    mouth_change = 1 + m.smile_widening * X["smile"].clamp(min=0) - m.pucker_narrowing * X["pucker"]
     return FaceLayout(
-        eye_x=c(0.105 * I.eye_spacing),
-        eye_y=c(torch.full_like(I.width, 0.05)),
-        eye_a=c(0.040 * I.eye_size),
-        eye_up=c(0.016 * I.eye_size),
-        eye_lo=c(0.011 * I.eye_size),
+        eye_x=c(m.eye_x * I.eye_spacing),
+        eye_y=c(torch.full_like(I.width, m.eye_y)),
+        eye_a=c(m.eye_a * I.eye_size),
+        eye_up=c(m.eye_up * I.eye_size),
+        eye_lo=c(m.eye_lo * I.eye_size),
         tilt=c(I.eye_tilt),
-        nose_top=c(torch.full_like(I.width, 0.065)),
-        tip_y=c(0.05 - 0.125 * I.nose_length),
-        mouth_y=c(-0.168 + 0.0 * I.width),
-        mouth_a=c(0.064 * I.mouth_width * (1 + 0.12 * X["smile"].clamp(min=0) - 0.35 * X["pucker"])),
-        brow_y=c(0.118 + I.brow_height),
-        mouth_eps=c(0.0022 + 0.009 * X["jaw_open"]),
+        nose_top=c(torch.full_like(I.width, m.nose_top)),
+        tip_y=c(m.nose_tip - m.nose_drop * I.nose_length),
+        mouth_y=c(torch.full_like(I.width, m.mouth_y)),
+        mouth_a=c(m.mouth_a * I.mouth_width * mouth_change),
+        brow_y=c(m.brow_y + I.brow_height),
+        mouth_eps=c(m.lip_gap + m.jaw_gap * X["jaw_open"]),
     )
 
 
@@ -544,7 +571,7 @@ def head_surface(
     """Points of the synthetic head surface for ellipsoid directions d ([N,3] shared or [B,N,3]) -> [B,N,3],
     plus the masks used for colouring. Mesh vertices and landmarks both go through this one function."""
     B = len(I.width)
-    radii = torch.stack([0.235 * I.width, 0.33 * I.length, 0.33 * I.depth], -1)[:, None]
+    radii = torch.stack([SKULL_RADII[0] * I.width, SKULL_RADII[1] * I.length, SKULL_RADII[2] * I.depth], -1)[:, None]
     center = torch.tensor(HEAD_CENTER, device=d.device)
     dd = d.expand(B, -1, -1) if d.ndim == 2 else d
     p0 = center + dd * radii
@@ -572,7 +599,7 @@ def _brow_curve(x: Tensor, side: int, I: Identity, layout: FaceLayout) -> tuple[
 
 def chart_to_direction(xy: Tensor, I: Identity) -> Tensor:
     "Ellipsoid directions [B,N,3] of chart points xy [B,N,2] on the front of the (pre-warp) head ellipsoid."
-    radii = torch.stack([0.235 * I.width, 0.33 * I.length], -1)[:, None]
+    radii = torch.stack([SKULL_RADII[0] * I.width, SKULL_RADII[1] * I.length], -1)[:, None]
     q = (xy - torch.tensor(HEAD_CENTER[:2], device=xy.device)) / radii
     return torch.cat([q, (1 - (q**2).sum(-1, keepdim=True)).clamp(min=0).sqrt()], -1)
 
@@ -581,7 +608,7 @@ def jaw_contour_chart(I: Identity, X: dict, layout: FaceLayout, n: int = 33, rho
     """Chart points [B,n,2] of the jaw contour, right ear -> chin -> left ear: an arc of the face chart at a fixed
     fraction `rho` of the cranium's frontal outline, where the lower-face mass forms the jaw line."""
     psi = torch.linspace(-math.pi / 2, math.pi / 2, n, device=I.width.device)[None]
-    ax, ay = 0.235 * I.width[:, None], 0.33 * I.length[:, None]
+    ax, ay = SKULL_RADII[0] * I.width[:, None], SKULL_RADII[1] * I.length[:, None]
     return torch.stack([rho * ax * psi.sin(), HEAD_CENTER[1] - rho * ay * psi.cos()], -1)
 
 
@@ -819,7 +846,7 @@ class SyntheticHeads:
         for s in (-1, 1):
             c = torch.stack(
                 [
-                    s * (0.235 * I.width + 0.004),
+                    s * (SKULL_RADII[0] * I.width + 0.004),
                     torch.full_like(size[:, 0, 0], 0.0),
                     torch.full_like(size[:, 0, 0], -0.035),
                 ],
