@@ -18,7 +18,8 @@ from torch import Tensor
 
 from .camera import Camera
 from .core import require
-from .heads import SyntheticHeads, seeded_uniform
+from .head_params import seeded_uniform
+from .heads import SyntheticHeads
 from .landmarks import Scheme, get_scheme
 
 # %% auto #0

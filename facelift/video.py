@@ -20,7 +20,8 @@ from .assets import sha256_of
 from .camera import CameraSpace
 from .core import atomic_write_bytes, atomic_write_json
 from .detect import Detections, LabelTruth, SimulatedLabeller, apply_similarity, crop_face, label_truth
-from .heads import SyntheticHeads, sample_expression, seeded_uniform
+from .head_params import sample_expression, seeded_uniform
+from .heads import SyntheticHeads
 
 # %% auto #0
 __all__ = ['MOTIONS', 'VIDEO_SUFFIXES', 'clip_motion', 'clip_expressions', 'write_video', 'make_synthetic_clips', 'FrameStore',
