@@ -9,9 +9,8 @@ import io
 import json
 import math
 import os
-import random
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from tqdm.auto import tqdm
 
 import facelift
 from .benchmarks import TestSet, evaluate, pose_errors, regressor_predictor, synthetic_testset
+from .checkpoint import Checkpointer, MetricsLog
 from .core import atomic_write_bytes, atomic_write_text, git_sha
 from facelift.data import (
     MixedBatches,
@@ -36,179 +36,13 @@ from facelift.data import (
 from .losses import LossWeights, multiframe_loss, multiview_loss
 from .model import FaceLiftRegressor, RegressorConfig, save_regressor
 from .pseudolabels import PseudoLabelStore
+from .train_config import TRAIN_PRESETS, TrainConfig, parse_overrides  # noqa: F401 (TRAIN_PRESETS, parse_overrides: re-exported)
 from .video import FrameStore
 from .views import landmark_normals
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'RESUMABLE', 'TrainConfig', 'parse_overrides', 'MetricsLog', 'ensure_data', 'validate',
-           'build_optimizer', 'build_schedule', 'TrainingDiverged', 'TrainData', 'build_model_config', 'build_data',
-           'build_model', 'build_batches', 'Checkpointer', 'train_step', 'apply_gradients', 'train', 'ship_run']
-
-# %% ../nbs/11_train.ipynb #d40262f5
-@dataclass
-class TrainConfig:
-    "Everything a training run needs (plain values); `TrainConfig.preset(name, **overrides)` for the named presets."
-
-    name: str = "cpu"  # the preset this config started from
-    out: str = "outputs/train"  # run directory: config.yaml, metrics.jsonl, checkpoints/, data of the embedded default
-    model: str = "cpu"  # RegressorConfig preset (encoder swap: paper, resnet50, resnet152, cpu)
-    model_overrides: dict = field(default_factory=dict)  # e.g. {"weights": "FaRL.pth"} or {"depth": 2}
-    pseudolabels: str | None = None  # PseudoLabelStore folder; None: the embedded default, prepared in out/pseudolabels
-    frames: str | None = None  # FrameStore folder; None: synthetic clips ingested into out/frames
-    seeds: int | None = 512  # multi-view seeds used (the first N of the store; prepared if embedded); None: all
-    videos: int | None = 12  # videos used (the first N of the frame store); None: all
-    clip_frames: int = 48  # frames per synthetic clip of the embedded default
-    camera_limits: list = field(
-        default_factory=lambda: [110.0, 60.0, 90.0]
-    )  # (A, B, Γ) degrees of the training and validation cameras
-    mv_only: bool = False  # ablation: multi-view samples only
-    mf_only: bool = False  # ablation: multi-frame samples only
-    mv_per_batch: int = 4  # multi-view seeds rendered per step (with a pool: its fresh renders)
-    mf_per_batch: int = 4
-    pool: int = 0  # multi-view samples kept rendered (data.RenderPool, refreshed by each step's renders); 0: every sample live (the paper)
-    pool_draw: int = 48  # with a pool: multi-view samples per batch, drawn from it
-    mv_jitter: float = (
-        0.0  # with a pool: photometric jitter strength of the multi-view samples (frames are always jittered)
-    )
-    epochs: int = 6
-    steps: int | None = None  # stop after this many steps in total (None: after `epochs`)
-    lr: float = 1e-4
-    encoder_lr_scale: float = 1.0  # encoder lr = lr * scale
-    optimizer: str = "adam"  # adam (the paper) or adamw
-    weight_decay: float = 0.0
-    # step: lr *= lr_decay every `decay_every` epochs (the paper); cosine: warm-up, then cosine to 0 at the planned
-    # end
-    schedule: str = "step"
-    lr_decay: float = 0.9
-    decay_every: int = 3
-    warmup_steps: int = 0  # cosine schedule: linear warm-up steps
-    clip_grad: float | None = None  # clip the gradient norm to this (None: no clipping)
-    loss_weights: dict = field(
-        default_factory=lambda: dict(points3d=1000.0, delta_t=1.0, lll_mv=1.0, rotation=1.0, lll_mf=1.0)
-    )
-    visibility_threshold: float = 0.0  # eq. 4: landmarks with normal . view direction above this are supervised
-    checkpoint_every: int = 100  # steps (and at every epoch end)
-    log_every: int = 10  # steps per metrics.jsonl line
-    val_samples: int = 64  # held-out synthetic renders validated on at every epoch end (0: none)
-    workers: int = 1  # DataLoader worker processes rendering/decoding (0: in the training process)
-    device: str = "auto"  # auto: cuda if available, else cpu
-    amp: bool = True  # mixed precision: bf16/fp16 on CUDA, bf16 on CPUs with native bf16 units (AVX512-BF16, AMX)
-    seed: int = 0
-    max_bad_steps: int = 5  # consecutive non-finite steps before training stops
-    progress: bool = True
-
-    @classmethod
-    def preset(cls, name: str, **overrides) -> "TrainConfig":
-        if name not in TRAIN_PRESETS:
-            raise ValueError(f"unknown training preset {name!r}; known: {sorted(TRAIN_PRESETS)}")
-        unknown = set(overrides) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(
-                f"unknown TrainConfig fields {sorted(unknown)}; known: {sorted(f.name for f in fields(cls))}"
-            )
-        return cls(**{**TRAIN_PRESETS[name], "name": name, **overrides})
-
-    @property
-    def batch_mix(self) -> tuple[int, int]:
-        "(multi-view, multi-frame) samples per batch after the ablation flags (with a pool, its draws are the multi-view part)."
-        if self.mv_only and self.mf_only:
-            raise ValueError("mv_only and mf_only exclude each other")
-        mv = self.pool_draw if self.pool else self.mv_per_batch
-        total = mv + self.mf_per_batch
-        return (total, 0) if self.mv_only else (0, total) if self.mf_only else (mv, self.mf_per_batch)
-
-
-# the two CPU presets share one recipe (11_train, "The CPU recipe"); they differ in data and length
-_CPU_RECIPE = dict(
-    model="cpu",
-    mv_per_batch=16,
-    mf_per_batch=16,
-    pool=8192,
-    pool_draw=48,
-    mv_jitter=1.0,
-    optimizer="adamw",
-    weight_decay=0.05,
-    lr=2e-3,
-    schedule="cosine",
-    warmup_steps=300,
-    clip_grad=5.0,
-    val_samples=64,
-    amp=False,  # bf16 autocast measured 5% faster end to end on an AMX CPU, and no better per sample
-    workers=0,  # 2 cores: a worker process only competes with the training threads (benchmarks/bench_train.py)
-    checkpoint_every=200,
-    log_every=20,
-)
-
-TRAIN_PRESETS = {
-    "cpu": _CPU_RECIPE
-    | dict(seeds=4096, videos=24, epochs=30),  # the shipped model, pretrained("cpu"): about an hour on 2 cores
-    "demo": _CPU_RECIPE
-    | dict(
-        seeds=256, videos=6, epochs=25, pool=2048, warmup_steps=50, checkpoint_every=100, log_every=10
-    ),  # what `make demo` trains: about 4 minutes on 2 cores
-    "paper": dict(
-        model="paper",
-        epochs=225,
-        seeds=10000,
-        videos=None,
-        lr=1e-5,
-        encoder_lr_scale=1.0,
-        lr_decay=0.9,
-        decay_every=3,
-        loss_weights=dict(points3d=1.0, delta_t=1.0, lll_mv=1.0, rotation=1.0, lll_mf=1.0),
-        val_samples=200,
-        workers=6,
-        checkpoint_every=1000,
-        log_every=50,
-    ),
-}
-
-
-def parse_overrides(pairs: list[str]) -> dict:
-    "['epochs=3', 'mv_only=true', 'loss_weights={points3d: 10}'] -> typed values (YAML syntax), checked against TrainConfig."
-    types = {f.name: str(f.type) for f in fields(TrainConfig)}
-    out = {}
-    for p in pairs:
-        k, sep, v = p.partition("=")
-        if not sep:
-            raise ValueError(f"--set takes key=value, got {p!r}")
-        if k not in types:
-            raise ValueError(f"--set {p!r}: unknown key {k!r}; known: {', '.join(sorted(types))}")
-        out[k] = yaml.safe_load(v)
-        if types[k].startswith("float") and isinstance(out[k], (str, int)) and not isinstance(out[k], bool):
-            try:
-                out[k] = float(out[k])  # YAML reads 1e-3 as a string
-            except ValueError:
-                raise ValueError(f"--set {p!r}: {k} must be a number") from None
-    return out
-
-# %% ../nbs/11_train.ipynb #005037ee
-class MetricsLog:
-    "Append-only `metrics.jsonl`; `truncate(step)` keeps the lines up to a step (on resume)."
-
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def read(self) -> list[dict]:
-        "The complete lines (a line cut by a kill is ignored)."
-        if not self.path.exists():
-            return []
-        out = []
-        for line in self.path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return out
-
-    def truncate(self, step: int) -> None:
-        keep = [r for r in self.read() if r["step"] <= step]
-        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))
-
-    def write(self, **row) -> None:
-        with open(self.path, "a") as f:
-            f.write(json.dumps(row) + "\n")
-            f.flush()
+__all__ = ['ensure_data', 'validate', 'build_optimizer', 'build_schedule', 'TrainingDiverged', 'TrainData', 'build_model_config',
+           'build_data', 'build_model', 'build_batches', 'train_step', 'apply_gradients', 'train', 'ship_run']
 
 # %% ../nbs/11_train.ipynb #bbf40fa3
 def _data_dirs(cfg: TrainConfig) -> tuple[Path, Path]:
@@ -269,7 +103,7 @@ def validate(model: FaceLiftRegressor, testset: TestSet, batch: int = 32) -> dic
         "val/trans_err": e["trans"].median().item(),
     }
 
-# %% ../nbs/11_train.ipynb #a16ca7a9
+# %% ../nbs/11_train.ipynb #10185d26023b46108eb7d9f57d49d2b3
 def _distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
     "(rank, world size, device); joins the process group under torchrun."
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -284,25 +118,6 @@ def _distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
     if world > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
     return rank, world, torch.device(cfg.device if cfg.device not in ("auto", "cuda") else "cpu")
-
-
-def _rng_state() -> dict:
-    s = np.random.get_state()
-    return dict(
-        torch=torch.get_rng_state(),
-        cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        numpy=dict(keys=s[1].tolist(), pos=int(s[2]), has_gauss=int(s[3]), gauss=float(s[4])),
-        python=list(random.getstate()[1]),
-    )
-
-
-def _set_rng_state(s: dict) -> None:
-    torch.set_rng_state(s["torch"])
-    if s["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(s["cuda"])
-    n = s["numpy"]
-    np.random.set_state(("MT19937", np.array(n["keys"], dtype=np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    random.setstate((3, tuple(s["python"]), None))
 
 
 def _part(pred, rows: slice):
@@ -353,18 +168,6 @@ def build_schedule(
 class TrainingDiverged(RuntimeError):
     "Raised after `max_bad_steps` consecutive non-finite steps."
 
-
-RESUMABLE = {"steps", "epochs", "workers", "progress", "device", "out"}  # may change between a run and its resume
-
-
-def _check_resume(cfg: TrainConfig, saved: dict, path: Path) -> None:
-    diff = {k: (saved.get(k), v) for k, v in asdict(cfg).items() if k not in RESUMABLE and saved.get(k) != v}
-    if diff:
-        raise ValueError(
-            f"--resume with a different config than {path} was started with: "
-            + "; ".join(f"{k}: run has {a!r}, now {b!r}" for k, (a, b) in diff.items())
-        )
-
 # %% ../nbs/11_train.ipynb #acae54e37e7d407bbb7b55eff062a284
 @dataclass
 class TrainData:
@@ -409,52 +212,6 @@ def build_batches(cfg: TrainConfig, data: TrainData, step: int):
             raise ValueError(f"a render pool (pool={cfg.pool}) renders in the training process: set workers=0")
         return pooled_batches(RenderPool(data.mv, data.plans, cfg.pool, n_mv, cfg.mv_jitter), data.mf, plans)
     return loader(MixedDataset(data.mv, data.mf), plans, workers=cfg.workers)
-
-# %% ../nbs/11_train.ipynb #9a63283cbaf04dbcab1f6479b197f3a8
-class Checkpointer:
-    """The run's checkpoints: `last.pt` holds everything a resume needs (model, optimiser, scheduler, gradient scaler,
-    RNG states, step, the config); `epoch_NNN.pt` the weights at each epoch end. Written atomically, by rank 0 only."""
-
-    def __init__(self, run: Path, cfg: TrainConfig, enabled: bool = True):
-        self.dir, self.cfg, self.enabled = Path(run) / "checkpoints", cfg, enabled
-
-    @property
-    def last(self) -> Path:
-        return self.dir / "last.pt"
-
-    def load(self, resume: bool) -> dict | None:
-        "The state to resume from, checked against the config; None for a new run. Never overwrites an existing run."
-        if not resume and self.last.exists():
-            raise ValueError(
-                f"{self.dir.parent} already holds a run (checkpoint {self.last}); pass --resume to continue it, "
-                "or choose another --out"
-            )
-        if resume and not self.last.exists():
-            raise FileNotFoundError(f"--resume: no checkpoint {self.last} to resume from")
-        if not resume:
-            return None
-        state = torch.load(self.last, map_location="cpu", weights_only=True)
-        _check_resume(self.cfg, state["train_config"], self.last)
-        return state
-
-    def restore(self, state: dict, model, optimizer, scheduler, scaler) -> int:
-        "Put a loaded state back into the training objects and the RNGs; returns its step."
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng"])
-        return int(state["step"])
-
-    def save(self, step: int, model, optimizer, scheduler, scaler, epoch: int | None = None) -> None:
-        "Write `last.pt` (and `epoch_NNN.pt` when `epoch` is given)."
-        if not self.enabled:
-            return
-        state = dict(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), scaler=scaler.state_dict())
-        save_regressor(model, self.last, **state, rng=_rng_state(), step=step, train_config=asdict(self.cfg))
-        if epoch is not None:
-            save_regressor(model, self.dir / f"epoch_{epoch:03d}.pt", step=step)
 
 # %% ../nbs/11_train.ipynb #8dd0d8092fe74a7c96281538738b07e2
 def train_step(net, batch: dict, device: torch.device, dtype, weights: LossWeights, normals: Tensor, visibility: float):
