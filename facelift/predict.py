@@ -24,12 +24,12 @@ from .detect import apply_similarity, check_images, crop_face, invert_similarity
 from .model import FaceLiftRegressor
 from .smooth import SMOOTHERS, FaceFilter, SmoothingParams, filter_sequence, lag_frames, temporal_errors
 from .track import FaceDetect, FaceTracker, dlib_faces, load_clip_truth, truth_faces
-from .video import VIDEO_SUFFIXES
+from .video import VIDEO_SUFFIXES, stream_video, video_info
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'FaceResults', 'regress_faces', 'find_faces', 'list_inputs', 'read_input', 'draw_overlay',
-           'video_info', 'stream_video', 'face_detector', 'VideoTracks', 'track_video', 'VideoSink', 'predict_files',
-           'raw_tracks', 'smoothing_scores']
+           'face_detector', 'VideoTracks', 'track_video', 'VideoSink', 'predict_files', 'raw_tracks',
+           'smoothing_scores']
 
 # %% ../nbs/13_predict.ipynb #a7bae25f
 @dataclass
@@ -149,56 +149,6 @@ def draw_overlay(image: np.ndarray, points: np.ndarray, uncertainty: np.ndarray,
         if np.isfinite(x) and np.isfinite(y):
             cv2.circle(out, (int(round(x)), int(round(y))), r + 1, (int(255 * a), int(255 * (1 - a)), 0), -1)
     return out
-
-# %% ../nbs/13_predict.ipynb #64fae1b9
-def video_info(path: Path) -> dict:
-    "Width, height (as decoded, upright), nominal fps, frame count and the display rotation tag (degrees) of a video."
-    import cv2
-
-    if path.stat().st_size == 0:
-        raise ValueError("empty file (0 bytes)")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError("not a readable video (OpenCV cannot open it)")
-    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
-    info = dict(
-        fps=cap.get(cv2.CAP_PROP_FPS) or 24.0,
-        frames=int(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
-        rotation=int(cap.get(cv2.CAP_PROP_ORIENTATION_META)),
-    )
-    ok, f = cap.read()
-    cap.release()
-    if not ok or f is None:
-        raise ValueError("no decodable frames")
-    return info | dict(height=f.shape[0], width=f.shape[1])
-
-
-def stream_video(path: Path, every_k: int = 1, max_frames: int | None = None):
-    "Yields (frame number, time in s, RGB frame [H,W,3] uint8), upright, every k-th frame; ValueError when none decodes."
-    import cv2
-
-    fps = video_info(path)["fps"]
-    cap = cv2.VideoCapture(str(path))
-    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
-    n, kept, last = 0, 0, -1.0
-    try:
-        while (max_frames is None or kept < max_frames) and cap.grab():
-            if n % every_k == 0:
-                ok, f = cap.retrieve()
-                if not ok or f is None:
-                    break
-                t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000
-                t = (
-                    t if t > last else (last + 1 / fps if last >= 0 else 0.0)
-                )  # containers without time stamps: the nominal rate
-                last = t
-                kept += 1
-                yield n, t, np.ascontiguousarray(f[..., ::-1])
-            n += 1
-    finally:
-        cap.release()
-    if kept == 0:
-        raise ValueError("no decodable frames")
 
 # %% ../nbs/13_predict.ipynb #7e5c3e1b
 def face_detector(name: str, video: Path | None = None, min_score: float = 0.0) -> FaceDetect:

@@ -25,7 +25,7 @@ from .heads import SyntheticHeads
 
 # %% auto #0
 __all__ = ['MOTIONS', 'VIDEO_SUFFIXES', 'clip_motion', 'clip_expressions', 'write_video', 'make_synthetic_clips', 'FrameStore',
-           'ingest_videos']
+           'video_info', 'stream_video', 'ingest_videos']
 
 # %% ../nbs/06_video.ipynb #fbf756ba
 def _smooth_walk(u: Tensor, frames: int, knots: int = 4) -> Tensor:
@@ -227,6 +227,56 @@ class FrameStore:
         )
         atomic_write_json(self.root / "manifest.json", self.manifest)
 
+# %% ../nbs/06_video.ipynb #64fae1b9
+def video_info(path: Path) -> dict:
+    "Width, height (as decoded, upright), nominal fps, frame count and the display rotation tag (degrees) of a video."
+    import cv2
+
+    if path.stat().st_size == 0:
+        raise ValueError("empty file (0 bytes)")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ValueError("not a readable video (OpenCV cannot open it)")
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+    info = dict(
+        fps=cap.get(cv2.CAP_PROP_FPS) or 24.0,
+        frames=int(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
+        rotation=int(cap.get(cv2.CAP_PROP_ORIENTATION_META)),
+    )
+    ok, f = cap.read()
+    cap.release()
+    if not ok or f is None:
+        raise ValueError("no decodable frames")
+    return info | dict(height=f.shape[0], width=f.shape[1])
+
+
+def stream_video(path: Path, every_k: int = 1, max_frames: int | None = None):
+    "Yields (frame number, time in s, RGB frame [H,W,3] uint8), upright, every k-th frame; ValueError when none decodes."
+    import cv2
+
+    fps = video_info(path)["fps"]
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+    n, kept, last = 0, 0, -1.0
+    try:
+        while (max_frames is None or kept < max_frames) and cap.grab():
+            if n % every_k == 0:
+                ok, f = cap.retrieve()
+                if not ok or f is None:
+                    break
+                t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000
+                t = (
+                    t if t > last else (last + 1 / fps if last >= 0 else 0.0)
+                )  # containers without time stamps: the nominal rate
+                last = t
+                kept += 1
+                yield n, t, np.ascontiguousarray(f[..., ::-1])
+            n += 1
+    finally:
+        cap.release()
+    if kept == 0:
+        raise ValueError("no decodable frames")
+
 # %% ../nbs/06_video.ipynb #4ff15742
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 
@@ -246,32 +296,9 @@ def _video_paths(paths) -> list[Path]:
 
 
 def _decode(path: Path, every_k: int, max_frames: int | None) -> tuple[np.ndarray, np.ndarray]:
-    "Frames [F,H,W,3] RGB uint8 and their indices [F]; raises ValueError naming what is wrong."
-    import cv2
-
-    if path.stat().st_size == 0:
-        raise ValueError("empty file (0 bytes)")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError("not a readable video (OpenCV cannot open it)")
-    frames, idx, i = [], [], 0
-    try:
-        while max_frames is None or len(frames) < max_frames:
-            ok = cap.grab()
-            if not ok:
-                break
-            if i % every_k == 0:
-                ok, f = cap.retrieve()
-                if not ok or f is None:
-                    break
-                frames.append(f[..., ::-1])
-                idx.append(i)
-            i += 1
-    finally:
-        cap.release()
-    if not frames:
-        raise ValueError("no decodable frames")
-    return np.stack(frames), np.array(idx)
+    "All the kept frames [F,H,W,3] RGB uint8 and their numbers [F] (`stream_video`, collected); ValueError names what is wrong."
+    decoded = list(stream_video(path, every_k, max_frames))
+    return np.stack([frame for _, _, frame in decoded]), np.array([n for n, _, _ in decoded])
 
 
 def _encode_jpeg(img: np.ndarray, quality: int = 95) -> bytes:
