@@ -15,8 +15,8 @@ from torch import Tensor
 from .head_params import HEAD_CENTER, SKULL_RADII, Identity, gauss2d, lerp, smoothstep
 
 # %% auto #0
-__all__ = ['MEAN_FACE', 'HeadTopology', 'FaceLayout', 'MeanFace', 'face_layout', 'MouthLines', 'EyeOpening', 'head_surface',
-           'brow_curve', 'chart_to_direction', 'jaw_contour_chart', 'nose_base_chart', 'wflw98_chart']
+__all__ = ['MEAN_FACE', 'RELIEF', 'HeadTopology', 'FaceLayout', 'MeanFace', 'face_layout', 'MouthLines', 'EyeOpening', 'Bump',
+           'head_surface', 'brow_curve', 'chart_to_direction', 'jaw_contour_chart', 'nose_base_chart', 'wflw98_chart']
 
 # %% ../nbs/03a_face_surface.ipynb #3c1b5847
 def _dense_angles(n: int, lo: float, hi: float, band: tuple[float, float], weight: float) -> Tensor:
@@ -237,6 +237,28 @@ def _hair_mask(p0: Tensor, d: Tensor, I: Identity) -> Tensor:
     return smoothstep(line - 0.012, line + 0.012, p0[..., 1]) * ear_gap
 
 # %% ../nbs/03a_face_surface.ipynb #6cbd5ef2
+@dataclass(frozen=True)
+class Bump:
+    "A Gaussian bump of the face's relief (chart units): its height along the normal, centre and spreads."
+
+    height: float
+    x: float  # centre, mirrored to both sides where the feature is paired
+    y: float
+    sx: float
+    sy: float
+
+
+RELIEF = dict(  # the mean face's relief; chin, brow_ridge, cheek and smile_cheek are scaled by the named parameter
+    chin=Bump(0.03, 0.0, -0.262, 0.04, 0.032),
+    muzzle=Bump(0.028, 0.0, -0.15, 0.065, 0.05),  # the mass around the mouth
+    brow_ridge=Bump(0.012, 0.085, 0.105, 0.055, 0.02),
+    eye_socket=Bump(-0.022, 0.0, 0.0, 0.048, 0.03),  # centred on each eye (FaceLayout)
+    cheek=Bump(0.02, 0.12, -0.025, 0.045, 0.035),
+    smile_cheek=Bump(0.012, 0.09, -0.08, 0.04, 0.035),  # raised by a smile
+    ala=Bump(0.022, 0.026, -0.012, 0.012, 0.011),  # nose wings: x × nose_width, y below the nose tip
+)
+
+
 def _face_features(
     p0: Tensor, d: Tensor, I: Identity, X: dict, layout: FaceLayout, openings: bool
 ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
@@ -244,15 +266,20 @@ def _face_features(
     x, y = p0[..., 0], p0[..., 1]
     front = smoothstep(0.0, 0.45, d[..., 2])
     ex = lambda k: X[k][:, None]
-    h = 0.03 * I.chin[:, None] * gauss2d(x, y, 0, -0.262, 0.04, 0.032) + 0.028 * gauss2d(
-        x, y, 0, -0.15, 0.065, 0.05
-    )  # chin, muzzle
+    R = RELIEF
+
+    def bump(name: str, cx, cy, scale=None) -> Tensor:
+        "The named bump centred at (cx, cy), its height times `scale` (an identity or expression value [B,1])."
+        b = R[name]
+        return (b.height if scale is None else b.height * scale) * gauss2d(x, y, cx, cy, b.sx, b.sy)
+
+    h = bump("chin", R["chin"].x, R["chin"].y, I.chin[:, None]) + bump("muzzle", R["muzzle"].x, R["muzzle"].y)
     for s in (-1, 1):
-        h = h + 0.012 * I.brow_ridge[:, None] * gauss2d(x, y, s * 0.085, 0.105, 0.055, 0.02)
-        h = h - 0.022 * gauss2d(x, y, s * layout.eye_x, layout.eye_y, 0.048, 0.03)  # eye sockets
-        h = h + 0.02 * I.cheek[:, None] * gauss2d(x, y, s * 0.12, -0.025, 0.045, 0.035)
-        h = h + 0.012 * ex("smile").clamp(min=0) * gauss2d(x, y, s * 0.09, -0.08, 0.04, 0.035)
-        h = h + 0.022 * gauss2d(x, y, s * 0.026 * I.nose_width[:, None], layout.tip_y - 0.012, 0.012, 0.011)  # alae
+        h = h + bump("brow_ridge", s * R["brow_ridge"].x, R["brow_ridge"].y, I.brow_ridge[:, None])
+        h = h + bump("eye_socket", s * layout.eye_x, layout.eye_y)
+        h = h + bump("cheek", s * R["cheek"].x, R["cheek"].y, I.cheek[:, None])
+        h = h + bump("smile_cheek", s * R["smile_cheek"].x, R["smile_cheek"].y, ex("smile").clamp(min=0))
+        h = h + bump("ala", s * R["ala"].x * I.nose_width[:, None], layout.tip_y + R["ala"].y)
     t = ((layout.nose_top - y) / (layout.nose_top - layout.tip_y)).clamp(0, 1)
     bridge = 0.012 * I.nose_bridge[:, None]
     prof = I.nose_projection[:, None] * (bridge + (0.066 - bridge) * t**1.6)
