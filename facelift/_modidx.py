@@ -178,6 +178,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'facelift.detect.march_contour': ('detect.html#march_contour', 'facelift/detect.py'),
                                  'facelift.detect.viewing_angles': ('detect.html#viewing_angles', 'facelift/detect.py')},
             'facelift.face_surface': { 'facelift.face_surface.Bump': ('face_surface.html#bump', 'facelift/face_surface.py'),
+                                       'facelift.face_surface.ExpressionMotion': ( 'face_surface.html#expressionmotion',
+                                                                                   'facelift/face_surface.py'),
                                        'facelift.face_surface.EyeOpening': ('face_surface.html#eyeopening', 'facelift/face_surface.py'),
                                        'facelift.face_surface.FaceLayout': ('face_surface.html#facelayout', 'facelift/face_surface.py'),
                                        'facelift.face_surface.HeadTopology': ('face_surface.html#headtopology', 'facelift/face_surface.py'),

@@ -15,8 +15,9 @@ from torch import Tensor
 from .head_params import HEAD_CENTER, SKULL_RADII, Identity, gauss2d, lerp, smoothstep
 
 # %% auto #0
-__all__ = ['MEAN_FACE', 'RELIEF', 'HeadTopology', 'FaceLayout', 'MeanFace', 'face_layout', 'MouthLines', 'EyeOpening', 'Bump',
-           'head_surface', 'brow_curve', 'chart_to_direction', 'jaw_contour_chart', 'nose_base_chart', 'wflw98_chart']
+__all__ = ['MEAN_FACE', 'RELIEF', 'MOTION', 'HeadTopology', 'FaceLayout', 'MeanFace', 'face_layout', 'MouthLines', 'EyeOpening',
+           'Bump', 'ExpressionMotion', 'head_surface', 'brow_curve', 'chart_to_direction', 'jaw_contour_chart',
+           'nose_base_chart', 'wflw98_chart']
 
 # %% ../nbs/03a_face_surface.ipynb #3c1b5847
 def _dense_angles(n: int, lo: float, hi: float, band: tuple[float, float], weight: float) -> Tensor:
@@ -259,6 +260,31 @@ RELIEF = dict(  # the mean face's relief; chin, brow_ridge, cheek and smile_chee
 )
 
 
+@dataclass(frozen=True)
+class ExpressionMotion:
+    "How far each expression at full strength moves the skin (chart units), and the Gaussian spreads (x, y) it moves."
+
+    jaw_drop: float = 0.06  # the chin and lower lip go down ...
+    jaw_back: float = 0.025  # ... and back
+    corner_spread: tuple = (0.03, 0.025)  # around each mouth corner
+    smile_out: float = 0.008  # the corners go out ...
+    smile_up: float = 0.010  # ... and up
+    brow_x: float = 0.09  # a raised brow: centre from the midline
+    brow_spread: tuple = (0.07, 0.035)
+    brow_lift: float = 0.016
+    furrow_x: float = 0.035  # a furrow: the inner brows, this far from the midline ...
+    furrow_below: float = 0.01  # ... and this far below the brow line
+    furrow_spread: tuple = (0.03, 0.025)
+    furrow_down: float = 0.008
+    furrow_in: float = 0.007
+    lips_spread: tuple = (0.055, 0.035)  # a pucker: around the mouth
+    pucker_narrow: float = 0.35  # relative narrowing
+    pucker_push: float = 0.025  # forwards
+
+
+MOTION = ExpressionMotion()
+
+
 def _face_features(
     p0: Tensor, d: Tensor, I: Identity, X: dict, layout: FaceLayout, openings: bool
 ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
@@ -307,20 +333,23 @@ def _face_features(
     sharp = smoothstep(M.iu, M.il, y)
     wide = smoothstep(M.ym + 0.01, M.ym - 0.08, y)
     jaw = (in_mouth * sharp + (1 - in_mouth) * wide) * smoothstep(0.22, 0.13, x.abs())
-    dy = -0.06 * ex("jaw_open") * jaw
-    dz = dz - 0.025 * ex("jaw_open") * jaw
+    m = MOTION
+    dy = -m.jaw_drop * ex("jaw_open") * jaw
+    dz = dz - m.jaw_back * ex("jaw_open") * jaw
     for s in (-1, 1):
-        g = gauss2d(x, y, s * layout.mouth_a, M.ym, 0.03, 0.025)
-        dx = dx + s * 0.008 * ex("smile") * g
-        dy = dy + 0.010 * ex("smile") * g
-        gb = gauss2d(x, y, s * 0.09, layout.brow_y, 0.07, 0.035) * smoothstep(-0.02, 0.03, s * x)  # one side only
-        dy = dy + 0.016 * ex("brow_raise_right" if s < 0 else "brow_raise_left") * gb
-        gf = gauss2d(x, y, s * 0.035, layout.brow_y - 0.01, 0.03, 0.025)
-        dy = dy - 0.008 * ex("furrow") * gf
-        dx = dx - s * 0.007 * ex("furrow") * gf
-    gm = gauss2d(x, y, 0, M.ym, 0.055, 0.035)
-    dx = dx - 0.35 * ex("pucker") * x * gm
-    dz = dz + 0.025 * ex("pucker") * gm
+        g = gauss2d(x, y, s * layout.mouth_a, M.ym, *m.corner_spread)
+        dx = dx + s * m.smile_out * ex("smile") * g
+        dy = dy + m.smile_up * ex("smile") * g
+        gb = gauss2d(x, y, s * m.brow_x, layout.brow_y, *m.brow_spread) * smoothstep(
+            -0.02, 0.03, s * x
+        )  # one side only
+        dy = dy + m.brow_lift * ex("brow_raise_right" if s < 0 else "brow_raise_left") * gb
+        gf = gauss2d(x, y, s * m.furrow_x, layout.brow_y - m.furrow_below, *m.furrow_spread)
+        dy = dy - m.furrow_down * ex("furrow") * gf
+        dx = dx - s * m.furrow_in * ex("furrow") * gf
+    gm = gauss2d(x, y, 0, M.ym, *m.lips_spread)
+    dx = dx - m.pucker_narrow * ex("pucker") * x * gm
+    dz = dz + m.pucker_push * ex("pucker") * gm
     masks = dict(
         upper_lip=upper_lip,
         lower_lip=lower_lip,
