@@ -15,9 +15,9 @@ from torch import Tensor
 from .head_params import HEAD_CENTER, SKULL_RADII, Identity, gauss2d, lerp, smoothstep
 
 # %% auto #0
-__all__ = ['MEAN_FACE', 'RELIEF', 'MOTION', 'HeadTopology', 'FaceLayout', 'MeanFace', 'face_layout', 'MouthLines', 'EyeOpening',
-           'Bump', 'ExpressionMotion', 'head_surface', 'brow_curve', 'chart_to_direction', 'jaw_contour_chart',
-           'nose_base_chart', 'wflw98_chart']
+__all__ = ['MEAN_FACE', 'RELIEF', 'NOSE', 'LOWER_FACE', 'MOTION', 'HeadTopology', 'FaceLayout', 'MeanFace', 'face_layout',
+           'MouthLines', 'EyeOpening', 'Bump', 'NoseShape', 'LowerFace', 'ExpressionMotion', 'head_surface',
+           'brow_curve', 'chart_to_direction', 'jaw_contour_chart', 'nose_base_chart', 'wflw98_chart']
 
 # %% ../nbs/03a_face_surface.ipynb #3c1b5847
 def _dense_angles(n: int, lo: float, hi: float, band: tuple[float, float], weight: float) -> Tensor:
@@ -261,6 +261,33 @@ RELIEF = dict(  # the mean face's relief; chin, brow_ridge, cheek and smile_chee
 
 
 @dataclass(frozen=True)
+class NoseShape:
+    "The nose's profile along the midline and its width (chart units): it rises from the root to the tip, then falls off."
+
+    bridge: float = 0.012  # height at the root (× nose_bridge)
+    tip: float = 0.066  # height at the tip (the whole profile × nose_projection)
+    curve: float = 1.6  # the profile rises as t**curve from root (t=0) to tip (t=1)
+    below_tip: float = 0.016  # fall-off below the tip
+    above_root: float = 0.02  # where the nose ends above its root
+    root_width: float = 0.012  # half-width at the root ...
+    tip_width: float = 0.016  # ... plus this much at the tip (× nose_width)
+
+
+@dataclass(frozen=True)
+class LowerFace:
+    "How the `jaw` parameter shapes the lower face (chart units)."
+
+    widening: float = 0.6  # the lower face widens by widening × (jaw - 1) × x ...
+    widening_from_to: tuple = (0.02, -0.22)  # ... blended in from this height down to this one
+    mass: float = 0.10  # forward mass of the chin and jaw, ...
+    mass_from_to: tuple = (-0.03, -0.27)  # ... blended in between these heights ...
+    mass_width: float = 0.13  # ... over this half-width (× jaw)
+
+
+NOSE, LOWER_FACE = NoseShape(), LowerFace()
+
+
+@dataclass(frozen=True)
 class ExpressionMotion:
     "How far each expression at full strength moves the skin (chart units), and the Gaussian spreads (x, y) it moves."
 
@@ -306,13 +333,14 @@ def _face_features(
         h = h + bump("cheek", s * R["cheek"].x, R["cheek"].y, I.cheek[:, None])
         h = h + bump("smile_cheek", s * R["smile_cheek"].x, R["smile_cheek"].y, ex("smile").clamp(min=0))
         h = h + bump("ala", s * R["ala"].x * I.nose_width[:, None], layout.tip_y + R["ala"].y)
-    t = ((layout.nose_top - y) / (layout.nose_top - layout.tip_y)).clamp(0, 1)
-    bridge = 0.012 * I.nose_bridge[:, None]
-    prof = I.nose_projection[:, None] * (bridge + (0.066 - bridge) * t**1.6)
-    prof = torch.where(y < layout.tip_y, prof * torch.exp(-(((y - layout.tip_y) / 0.016) ** 2)), prof) * (
-        y < layout.nose_top + 0.02
+    n = NOSE
+    t = ((layout.nose_top - y) / (layout.nose_top - layout.tip_y)).clamp(0, 1)  # 0 at the root, 1 at the tip
+    bridge = n.bridge * I.nose_bridge[:, None]
+    prof = I.nose_projection[:, None] * (bridge + (n.tip - bridge) * t**n.curve)
+    prof = torch.where(y < layout.tip_y, prof * torch.exp(-(((y - layout.tip_y) / n.below_tip) ** 2)), prof) * (
+        y < layout.nose_top + n.above_root
     )
-    h = h + prof * torch.exp(-0.5 * (x / (0.012 + 0.016 * t * I.nose_width[:, None])) ** 2)
+    h = h + prof * torch.exp(-0.5 * (x / (n.root_width + n.tip_width * t * I.nose_width[:, None])) ** 2)
     # lips, mouth opening, eye openings
     M = _mouth_lines(x, I, X, layout)
     in_mouth = smoothstep(1.0, 0.9, M.u.abs())
@@ -328,8 +356,9 @@ def _face_features(
             - 0.03 * sum(smoothstep(0.0, 0.004, e.m) for e in eyes)
         )
     # identity warps (jaw width, lower-face mass) and expressions move material points
-    dx = x * 0.6 * (I.jaw[:, None] - 1) * smoothstep(0.02, -0.22, y)
-    dz = 0.10 * smoothstep(-0.03, -0.27, y) * torch.exp(-0.5 * (x / (0.13 * I.jaw[:, None])) ** 2)
+    j = LOWER_FACE
+    dx = x * j.widening * (I.jaw[:, None] - 1) * smoothstep(*j.widening_from_to, y)
+    dz = j.mass * smoothstep(*j.mass_from_to, y) * torch.exp(-0.5 * (x / (j.mass_width * I.jaw[:, None])) ** 2)
     sharp = smoothstep(M.iu, M.il, y)
     wide = smoothstep(M.ym + 0.01, M.ym - 0.08, y)
     jaw = (in_mouth * sharp + (1 - in_mouth) * wide) * smoothstep(0.22, 0.13, x.abs())
