@@ -191,6 +191,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'facelift.face_surface.MeanFace': ('face_surface.html#meanface', 'facelift/face_surface.py'),
                                        'facelift.face_surface.MouthLines': ('face_surface.html#mouthlines', 'facelift/face_surface.py'),
                                        'facelift.face_surface.NoseShape': ('face_surface.html#noseshape', 'facelift/face_surface.py'),
+                                       'facelift.face_surface.Openings': ('face_surface.html#openings', 'facelift/face_surface.py'),
                                        'facelift.face_surface._dense_angles': ( 'face_surface.html#_dense_angles',
                                                                                 'facelift/face_surface.py'),
                                        'facelift.face_surface._eye_opening': ('face_surface.html#_eye_opening', 'facelift/face_surface.py'),

@@ -15,9 +15,9 @@ from torch import Tensor
 from .head_params import HEAD_CENTER, SKULL_RADII, Identity, gauss2d, lerp, smoothstep
 
 # %% auto #0
-__all__ = ['MEAN_FACE', 'RELIEF', 'NOSE', 'LOWER_FACE', 'MOTION', 'HeadTopology', 'FaceLayout', 'MeanFace', 'face_layout',
-           'MouthLines', 'EyeOpening', 'Bump', 'NoseShape', 'LowerFace', 'ExpressionMotion', 'head_surface',
-           'brow_curve', 'chart_to_direction', 'jaw_contour_chart', 'nose_base_chart', 'wflw98_chart']
+__all__ = ['MEAN_FACE', 'RELIEF', 'NOSE', 'LOWER_FACE', 'OPENINGS', 'MOTION', 'HeadTopology', 'FaceLayout', 'MeanFace',
+           'face_layout', 'MouthLines', 'EyeOpening', 'Bump', 'NoseShape', 'LowerFace', 'Openings', 'ExpressionMotion',
+           'head_surface', 'brow_curve', 'chart_to_direction', 'jaw_contour_chart', 'nose_base_chart', 'wflw98_chart']
 
 # %% ../nbs/03a_face_surface.ipynb #3c1b5847
 def _dense_angles(n: int, lo: float, hi: float, band: tuple[float, float], weight: float) -> Tensor:
@@ -284,7 +284,25 @@ class LowerFace:
     mass_width: float = 0.13  # ... over this half-width (× jaw)
 
 
-NOSE, LOWER_FACE = NoseShape(), LowerFace()
+@dataclass(frozen=True)
+class Openings:
+    "The lips' relief, the mouth and eye openings, and the lash and teeth masks (chart units)."
+
+    edge_in: float = 0.001  # a lip's soft edge reaches this far past its line ...
+    edge_out: float = 0.002  # ... and starts this far inside it
+    cavity_edge: float = 0.0015  # soft edge of the mouth cavity
+    upper_lip: float = 0.009  # lip fullness along the normal (× lip_upper, lip_lower)
+    lower_lip: float = 0.011
+    mouth_depth: float = 0.03  # how deep the open mouth recedes ...
+    mouth_opens: tuple = (0.02, 0.1)  # ... blended in over these jaw_open values
+    eye_depth: float = 0.03  # how deep the eye opening recedes to the eyeball ...
+    eye_edge: float = 0.004  # ... over this margin
+    lash_width: float = 0.003  # the lash line along the lid margins ...
+    lash_from: float = 0.05  # ... where the opening's envelope exceeds this
+    teeth: tuple = (0.35, 0.2)  # the upper teeth: this fraction of the opening below the upper lip, blended to this
+
+
+NOSE, LOWER_FACE, OPENINGS = NoseShape(), LowerFace(), Openings()
 
 
 @dataclass(frozen=True)
@@ -344,16 +362,18 @@ def _face_features(
     # lips, mouth opening, eye openings
     M = _mouth_lines(x, I, X, layout)
     in_mouth = smoothstep(1.0, 0.9, M.u.abs())
-    upper_lip = smoothstep(M.iu - 0.001, M.iu + 0.002, y) * smoothstep(M.vu + 0.002, M.vu - 0.001, y) * in_mouth
-    lower_lip = smoothstep(M.il + 0.001, M.il - 0.002, y) * smoothstep(M.vl - 0.002, M.vl + 0.001, y) * in_mouth
-    cavity = smoothstep(M.il, M.il + 0.0015, y) * smoothstep(M.iu, M.iu - 0.0015, y) * in_mouth
-    h = h + (0.009 * I.lip_upper[:, None] * upper_lip + 0.011 * I.lip_lower[:, None] * lower_lip) * M.inside.sqrt()
+    o, a, b = OPENINGS, OPENINGS.edge_in, OPENINGS.edge_out
+    upper_lip = smoothstep(M.iu - a, M.iu + b, y) * smoothstep(M.vu + b, M.vu - a, y) * in_mouth
+    lower_lip = smoothstep(M.il + a, M.il - b, y) * smoothstep(M.vl - b, M.vl + a, y) * in_mouth
+    cavity = smoothstep(M.il, M.il + o.cavity_edge, y) * smoothstep(M.iu, M.iu - o.cavity_edge, y) * in_mouth
+    lips = o.upper_lip * I.lip_upper[:, None] * upper_lip + o.lower_lip * I.lip_lower[:, None] * lower_lip
+    h = h + lips * M.inside.sqrt()
     eyes = [_eye_opening(x, y, s, I, X, layout) for s in (-1, 1)]
     if openings:
         h = (
             h
-            - 0.03 * cavity * smoothstep(0.02, 0.1, ex("jaw_open"))
-            - 0.03 * sum(smoothstep(0.0, 0.004, e.m) for e in eyes)
+            - o.mouth_depth * cavity * smoothstep(*o.mouth_opens, ex("jaw_open"))
+            - o.eye_depth * sum(smoothstep(0.0, o.eye_edge, e.m) for e in eyes)
         )
     # identity warps (jaw width, lower-face mass) and expressions move material points
     j = LOWER_FACE
@@ -383,8 +403,8 @@ def _face_features(
         upper_lip=upper_lip,
         lower_lip=lower_lip,
         cavity=cavity,
-        lash=sum(smoothstep(0.003, 0.0, e.m.abs()) * (e.env > 0.05) for e in eyes),
-        teeth=cavity * smoothstep(M.iu - 0.35 * (M.iu - M.il), M.iu - 0.2 * (M.iu - M.il), y),
+        lash=sum(smoothstep(o.lash_width, 0.0, e.m.abs()) * (e.env > o.lash_from) for e in eyes),
+        teeth=cavity * smoothstep(M.iu - o.teeth[0] * (M.iu - M.il), M.iu - o.teeth[1] * (M.iu - M.il), y),
     )
     masks = {k: v * front for k, v in masks.items()}
     return h * front, torch.stack([dx, dy, dz], -1) * front[..., None], masks
