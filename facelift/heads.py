@@ -45,9 +45,44 @@ from .landmarks import Scheme, get_scheme
 from .render import MeshRenderer, RenderResult, shade
 
 # %% auto #0
-__all__ = ['HeadTruth', 'SyntheticHeads']
+__all__ = ['EYES', 'COLOURS', 'Eyes', 'Colours', 'HeadTruth', 'SyntheticHeads']
 
 # %% ../nbs/03b_heads.ipynb #d4f88c32
+@dataclass(frozen=True)
+class Eyes:
+    "The eyeballs (canonical units) and their colours (RGB albedo)."
+
+    radius: float = 0.036  # × eye_size
+    behind_skin: float = 0.004  # the eyeball's front sits this far behind the skin of the eye's centre
+    gaze_gain: tuple = (0.35, 0.3)  # gaze_x, gaze_y at 1 turn the eye this far (tangent of the angle)
+    pupil_angle: float = 0.2  # angular radius of the pupil (radians) ...
+    iris_angle: float = 0.5  # ... and of the iris
+    pupil: float = 0.03  # the pupil's grey level
+    sclera: tuple = (0.93, 0.91, 0.88)
+
+
+@dataclass(frozen=True)
+class Colours:
+    "How the albedo is painted over the skin colour (RGB factors and shading amounts)."
+
+    lip_tint: tuple = (0.86, 0.55, 0.56)  # lips: skin × tint × (lip_base + lip_range × lip_color)
+    lip_base: float = 0.85
+    lip_range: float = 0.25
+    cheek_flush: float = 0.07  # green and blue taken out of the cheeks
+    socket_shade: float = 0.08  # darker eye sockets
+    brow_cover: float = 0.85  # how much of the skin the brows cover ...
+    brow_shade: float = 0.8  # ... with the hair colour times this
+    lash_shade: float = 0.6
+    mouth_cavity: tuple = (0.25, 0.06, 0.07)
+    teeth: tuple = (0.88, 0.86, 0.8)
+    nostril_shade: float = 0.6
+    ear_tint: tuple = (1.0, 0.93, 0.92)
+    neck_shade: float = 0.92
+
+
+EYES, COLOURS = Eyes(), Colours()
+
+
 @dataclass
 class HeadTruth:
     "Ground truth of synthetic heads: landmarks [B,N,3] and their surface normals [B,N,3], the dense mesh, parameters."
@@ -176,25 +211,27 @@ class SyntheticHeads:
     def _eyes(self, I, X, layout):
         "Eyeball vertices [B,2Ve,3] and colours, pupil landmarks [B,2,3] and gaze directions [B,2,3]."
         B = len(I.width)
-        r = 0.036 * I.eye_size[:, None, None]
+        e = EYES
+        r = e.radius * I.eye_size[:, None, None]
         centers = torch.stack([torch.cat([s * layout.eye_x, layout.eye_y], -1) for s in (-1, 1)], 1)  # [B,2,2]
         skin, _ = head_surface(chart_to_direction(centers, I), I, X, layout, openings=False)
         forward = F.normalize(torch.tensor([0.0, 0.0, 1.0], device=skin.device) + 0 * skin, dim=-1)
-        center = skin - forward * (r + 0.004)
+        center = skin - forward * (r + e.behind_skin)
         gaze = F.normalize(
-            torch.stack([0.35 * X["gaze_x"], 0.3 * X["gaze_y"], torch.ones_like(X["gaze_x"])], -1), dim=-1
+            torch.stack([e.gaze_gain[0] * X["gaze_x"], e.gaze_gain[1] * X["gaze_y"], torch.ones_like(X["gaze_x"])], -1),
+            dim=-1,
         )
         gaze = gaze[:, None].expand(B, 2, 3)
         sphere = self.topology.eye.to(skin.device)
         verts = center[:, :, None] + r[:, :, None] * sphere[None, None]  # [B,2,Ve,3]
         cosang = (sphere[None, None] * gaze[:, :, None]).sum(-1)
         iris = palette_colour(IRIS_PALETTE, I.iris_color)[:, None, None]
-        white = torch.tensor([0.93, 0.91, 0.88], device=skin.device)
+        white = torch.tensor(e.sclera, device=skin.device)
         col = torch.where(
-            (cosang > math.cos(0.2))[..., None],
-            torch.full_like(iris, 0.03).expand(-1, 2, sphere.shape[0], 3),
+            (cosang > math.cos(e.pupil_angle))[..., None],
+            torch.full_like(iris, e.pupil).expand(-1, 2, sphere.shape[0], 3),
             torch.where(
-                (cosang > math.cos(0.5))[..., None],
+                (cosang > math.cos(e.iris_angle))[..., None],
                 iris.expand(-1, 2, sphere.shape[0], 3),
                 white.expand(B, 2, sphere.shape[0], 3),
             ),
@@ -233,15 +270,16 @@ class SyntheticHeads:
             1 + 0.05 * (I.skin_warmth[:, None] - 0.5) * torch.tensor([1.0, 0.0, -1.0], device=dev)
         )
         hair = palette_colour(HAIR_PALETTE, I.hair_color**1.6)
-        lips = skin * torch.tensor([0.86, 0.55, 0.56], device=dev) * (0.85 + 0.25 * I.lip_color[:, None])
+        k = COLOURS
+        lips = skin * torch.tensor(k.lip_tint, device=dev) * (k.lip_base + k.lip_range * I.lip_color[:, None])
         nh = self.topology.parts["head"][1]
         noise = seeded_uniform(s, 4, nh)[..., None] - 0.5
         x, y = masks["x"], masks["y"]
         c = skin[:, None] * (1 + 0.05 * noise * (0.5 + I.texture[:, None, None]))
         cheek = sum(gauss2d(x, y, si * 0.1, -0.05, 0.04, 0.035) for si in (-1, 1))[..., None]
-        c = c * (1 - 0.07 * cheek * torch.tensor([0.0, 1.0, 1.0], device=dev))
+        c = c * (1 - k.cheek_flush * cheek * torch.tensor([0.0, 1.0, 1.0], device=dev))
         sockets = sum(gauss2d(x, y, si * 0.105, 0.05, 0.05, 0.03) for si in (-1, 1))[..., None]
-        c = c * (1 - 0.08 * sockets)
+        c = c * (1 - k.socket_shade * sockets)
         lip = (masks["upper_lip"] + masks["lower_lip"]).clamp(max=1)[..., None] * masks["front"][..., None]
         c = c * (1 - lip) + lips[:, None] * lip
         L0 = face_layout(I, X)
@@ -251,16 +289,16 @@ class SyntheticHeads:
             brow = brow + smoothstep(half + 0.002, half - 0.001, (y - yb).abs()) * smoothstep(
                 0.2, 0.18, x * si
             ) * smoothstep(0.025, 0.04, x * si)
-        brow = (brow.clamp(max=1) * masks["front"] * 0.85)[..., None]
-        c = c * (1 - brow) + hair[:, None] * 0.8 * brow
+        brow = (brow.clamp(max=1) * masks["front"] * k.brow_cover)[..., None]
+        c = c * (1 - brow) + hair[:, None] * k.brow_shade * brow
         lash = (masks["lash"].clamp(max=1) * masks["front"])[..., None]
-        c = c * (1 - 0.6 * lash)
+        c = c * (1 - k.lash_shade * lash)
         cav = (masks["cavity"] * masks["front"])[..., None]
         teeth = (masks["teeth"] * masks["front"])[..., None]
         c = (
             c * (1 - cav)
-            + torch.tensor([0.25, 0.06, 0.07], device=dev) * (cav - teeth)
-            + torch.tensor([0.88, 0.86, 0.8], device=dev) * teeth
+            + torch.tensor(k.mouth_cavity, device=dev) * (cav - teeth)
+            + torch.tensor(k.teeth, device=dev) * teeth
         )
         hr = masks["hair"][..., None]
         c = c * (1 - hr) + hair[:, None] * (1 + 0.15 * noise) * hr
@@ -268,9 +306,9 @@ class SyntheticHeads:
             gauss2d(x, y, si * 0.012 * I.nose_width[:, None], face_layout(I, X).tip_y - 0.021, 0.006, 0.004)
             for si in (-1, 1)
         )
-        c = c * (1 - 0.6 * (nostrils * masks["front"])[..., None])
-        ear_c = (skin * torch.tensor([1.0, 0.93, 0.92], device=dev))[:, None].expand(-1, ears.shape[1], 3)
-        neck_c = (skin * 0.92)[:, None].expand(-1, neck.shape[1], 3)
+        c = c * (1 - k.nostril_shade * (nostrils * masks["front"])[..., None])
+        ear_c = (skin * torch.tensor(k.ear_tint, device=dev))[:, None].expand(-1, ears.shape[1], 3)
+        neck_c = (skin * k.neck_shade)[:, None].expand(-1, neck.shape[1], 3)
         return torch.cat([c, eye_colors, ear_c, neck_c], 1).clamp(0, 1)
 
     def truth(self, seeds, expression: dict | None = None) -> HeadTruth:
