@@ -46,6 +46,13 @@ def make_detector(name: str, scheme: str = "wflw98"):
     raise ValueError(f"unknown detector {name!r}; use simulated, dlib or dlib-mmod")
 
 # %% ../nbs/15_cli.ipynb #9a63283cbaf04dbcab1f6479b197f3a8
+def _checkpoint_argument(parser: argparse.ArgumentParser) -> None:
+    "The `--checkpoint` option of the subcommands that load a regressor."
+    parser.add_argument(
+        "--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu"
+    )
+
+
 _SUBCOMMANDS: list = []  # the functions that add a subcommand's parser, in the order of `facelift --help`
 
 
@@ -160,9 +167,7 @@ def _add_export_onnx(sub) -> None:
         description="Load a regressor checkpoint, export it to ONNX (dynamic batch axis) and compare "
         "ONNX Runtime's outputs with PyTorch's on random images.",
     )
-    e.add_argument(
-        "--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu"
-    )
+    _checkpoint_argument(e)
     e.add_argument("--out", required=True, type=Path, help="ONNX file to write")
     e.add_argument("--atol", type=float, default=1e-3, help="largest accepted absolute difference (default 1e-3)")
     e.set_defaults(func=_export_onnx)
@@ -407,9 +412,7 @@ def _add_evaluate(sub) -> None:
         description="Evaluate a regressor checkpoint with NMLC (eq. 6) and NME on a test set, beside the mean-template "
         "baseline; writes the region and category tables (CSV, Markdown) and a bar chart.",
     )
-    ev.add_argument(
-        "--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu"
-    )
+    _checkpoint_argument(ev)
     ev.add_argument(
         "--testset",
         default="synthetic",
@@ -480,9 +483,7 @@ def _add_predict(sub) -> None:
     pr.add_argument(
         "inputs", nargs="+", type=Path, metavar="IMAGE|VIDEO|FOLDER", help="images, videos and/or folders of them"
     )
-    pr.add_argument(
-        "--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu"
-    )
+    _checkpoint_argument(pr)
     pr.add_argument("--out", required=True, type=Path, help="output folder")
     pr.add_argument(
         "--detector",

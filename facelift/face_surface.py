@@ -339,18 +339,20 @@ def _face_features(
     ex = lambda k: X[k][:, None]
     R = RELIEF
 
-    def bump(name: str, cx, cy, scale=None) -> Tensor:
-        "The named bump centred at (cx, cy), its height times `scale` (an identity or expression value [B,1])."
+    def bump(name: str, scale=None, side: int | None = None, at=None) -> Tensor:
+        """The named bump, its height times `scale` (an identity or expression value [B,1]); centred at its own centre,
+        mirrored to `side` (-1: right, +1: left), or `at` (cx, cy) when the layout places it."""
         b = R[name]
+        cx, cy = at if at is not None else (b.x if side is None else side * b.x, b.y)
         return (b.height if scale is None else b.height * scale) * gauss2d(x, y, cx, cy, b.sx, b.sy)
 
-    h = bump("chin", R["chin"].x, R["chin"].y, I.chin[:, None]) + bump("muzzle", R["muzzle"].x, R["muzzle"].y)
+    h = bump("chin", I.chin[:, None]) + bump("muzzle")
     for s in (-1, 1):
-        h = h + bump("brow_ridge", s * R["brow_ridge"].x, R["brow_ridge"].y, I.brow_ridge[:, None])
-        h = h + bump("eye_socket", s * layout.eye_x, layout.eye_y)
-        h = h + bump("cheek", s * R["cheek"].x, R["cheek"].y, I.cheek[:, None])
-        h = h + bump("smile_cheek", s * R["smile_cheek"].x, R["smile_cheek"].y, ex("smile").clamp(min=0))
-        h = h + bump("ala", s * R["ala"].x * I.nose_width[:, None], layout.tip_y + R["ala"].y)
+        h = h + bump("brow_ridge", I.brow_ridge[:, None], side=s)
+        h = h + bump("eye_socket", at=(s * layout.eye_x, layout.eye_y))
+        h = h + bump("cheek", I.cheek[:, None], side=s)
+        h = h + bump("smile_cheek", ex("smile").clamp(min=0), side=s)
+        h = h + bump("ala", at=(s * R["ala"].x * I.nose_width[:, None], layout.tip_y + R["ala"].y))
     n = NOSE
     t = ((layout.nose_top - y) / (layout.nose_top - layout.tip_y)).clamp(0, 1)  # 0 at the root, 1 at the tip
     bridge = n.bridge * I.nose_bridge[:, None]

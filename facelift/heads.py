@@ -83,6 +83,18 @@ class Colours:
 EYES, COLOURS = Eyes(), Colours()
 
 
+def _take(value, index):
+    "Rows `index` of one field of built heads: a tensor, an `Identity` or a dict of tensors (the expression)."
+    return {k: v[index] for k, v in value.items()} if isinstance(value, dict) else value[index]
+
+
+def _stack(values: list):
+    "One batch from single heads' values of one field (the inverse of `_take` with an int)."
+    if isinstance(values[0], dict):
+        return {k: torch.stack([v[k] for v in values]) for k in values[0]}
+    return Identity.stack(values) if isinstance(values[0], Identity) else torch.stack(values)
+
+
 @dataclass
 class HeadTruth:
     "Ground truth of synthetic heads: landmarks [B,N,3] and their surface normals [B,N,3], the dense mesh, parameters."
@@ -361,11 +373,7 @@ class SyntheticHeads:
         else:
             b = self.build(uniq, expression)
             colors = shade(b["colors"][inverse], b["vertex_normals"][inverse], app.light)
-        b = {
-            k: ({kk: vv[inverse] for kk, vv in v.items()} if isinstance(v, dict) else v[inverse])
-            for k, v in b.items()
-            if k not in ("colors", "vertex_normals")
-        }
+        b = {k: _take(v, inverse) for k, v in b.items() if k not in ("colors", "vertex_normals")}
         cams = cameras.to(self.device)
         res = self.renderer.render(
             b["vertices"],
@@ -402,22 +410,14 @@ class SyntheticHeads:
         if missing:
             m = torch.tensor(missing, device=self.device)
             fresh = self._lit(m, self.build(m))
-            pick = lambda v, j: {kk: vv[j] for kk, vv in v.items()} if isinstance(v, dict) else v[j]
             for j, k in enumerate(missing):
-                self._cache[k] = {key: pick(v, j) for key, v in fresh.items()}
+                self._cache[k] = {key: _take(v, j) for key, v in fresh.items()}
         heads = [self._cache[k] for k in keys]
         for k in keys:
             self._cache.move_to_end(k)
         while len(self._cache) > self.cache:
             self._cache.popitem(last=False)
-        stack = lambda vs: (
-            {kk: torch.stack([v[kk] for v in vs]) for kk in vs[0]}
-            if isinstance(vs[0], dict)
-            else Identity.stack(vs)
-            if isinstance(vs[0], Identity)
-            else torch.stack(vs)
-        )
-        return {key: stack([h[key] for h in heads]) for key in heads[0]}
+        return {key: _stack([h[key] for h in heads]) for key in heads[0]}
 
     def render(self, seeds, cameras: Camera) -> Tensor:
         "The `Generator` protocol: uint8 images [B,H,W,3] of seeds [B] seen by cameras (B)."

@@ -228,8 +228,8 @@ class FrameStore:
         atomic_write_json(self.root / "manifest.json", self.manifest)
 
 # %% ../nbs/06_video.ipynb #64fae1b9
-def video_info(path: Path) -> dict:
-    "Width, height (as decoded, upright), nominal fps, frame count and the display rotation tag (degrees) of a video."
+def _open_video(path: Path):
+    "An OpenCV capture of `path` that decodes frames upright; ValueError for an empty or unreadable file."
     import cv2
 
     if path.stat().st_size == 0:
@@ -238,6 +238,14 @@ def video_info(path: Path) -> dict:
     if not cap.isOpened():
         raise ValueError("not a readable video (OpenCV cannot open it)")
     cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+    return cap
+
+
+def video_info(path: Path) -> dict:
+    "Width, height (as decoded, upright), nominal fps, frame count and the display rotation tag (degrees) of a video."
+    import cv2
+
+    cap = _open_video(path)
     info = dict(
         fps=cap.get(cv2.CAP_PROP_FPS) or 24.0,
         frames=int(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
@@ -254,9 +262,8 @@ def stream_video(path: Path, every_k: int = 1, max_frames: int | None = None):
     "Yields (frame number, time in s, RGB frame [H,W,3] uint8), upright, every k-th frame; ValueError when none decodes."
     import cv2
 
-    fps = video_info(path)["fps"]
-    cap = cv2.VideoCapture(str(path))
-    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+    cap = _open_video(path)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 24.0
     n, kept, last = 0, 0, -1.0
     try:
         while (max_frames is None or kept < max_frames) and cap.grab():
