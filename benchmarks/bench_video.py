@@ -93,7 +93,7 @@ def _mediapipe_fps(frames: np.ndarray, repeat: int) -> tuple[float, float] | Non
 
 def _predict_rows(tmp: Path, quick: bool) -> list[dict]:
     from facelift.model import pretrained
-    from facelift.predict import predict_files
+    from facelift.predict_files import predict_files
 
     frames = 48 if quick else 240
     video, uv = _wide_clip(tmp, frames)

@@ -442,7 +442,7 @@ def _add_evaluate(sub) -> None:
 # %% ../nbs/15_cli.ipynb #33b0902fd34d4ace834912fa1002cf8e
 def _predict(args) -> int:
     from facelift.model import load_regressor
-    from facelift.predict import predict_files
+    from facelift.predict_files import predict_files
 
     model = load_regressor(args.checkpoint, args.device)
     s = predict_files(

@@ -19,7 +19,7 @@ from .core import atomic_write_bytes, require
 from .landmarks import get_scheme
 
 # %% auto #0
-__all__ = ['PRESETS', 'ONNX_OUTPUTS', 'RegressorConfig', 'rotation_6d_to_matrix', 'DecoderBlock', 'Prediction',
+__all__ = ['PRESETS', 'ONNX_OUTPUTS', 'RegressorConfig', 'rotation_6d_to_matrix', 'DecoderBlock', 'build_encoder', 'Prediction',
            'FaceLiftRegressor', 'farl_to_timm', 'load_encoder_weights', 'pretrained_dir', 'shipped_models',
            'pretrained', 'save_regressor', 'load_regressor', 'export_onnx', 'check_onnx']
 
@@ -43,6 +43,7 @@ class RegressorConfig:
     depth: int = 2  # decoder blocks
     heads: int = 4  # attention heads
     mlp_ratio: float = 2.0
+    feature_stride: int | None = None  # CNNs: cut the encoder after its stage of this stride (16: a 4x4 map at 64 px)
     scheme: str = "wflw98"
     template: list | None = None  # [N,3] mean 3D landmarks; None: the scheme's generic template
     weights: str | None = None  # local encoder checkpoint (timm state dict / safetensors / FaRL)
@@ -99,6 +100,25 @@ class DecoderBlock(nn.Module):
 def _head(dim: int, out: int) -> nn.Sequential:
     return nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, out))
 
+# %% ../nbs/08_model.ipynb #acae54e37e7d407bbb7b55eff062a284
+def build_encoder(config: RegressorConfig) -> nn.Module:
+    "The timm encoder of `config`, its local weights loaded, cut after the stage of `config.feature_stride` if given."
+    import timm
+    from timm.models import FeatureListNet
+
+    kw = dict(img_size=config.image_size) if "vit" in config.encoder else {}
+    encoder = timm.create_model(config.encoder, pretrained=False, num_classes=0, **kw)
+    if config.weights:
+        load_encoder_weights(encoder, config.weights)
+    if config.feature_stride is None:
+        return encoder
+    strides = [f["reduction"] for f in encoder.feature_info]
+    if "vit" in config.encoder or config.feature_stride not in strides:
+        raise ValueError(
+            f"feature_stride={config.feature_stride} is not a stage of {config.encoder} (its stage strides: {strides})"
+        )
+    return FeatureListNet(encoder, out_indices=(strides.index(config.feature_stride),))
+
 # %% ../nbs/08_model.ipynb #8141a980
 @dataclass
 class Prediction:
@@ -117,14 +137,10 @@ class FaceLiftRegressor(nn.Module):
 
     def __init__(self, config: RegressorConfig | None = None):
         super().__init__()
-        import timm
-
         self.config = cfg = config or RegressorConfig()
-        kw = dict(img_size=cfg.image_size) if "vit" in cfg.encoder else {}
-        self.encoder = timm.create_model(cfg.encoder, pretrained=False, num_classes=0, **kw)
-        if cfg.weights:
-            load_encoder_weights(self.encoder, cfg.weights)
-        self.proj = nn.Linear(self.encoder.num_features, cfg.dim)
+        self.encoder = build_encoder(cfg)
+        channels = self.encoder.feature_info.channels()[-1] if cfg.feature_stride else self.encoder.num_features
+        self.proj = nn.Linear(channels, cfg.dim)
         self.pos_embed = (
             nn.Parameter(torch.randn(1, self._feature_cells(), cfg.dim) * 0.02) if "vit" not in cfg.encoder else None
         )
@@ -149,14 +165,18 @@ class FaceLiftRegressor(nn.Module):
         "Cells of the CNN encoder's last feature map at the input size (one token each)."
         S, was = self.config.image_size, self.encoder.training
         with torch.no_grad():
-            f = self.encoder.eval().forward_features(torch.zeros(1, 3, S, S))
+            f = self.features(torch.zeros(1, 3, S, S))
         self.encoder.train(was)
         return f.shape[-2] * f.shape[-1]
+
+    def features(self, images: Tensor) -> Tensor:
+        "The encoder's output: a CNN feature map [B,C,h,w] (its last, or its cut stage's) or ViT tokens [B,T,C]."
+        return self.encoder(images)[-1] if self.config.feature_stride else self.encoder.forward_features(images)
 
     def tokens(self, images: Tensor) -> Tensor:
         """Image tokens [B,T,D]: ViT patch tokens (with their own position embedding), or a CNN feature map flattened
         plus a learnt position embedding (the decoder's attention is otherwise blind to where a cell is)."""
-        f = self.encoder.forward_features(images)
+        f = self.features(images)
         if f.ndim == 4:
             return self.proj(f.flatten(2).transpose(1, 2)) + self.pos_embed
         return self.proj(f[:, getattr(self.encoder, "num_prefix_tokens", 0) :])

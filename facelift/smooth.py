@@ -152,7 +152,7 @@ SMOOTHERS = ("none", "oneeuro", "uncertainty")
 
 @dataclass
 class SmoothingParams:
-    "The knobs of both filters (tuned on synthetic clips with truth in `13_predict`)."
+    "The knobs of both filters (tuned on synthetic clips with truth in `13a_video_predict`)."
 
     min_cutoff: float = 0.1  # One Euro: cut-off at rest (Hz)
     beta: float = 10.0  # One Euro: cut-off rise per unit of speed (face sizes per second)

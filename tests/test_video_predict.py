@@ -11,10 +11,10 @@ import torch
 
 from conftest import run
 from facelift.model import pretrained
-from facelift.predict import track_video
 from facelift.smooth import filter_sequence, temporal_errors
 from facelift.track import load_clip_truth
 from facelift.video import make_synthetic_clips
+from facelift.video_predict import track_video
 
 
 @pytest.fixture(scope="module")
