@@ -308,95 +308,86 @@ def _add_prepare(sub) -> None:
     q.set_defaults(func=_prepare)
 
 # %% ../nbs/15_cli.ipynb #db7b79bc585a40fcaf58bf750017e135
-def _evaluate(args) -> int:
-    import numpy as np
-
-    from facelift.benchmarks import (
-        evaluate,
-        paired_difference,
-        pose_errors,
-        pose_table,
-        regressor_predictor,
-        synthetic_testset,
-        write_table,
-        write_tables,
-    )
+def _regressor_evaluations(model, ts, name: str, device: str) -> list:
+    "The regressor, its template at its predicted pose, and (synthetic sets) the mean template at the true pose."
+    from facelift.benchmarks import evaluate, regressor_predictor
     from facelift.landmarks import get_scheme
-    from facelift.model import load_regressor
-    from facelift.peers import PEERS, peer_evaluations
-    from facelift.testsets import dad3dheads, multiface, nme_interocular, pts_testset, scan_testset
 
-    kind, _, rest = args.testset.partition(":")
-    index68 = None if args.index68 is None else np.loadtxt(args.index68, dtype=np.int64).reshape(-1)
-    if kind == "synthetic":
-        ts = synthetic_testset(int(rest) if rest else 200)
-    elif kind == "dad3dheads" and rest:
-        ts = dad3dheads(rest, split=args.split, limit=args.limit, index68=index68)
-    elif kind == "multiface" and rest:
-        ts = multiface(rest, limit=args.limit)
-    elif kind == "pts" and rest:
-        import warnings
-
-        with warnings.catch_warnings(record=True) as skipped:
-            warnings.simplefilter("always")
-            ts = pts_testset(rest, limit=args.limit)
-        for w in skipped:
-            print(w.message, file=sys.stderr)
-    elif kind == "scan" and rest:
-        path, _, count = rest.rpartition(":") if rest.rpartition(":")[2].isdigit() else (rest, "", "")
-        ts = scan_testset(path, int(count) if count else 50)
-    else:
-        raise ValueError(
-            f"--testset must be synthetic[:N], dad3dheads:ROOT, multiface:ROOT, pts:FOLDER or scan:PATH[:N], got {args.testset!r}"
-        )
-    model = load_regressor(args.checkpoint, args.device)
     evs = [
-        evaluate(regressor_predictor(model, device=args.device), ts, name=Path(args.checkpoint).stem),
-        evaluate(regressor_predictor(model, device=args.device, template=True), ts, name="its template, its pose"),
+        evaluate(regressor_predictor(model, device=device), ts, name=name),
+        evaluate(regressor_predictor(model, device=device, template=True), ts, name="its template, its pose"),
     ]
     if ts.landmarks3d is not None:  # synthetic: the mean template placed with the true camera (an oracle)
         template = ts.landmarks3d.mean(0)[list(get_scheme("wflw98").subset68)]
         evs.append(
             evaluate(ts.cameras.project(template[None].expand(len(ts), -1, -1)), ts, name="mean template, true pose")
         )
+    return evs
+
+
+def _print_interocular(model, ts, name: str, args) -> None:
+    "Human 68-point labels: the NME normalised by the outer inter-ocular distance (300-W's), per predictor."
+    from facelift.benchmarks import regressor_predictor, write_table
+    from facelift.peers import PEERS
+    from facelift.testsets import nme_interocular
+
+    preds = {
+        name: regressor_predictor(model, device=args.device),
+        "its template, its pose": regressor_predictor(model, device=args.device, template=True),
+    } | {PEERS[p][0]: PEERS[p][1]() for p in args.peers}
+    rows = [
+        dict(
+            predictor=n,
+            **{
+                "NME (outer inter-ocular)": f"{float(v.nanmean()):.4f}",
+                "faces found": f"{int(v.isfinite().sum())}/{len(ts)}",
+            },
+        )
+        for n, v in ((n, nme_interocular(p, ts)) for n, p in preds.items())
+    ]
+    table = write_table(rows, args.out, "nme_interocular")["nme_interocular.md"].read_text()
+    print("NME normalised by the outer inter-ocular distance:\n" + table)
+
+
+def _evaluate(args) -> int:
+    import warnings
+
+    import numpy as np
+
+    from facelift.benchmarks import paired_difference, pose_errors, pose_table, write_table, write_tables
+    from facelift.model import load_regressor
+    from facelift.peers import peer_evaluations
+    from facelift.testsets import load_testset
+
+    index68 = None if args.index68 is None else np.loadtxt(args.index68, dtype=np.int64).reshape(-1)
+    with warnings.catch_warnings(record=True) as skipped:  # e.g. images of a pts folder without their labels
+        warnings.simplefilter("always")
+        try:
+            ts = load_testset(args.testset, split=args.split, limit=args.limit, index68=index68)
+        except ValueError as e:
+            raise ValueError(f"--testset: {e}") from None
+    for w in skipped:
+        print(w.message, file=sys.stderr)
+    model, name = load_regressor(args.checkpoint, args.device), Path(args.checkpoint).stem
+    evs = _regressor_evaluations(model, ts, name, args.device)
     peers, notes = peer_evaluations(ts, tuple(args.peers))
     evs += peers
-    for name, why in notes.items():
-        print(f"{name}: {why}")
+    for peer, why in notes.items():
+        print(f"{peer}: {why}")
+    # the paper's Table 1 layout (Table 2 for Multiface, which has no categories), then each predictor's means
     paths = write_tables(evs, args.out)
-    table = 2 if kind == "multiface" else 1  # the paper's Table 2 (Multiface) has no categories
+    table = 2 if args.testset.startswith("multiface:") else 1
     print(f"NMLC x 100 in the paper's Table {table} layout:\n" + paths[f"table{table}.md"].read_text())
     for e in evs:
-        print(
-            f"{e.name}: NMLC {e.scores.mean:.4f}, NME "
-            + (f"{e.nme.mean:.4f}" if e.nme else "- (no index68)")
-            + f", failures {e.failures}/{len(ts)}"
-        )
+        nme = f"{e.nme.mean:.4f}" if e.nme else "- (no index68)"
+        print(f"{e.name}: NMLC {e.scores.mean:.4f}, NME {nme}, failures {e.failures}/{len(ts)}")
     d = paired_difference(evs[0], evs[1])
     print(
         f"{evs[0].name} minus its own template at its predicted pose, per image: NMLC {d['mean']:+.5f} "
         f"(95% bootstrap interval {d['ci_low']:+.5f} to {d['ci_high']:+.5f})"
     )
-    if kind == "pts":  # human 68-point labels: the 300-W normalisation too
-        preds = {
-            evs[0].name: regressor_predictor(model, device=args.device),
-            "its template, its pose": regressor_predictor(model, device=args.device, template=True),
-        }
-        preds |= {PEERS[p][0]: PEERS[p][1]() for p in args.peers}
-        rows = [
-            dict(
-                predictor=n,
-                **{
-                    "NME (outer inter-ocular)": f"{float(v.nanmean()):.4f}",
-                    "faces found": f"{int(v.isfinite().sum())}/{len(ts)}",
-                },
-            )
-            for n, v in ((n, nme_interocular(p, ts)) for n, p in preds.items())
-        ]
-        print(
-            "NME normalised by the outer inter-ocular distance:\n"
-            + write_table(rows, args.out, "nme_interocular")["nme_interocular.md"].read_text()
-        )
+    if args.testset.startswith("pts:"):
+        _print_interocular(model, ts, name, args)
     if ts.landmarks3d is not None:  # synthetic: pose and 3D errors against the truth, per category
         pose = write_table(pose_table(pose_errors(model, ts), ts), args.out, "pose")
         print("pose and 3D errors per category:\n" + pose["pose.md"].read_text())

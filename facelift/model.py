@@ -325,7 +325,7 @@ def load_regressor(path, device: str | torch.device = "cpu") -> FaceLiftRegresso
         RegressorConfig(**{**ck["config"], "weights": None})
     )  # encoder weights are in the state dict
     model.load_state_dict(ck["model"])
-    return model.to(device).eval()
+    return model.to(device, memory_format=torch.channels_last).eval()
 
 # %% ../nbs/08_model.ipynb #a4058ba2
 ONNX_OUTPUTS = ("points3d", "rotation", "delta_t", "translation", "points2d", "scale_tril")

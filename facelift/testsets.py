@@ -8,22 +8,19 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from .benchmarks import TestSet, synthetic_testset
 from .camera import CameraSpace
 from .detect import apply_similarity, crop_face, face_box
 
-if TYPE_CHECKING:
-    pass
-from .benchmarks import TestSet
-
 # %% auto #0
-__all__ = ['dad3dheads', 'read_krt', 'read_obj_vertices', 'multiface', 'read_pts', 'pts_testset', 'nme_interocular',
-           'scan_testset']
+__all__ = ['TESTSET_SPECS', 'dad3dheads', 'read_krt', 'read_obj_vertices', 'multiface', 'read_pts', 'pts_testset',
+           'nme_interocular', 'scan_testset', 'load_testset']
 
 # %% ../nbs/10b_testsets.ipynb #0f3fc643
 def _read_json(path: Path, what: str):
@@ -277,3 +274,24 @@ def scan_testset(
     small = (pitch < 20) & (roll < 20)
     cats = {"front": (yaw < 30) & small, "sided": (yaw >= 30) & small, "atypical": ~small}
     return TestSet(f"scan:{Path(path).stem}", images, verts, index, boxes, cams, seeds, None, cats)
+
+# %% ../nbs/10b_testsets.ipynb #10185d26023b46108eb7d9f57d49d2b3
+TESTSET_SPECS = "synthetic[:N], dad3dheads:ROOT, multiface:ROOT, pts:FOLDER or scan:PATH[:N]"
+
+
+def load_testset(spec: str, split: str = "val", limit: int | None = None, index68=None) -> TestSet:
+    "The test set named by `spec` (one of `TESTSET_SPECS`); `split` and `index68` are DAD-3DHeads', `limit` the real sets'."
+    kind, _, rest = spec.partition(":")
+    if kind == "synthetic" and (not rest or rest.isdigit()):
+        return synthetic_testset(int(rest) if rest else 200)
+    if kind == "scan" and rest:
+        path, _, count = rest.rpartition(":") if rest.rpartition(":")[2].isdigit() else (rest, "", "")
+        return scan_testset(path, int(count) if count else 50)
+    readers = {
+        "dad3dheads": lambda root: dad3dheads(root, split=split, limit=limit, index68=index68),
+        "multiface": lambda root: multiface(root, limit=limit),
+        "pts": lambda folder: pts_testset(folder, limit=limit),
+    }
+    if kind not in readers or not rest:
+        raise ValueError(f"a test set must be {TESTSET_SPECS}, got {spec!r}")
+    return readers[kind](rest)

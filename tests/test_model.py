@@ -193,6 +193,6 @@ def test_evaluate_cli_writes_tables(tmp_path):
     )
     assert (
         bad.returncode == 1
-        and "--testset must be synthetic[:N], dad3dheads:ROOT, multiface:ROOT, pts:FOLDER or scan:PATH[:N]"
+        and "--testset: a test set must be synthetic[:N], dad3dheads:ROOT, multiface:ROOT, pts:FOLDER or scan:PATH[:N]"
         in bad.stderr
     )
