@@ -151,7 +151,69 @@ def _min_ray_cosine(X: Tensor, C: Tensor, m: Tensor) -> Tensor:
     cos = ((X * mean).sum(-1, keepdim=True) - mean @ C.T) * inv
     return torch.where(m, cos, torch.ones_like(cos)).amin(1)
 
+# %% ../nbs/07b_lift.ipynb #7623eae2785240b9bd12b16a66d81610
+def _lift_votes(points2d: Tensor, mask: Tensor | None, weights: Tensor | None, scheme) -> tuple[Tensor, Tensor | None]:
+    "`lift`'s inputs checked: its vote mask [B,V,N] and the scheme's liftable landmarks [N] (None: all)."
+    if not isinstance(points2d, Tensor) or points2d.ndim != 4 or points2d.shape[-1] != 2:
+        got = tuple(points2d.shape) if hasattr(points2d, "shape") else type(points2d).__name__
+        raise ValueError(f"points2d must be [B,V,N,2], got {got}")
+    B, V, N, _ = points2d.shape
+    if B == 0 or V == 0 or N == 0:
+        raise ValueError(f"points2d is empty: {tuple(points2d.shape)}")
+    if mask is None:
+        mask = torch.ones(V, N, dtype=torch.bool, device=points2d.device)  # every view votes (expanded below)
+    mask = torch.as_tensor(mask, device=points2d.device).bool()
+    if mask.shape == (V, N):
+        mask = mask.expand(B, V, N)
+    if mask.shape != (B, V, N):
+        raise ValueError(f"mask must be [B,V,N] = {[B, V, N]} or [V,N], got {list(mask.shape)}")
+    if weights is not None and weights.shape != (B, V, N):
+        raise ValueError(f"weights must be [B,V,N] = {[B, V, N]}, got {list(weights.shape)}")
+    if scheme is None:
+        return mask, None
+    sch = get_scheme(scheme)
+    if sch.n != N:
+        raise ValueError(f"scheme {sch.name} has {sch.n} landmarks, points2d has {N}")
+    return mask, sch.liftable.to(points2d.device)
 
+
+def _lift_seeds(
+    points2d, mask, weights, liftable, cams, shared: bool, iterations, delta_px, damping, min_views, min_angle
+) -> tuple[Tensor, ...]:
+    """`lift`'s tensor program on one chunk of b seeds: points [b,V,N,2], votes [b,V,N], cameras K, R, t, C (per seed or
+    shared) -> the fields of `LiftResult` for these seeds."""
+    K, R, t, C = cams
+    V, N = points2d.shape[1:3]
+    m = mask & torch.isfinite(points2d).all(-1)  # votes [b,V,N]
+    if liftable is not None:
+        m = m & liftable
+    x = torch.where(m[..., None], points2d, 0.0).float()
+    w = m.float()
+    if weights is not None:  # a non-finite weight is no vote
+        w = w * torch.nan_to_num(weights.float().to(w.device), nan=0.0, posinf=0.0, neginf=0.0).clamp(min=0)
+        m = m & (w > 0)
+    if shared:  # the common case (a view set): GEMMs over the views
+        k = K[0]
+        xs, ws = x.permute(0, 2, 1, 3), w.transpose(1, 2)  # [b,N,V,2], [b,N,V]
+        a_ = ((xs[..., 0] - k[:, 0, 2]) / k[:, 0, 0]).reshape(-1, V)
+        b_ = ((xs[..., 1] - k[:, 1, 2]) / k[:, 1, 1]).reshape(-1, V)
+        X, r = _lift_shared(
+            a_, b_, ws.reshape(-1, V), R[0], t[0], k[:, 0, 0], k[:, 1, 1], iterations, delta_px, damping
+        )
+        cos = _min_ray_cosine(X, C[0], m.transpose(1, 2).reshape(-1, V))
+        X, r, cos = X.reshape(-1, N, 3), r.reshape(-1, N, V).transpose(1, 2), cos.reshape(-1, N)
+    else:
+        X, r = _lift_chunk(x, w, K, R, t, iterations, delta_px, damping)
+        rays = _unit(X[:, None] - C[:, :, None])  # [b,V,N,3]
+        mean_ray = _unit((rays * m[..., None]).sum(1))
+        cos = torch.where(m, (rays * mean_ray[:, None]).sum(-1), torch.ones_like(r)).amin(1)
+    n_views = m.sum(1)
+    valid = _valid(X, cos, n_views, min_views, min_angle)
+    r = torch.where(m, r, float("nan"))
+    rms = (torch.where(m, r * r, 0.0).sum(1) / n_views.clamp(min=1)).sqrt()
+    return torch.where(valid[..., None], X, float("nan")), valid, n_views, torch.where(valid, rms, float("nan")), r
+
+# %% ../nbs/07b_lift.ipynb #9d5ec9c0b
 def lift(
     points2d: Tensor,  # detections [B,V,N,2] in pixels (NaN: missing)
     cameras: Camera,  # V cameras shared by all seeds, or B*V (seed-major)
@@ -173,30 +235,9 @@ def lift(
     backend: str = "auto",
 ) -> LiftResult:
     "Lift 2D detections of many views to one 3D point per landmark, per seed (masked, robust); see above."
-    if not isinstance(points2d, Tensor) or points2d.ndim != 4 or points2d.shape[-1] != 2:
-        raise ValueError(
-            f"points2d must be [B,V,N,2], got {tuple(points2d.shape) if hasattr(points2d, 'shape') else type(points2d).__name__}"
-        )
+    mask, liftable = _lift_votes(points2d, mask, weights, scheme)
     B, V, N, _ = points2d.shape
-    if B == 0 or V == 0 or N == 0:
-        raise ValueError(f"points2d is empty: {tuple(points2d.shape)}")
-    cameras = cameras.to(points2d.device)
-    K, R, t = _camera_tensors(cameras, B, V)
-    if mask is None:
-        mask = torch.ones(V, N, dtype=torch.bool, device=points2d.device)  # every view votes (expanded below)
-    mask = torch.as_tensor(mask, device=points2d.device).bool()
-    if mask.shape == (V, N):
-        mask = mask.expand(B, V, N)
-    if mask.shape != (B, V, N):
-        raise ValueError(f"mask must be [B,V,N] = {[B, V, N]} or [V,N], got {list(mask.shape)}")
-    liftable = None
-    if scheme is not None:
-        sch = get_scheme(scheme)
-        if sch.n != N:
-            raise ValueError(f"scheme {sch.name} has {sch.n} landmarks, points2d has {N}")
-        liftable = sch.liftable.to(points2d.device)
-    if weights is not None and weights.shape != (B, V, N):
-        raise ValueError(f"weights must be [B,V,N] = {[B, V, N]}, got {list(weights.shape)}")
+    K, R, t = _camera_tensors(cameras.to(points2d.device), B, V)
     C = -(R.transpose(-1, -2) @ t[..., None])[..., 0]  # camera centres [B|1,V,3]
     shared = K.shape[0] == 1 and bool((K[0, :, 0, 1] == 0).all())
     if backend not in ("auto", "torch", "numba"):
@@ -204,58 +245,15 @@ def lift(
     on_cpu = points2d.device.type == "cpu"
     if backend == "numba" and not (shared and on_cpu):
         raise ValueError("backend='numba' needs CPU tensors and V cameras shared by all seeds (a view set, no skew)")
+    solver = dict(iterations=iterations, delta_px=delta_px, damping=damping, min_views=min_views, min_angle=min_angle)
     if backend == "numba" or (backend == "auto" and shared and on_cpu):
-        return _lift_numba(
-            points2d,
-            mask,
-            weights,
-            liftable,
-            K[0],
-            R[0],
-            t[0],
-            C[0],
-            iterations,
-            delta_px,
-            damping,
-            min_views,
-            min_angle,
-        )
+        return _lift_numba(points2d, mask, weights, liftable, K[0], R[0], t[0], C[0], **solver)
     parts = []
     for i in range(0, B, chunk):  # everything per chunk of seeds, so each pass over the data stays in cache
         sl = slice(i, i + chunk)
-        m = mask[sl] & torch.isfinite(points2d[sl]).all(-1)  # votes [b,V,N]
-        if liftable is not None:
-            m = m & liftable
-        x = torch.where(m[..., None], points2d[sl], 0.0).float()
-        w = m.float()
-        if weights is not None:
-            w = w * torch.nan_to_num(weights[sl].float().to(w.device), nan=0.0, posinf=0.0, neginf=0.0).clamp(
-                min=0
-            )  # non-finite: no vote
-            m = m & (w > 0)
-        if shared:  # the common case (a view set): GEMMs over the views
-            k = K[0]
-            xs, ws = x.permute(0, 2, 1, 3), w.transpose(1, 2)  # [b,N,V,2], [b,N,V]
-            a_ = ((xs[..., 0] - k[:, 0, 2]) / k[:, 0, 0]).reshape(-1, V)
-            b_ = ((xs[..., 1] - k[:, 1, 2]) / k[:, 1, 1]).reshape(-1, V)
-            X, r = _lift_shared(
-                a_, b_, ws.reshape(-1, V), R[0], t[0], k[:, 0, 0], k[:, 1, 1], iterations, delta_px, damping
-            )
-            cos = _min_ray_cosine(X, C[0], m.transpose(1, 2).reshape(-1, V))
-            X, r, cos = X.reshape(-1, N, 3), r.reshape(-1, N, V).transpose(1, 2), cos.reshape(-1, N)
-        else:
-            Kc, Rc, tc = (T if T.shape[0] == 1 else T[sl] for T in (K, R, t))
-            X, r = _lift_chunk(x, w, Kc, Rc, tc, iterations, delta_px, damping)
-            rays = _unit(X[:, None] - (C if C.shape[0] == 1 else C[sl])[:, :, None])  # [b,V,N,3]
-            mean_ray = _unit((rays * m[..., None]).sum(1))
-            cos = torch.where(m, (rays * mean_ray[:, None]).sum(-1), torch.ones_like(r)).amin(1)
-        n_views = m.sum(1)
-        valid = _valid(X, cos, n_views, min_views, min_angle)
-        r = torch.where(m, r, float("nan"))
-        rms = (torch.where(m, r * r, 0.0).sum(1) / n_views.clamp(min=1)).sqrt()
-        parts.append(
-            (torch.where(valid[..., None], X, float("nan")), valid, n_views, torch.where(valid, rms, float("nan")), r)
-        )
+        cams = [T if T.shape[0] == 1 else T[sl] for T in (K, R, t, C)]
+        w = None if weights is None else weights[sl]
+        parts.append(_lift_seeds(points2d[sl], mask[sl], w, liftable, cams, shared, **solver))
     return LiftResult(*(torch.cat(p) for p in zip(*parts)))
 
 # %% ../nbs/07b_lift.ipynb #8edb47106e1a46a883d545849b8ab81b
