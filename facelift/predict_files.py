@@ -318,19 +318,8 @@ def predict_files(
     ):
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
-                rec, r, vt = _predict_video(
-                    path,
-                    name,
-                    model,
-                    out_dir,
-                    detector,
-                    smooth,
-                    redetect_every,
-                    every_k,
-                    max_frames,
-                    overlays,
-                    progress,
-                )
+                video = (detector, smooth, redetect_every, every_k, max_frames, overlays, progress)
+                rec, r, vt = _predict_video(path, name, model, out_dir, *video)
                 counts["detector_calls"] += vt.detector_calls
             else:
                 rec, r = _predict_image(path, name, model, out_dir, detector, overlays, batch)
@@ -338,28 +327,33 @@ def predict_files(
             skipped[str(path)] = str(e)
             continue
         rows += r
-        atomic_write_json(
-            out_dir / f"{name}.json",
-            dict(
-                source=str(path),
-                scheme=scheme.name,
-                landmarks=list(scheme.names),
-                pose="camera of the face crop (world-to-camera rotation, translation; azimuth/elevation/roll in degrees)",
-            )
-            | rec,
-            indent=None if rec["kind"] == "video" else 1,
-        )  # a long video: compact JSON is several times faster to write
-        n_faces = [len(f["faces"]) for f in rec["frames"]]
-        if not any(n_faces):
-            notes[str(path)] = f"no face found in any of its {len(n_faces)} frame(s)"
-        counts["read"] += 1
-        counts["frames"] += len(n_faces)
-        counts["faces"] += sum(n_faces)
-        counts["frames_without_face"] += sum(1 for n in n_faces if not n)
+        _write_record(out_dir / f"{name}.json", path, scheme, rec)
+        _count_frames(counts, notes, path, rec)
     buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(_csv_header(list(scheme.names)))
-    w.writerows(rows)
+    csv.writer(buf).writerows([_csv_header(list(scheme.names)), *rows])
     atomic_write_text(out_dir / "predictions.csv", buf.getvalue())
     atomic_write_json(out_dir / "skipped.json", skipped)
     return dict(counts, skipped=skipped, notes=notes, out=str(out_dir))
+
+
+def _write_record(path: Path, source: Path, scheme, rec: dict) -> None:
+    "One input's JSON: what it is, the landmark names, then its frames (`rec`)."
+    head = dict(
+        source=str(source),
+        scheme=scheme.name,
+        landmarks=list(scheme.names),
+        pose="camera of the face crop (world-to-camera rotation, translation; azimuth/elevation/roll in degrees)",
+    )
+    # a long video: compact JSON is several times faster to write
+    atomic_write_json(path, head | rec, indent=None if rec["kind"] == "video" else 1)
+
+
+def _count_frames(counts: dict, notes: dict, source: Path, rec: dict) -> None:
+    "Add one read input's frames and faces to `counts`; note an input without any face."
+    n_faces = [len(f["faces"]) for f in rec["frames"]]
+    if not any(n_faces):
+        notes[str(source)] = f"no face found in any of its {len(n_faces)} frame(s)"
+    counts["read"] += 1
+    counts["frames"] += len(n_faces)
+    counts["faces"] += sum(n_faces)
+    counts["frames_without_face"] += sum(1 for n in n_faces if not n)
