@@ -344,7 +344,6 @@ def ingest_videos(
     if clash:
         raise ValueError(f"{store.root} holds a frame store made with other settings: {clash}")
     videos = _video_paths(paths)
-    needs_truth = isinstance(detector, SimulatedLabeller)
     bar = tqdm(videos, desc="ingest videos", unit="video", disable=not progress)
     for path in bar:
         vid = path.stem
@@ -353,55 +352,55 @@ def ingest_videos(
         bar.set_postfix_str(vid)
         entry = dict(path=str(path), frames_read=0, faces_found=0)
         try:
-            t0 = time.perf_counter()
-            frames, idx = _decode(path, every_k, max_frames)
-            t_decode = time.perf_counter() - t0
-            truth = None
-            if needs_truth:
-                side = path.with_suffix(".truth.npz")
-                if not side.exists():
-                    raise ValueError(f"no truth side file {side.name} for the simulated labeller")
-                with np.load(side) as z:
-                    truth = LabelTruth.from_arrays(z)
-                if len(truth) < idx.max() + 1:
-                    raise ValueError(f"{side.name} has truth for {len(truth)} frames, the video more")
-            t0 = time.perf_counter()
-            dets = Detections.cat(
-                [
-                    detector(
-                        torch.from_numpy(frames[i : i + batch]),
-                        None if truth is None else truth[torch.from_numpy(idx[i : i + batch])],
-                    )
-                    for i in range(0, len(frames), batch)
-                ]
-            )
-            t_detect = time.perf_counter() - t0
-            entry["frames_read"] = len(frames)
-            keep = dets.found.numpy()
-            if not keep.any():
-                raise ValueError("no face found in any frame")
-            t0 = time.perf_counter()
-            crops, M = crop_face(torch.from_numpy(frames[keep]), dets.points[keep], size=size, margin=margin)
-            pts = apply_similarity(M, dets.points[keep])
-            for f, crop in zip(idx[keep], crops.numpy()):
-                atomic_write_bytes(store.root / "frames" / vid / f"{int(f):06d}.jpg", _encode_jpeg(crop))
-            buf = io.BytesIO()
-            np.savez(
-                buf,
-                frame=idx[keep],
-                points=pts.numpy().astype(np.float32),
-                score=dets.score[keep].numpy().astype(np.float32),
-                transform=M.numpy().astype(np.float32),
-            )
-            label_file = atomic_write_bytes(store.root / "labels" / f"{vid}.npz", buf.getvalue())
-            t_crop = time.perf_counter() - t0
-            entry.update(
-                status="done",
-                faces_found=int(keep.sum()),
-                sha256=sha256_of(label_file),
-                seconds=dict(decode=round(t_decode, 3), detect=round(t_detect, 3), crop_store=round(t_crop, 3)),
-            )
+            _ingest_video(path, detector, store, entry, every_k, max_frames, size, margin, batch)
         except (ValueError, OSError) as e:
             entry.update(status="skipped", reason=str(e))
         store._record(vid, entry, meta)
     return store
+
+
+def _side_truth(path: Path, frames: np.ndarray) -> LabelTruth:
+    "The simulated labeller's truth for a video: its `.truth.npz` side file, checked to cover the frame numbers [F]."
+    side = path.with_suffix(".truth.npz")
+    if not side.exists():
+        raise ValueError(f"no truth side file {side.name} for the simulated labeller")
+    with np.load(side) as z:
+        truth = LabelTruth.from_arrays(z)
+    if len(truth) < frames.max() + 1:
+        raise ValueError(f"{side.name} has truth for {len(truth)} frames, the video more")
+    return truth
+
+
+def _ingest_video(path, detector, store, entry: dict, every_k, max_frames, size, margin, batch) -> None:
+    "Decode, detect, crop and store one video into `store`; fills `entry` (counts, label checksum, seconds per phase)."
+    vid, t0 = path.stem, time.perf_counter()
+    frames, idx = _decode(path, every_k, max_frames)
+    t_decode, t0 = time.perf_counter() - t0, time.perf_counter()
+    truth = _side_truth(path, idx) if isinstance(detector, SimulatedLabeller) else None
+    chunks = [slice(i, i + batch) for i in range(0, len(frames), batch)]
+    dets = Detections.cat(
+        [
+            detector(torch.from_numpy(frames[s]), None if truth is None else truth[torch.from_numpy(idx[s])])
+            for s in chunks
+        ]
+    )
+    t_detect, t0 = time.perf_counter() - t0, time.perf_counter()
+    entry["frames_read"] = len(frames)
+    keep = dets.found.numpy()
+    if not keep.any():
+        raise ValueError("no face found in any frame")
+    crops, M = crop_face(torch.from_numpy(frames[keep]), dets.points[keep], size=size, margin=margin)
+    pts = apply_similarity(M, dets.points[keep])
+    for f, crop in zip(idx[keep], crops.numpy()):
+        atomic_write_bytes(store.root / "frames" / vid / f"{int(f):06d}.jpg", _encode_jpeg(crop))
+    buf = io.BytesIO()
+    labels = dict(frame=idx[keep], points=pts.numpy(), score=dets.score[keep].numpy(), transform=M.numpy())
+    np.savez(buf, **{k: v.astype(np.float32) if k != "frame" else v for k, v in labels.items()})
+    label_file = atomic_write_bytes(store.root / "labels" / f"{vid}.npz", buf.getvalue())
+    seconds = dict(decode=t_decode, detect=t_detect, crop_store=time.perf_counter() - t0)
+    entry.update(
+        status="done",
+        faces_found=int(keep.sum()),
+        sha256=sha256_of(label_file),
+        seconds={k: round(v, 3) for k, v in seconds.items()},
+    )
