@@ -163,18 +163,16 @@ def prepare(
     progress: bool = True,
 ) -> PseudoLabelStore:
     "Render, detect and lift `seeds` into the store at `out_dir`, shard by shard; resumes after a kill."
-    from facelift.detect import SimulatedLabeller, label_truth
+    from facelift.detect import SimulatedLabeller
     from facelift.heads import SyntheticHeads
 
-    i, n = shard
-    if not 0 <= i < n:
-        raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
+    if not 0 <= shard[0] < shard[1]:
+        raise ValueError(f"shard must be i/n with 0 <= i < n, got {shard[0]}/{shard[1]}")
     if vote_weights not in ("none", "score"):
         raise ValueError(f"vote_weights must be 'none' or 'score', got {vote_weights!r}")
     store = PseudoLabelStore(out_dir)
     space = CameraSpace(image_size=image_size)
     cams = view_set.cameras(space)
-    V = len(view_set)
     mask = view_set.mask(detector.scheme)
     meta = dict(
         scheme=detector.scheme.name,
@@ -186,10 +184,7 @@ def prepare(
         vote_weights=vote_weights,
     )
     store._check_identity(meta, "this run")
-    chunks = [range(lo, min(lo + shard_size, seeds.stop)) for lo in range(seeds.start, seeds.stop, shard_size)]
-    mine = [c for k, c in enumerate(chunks) if k % n == i]
-    done = {(v["lo"], v["hi"]) for v in store.manifest["shards"].values()}
-    todo = [c for c in mine if (c.start, c.stop) not in done]
+    mine, todo = _shards_to_do(store, seeds, shard, shard_size)
     needs_truth = isinstance(detector, SimulatedLabeller)
     if needs_truth and not isinstance(generator, SyntheticHeads):
         raise ValueError(
@@ -198,33 +193,48 @@ def prepare(
     total = sum(map(len, mine))  # seeds, not shards: the last shard may be short
     bar = tqdm(total=total, initial=total - sum(map(len, todo)), desc="prepare", unit="seed", disable=not progress)
     for c in todo:
-        s = torch.tensor(list(c))
-        sv, cv = s.repeat_interleave(V), cams[torch.arange(V).repeat(len(s))]
-        clock = [time.perf_counter()]
-        tick = lambda: clock.append(time.perf_counter())
-        truth = label_truth(generator, sv, cv) if needs_truth else None
-        tick()
-        images = None if not getattr(detector, "needs_images", True) else generator.render(sv, cv)
-        tick()
-        det = detector(images, truth)
-        tick()
-        weights = det.score.reshape(len(s), V, -1) ** 2 if vote_weights == "score" else None
-        res = lift(det.points.reshape(len(s), V, -1, 2), cams, mask, weights=weights, scheme=detector.scheme)
-        tick()
-        seconds = dict(zip(("truth", "render", "detect", "lift"), (round(b - a, 4) for a, b in zip(clock, clock[1:]))))
-        store.write_shard(
-            dict(
-                seeds=s.numpy(),
-                points3d=res.points3d.numpy(),
-                valid=res.valid.numpy(),
-                n_views=res.n_views.numpy().astype(np.int16),
-                rms_px=res.rms_px.numpy(),
-                residuals=res.residuals.numpy().astype(np.float16),
-                mask=mask.numpy(),
-            ),
-            meta,
-            seconds=seconds,
-        )
+        arrays, seconds = _label_shard(generator, detector, c, cams, mask, vote_weights, needs_truth)
+        store.write_shard(arrays, meta, seconds=seconds)
         bar.update(len(c))
     bar.close()
     return store
+
+
+def _shards_to_do(store: PseudoLabelStore, seeds: range, shard: tuple[int, int], shard_size: int):
+    "This machine's chunks of seeds (`shard` = (i, n): chunks k with k % n == i), and those of them not yet in `store`."
+    i, n = shard
+    chunks = [range(lo, min(lo + shard_size, seeds.stop)) for lo in range(seeds.start, seeds.stop, shard_size)]
+    mine = [c for k, c in enumerate(chunks) if k % n == i]
+    done = {(v["lo"], v["hi"]) for v in store.manifest["shards"].values()}
+    return mine, [c for c in mine if (c.start, c.stop) not in done]
+
+
+def _label_shard(generator, detector, seeds: range, cams, mask, vote_weights: str, needs_truth: bool):
+    "Render, detect and lift one chunk of seeds at every view: the arrays of its shard, and the seconds of each phase."
+    from facelift.detect import label_truth
+
+    s = torch.tensor(list(seeds))
+    V = mask.shape[0]
+    sv, cv = s.repeat_interleave(V), cams[torch.arange(V).repeat(len(s))]
+    clock = [time.perf_counter()]
+    tick = lambda: clock.append(time.perf_counter())
+    truth = label_truth(generator, sv, cv) if needs_truth else None
+    tick()
+    images = None if not getattr(detector, "needs_images", True) else generator.render(sv, cv)
+    tick()
+    det = detector(images, truth)
+    tick()
+    weights = det.score.reshape(len(s), V, -1) ** 2 if vote_weights == "score" else None
+    res = lift(det.points.reshape(len(s), V, -1, 2), cams, mask, weights=weights, scheme=detector.scheme)
+    tick()
+    seconds = dict(zip(("truth", "render", "detect", "lift"), (round(b - a, 4) for a, b in zip(clock, clock[1:]))))
+    arrays = dict(
+        seeds=s.numpy(),
+        points3d=res.points3d.numpy(),
+        valid=res.valid.numpy(),
+        n_views=res.n_views.numpy().astype(np.int16),
+        rms_px=res.rms_px.numpy(),
+        residuals=res.residuals.numpy().astype(np.float16),
+        mask=mask.numpy(),
+    )
+    return arrays, seconds
