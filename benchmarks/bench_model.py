@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from facelift.model import FaceLiftRegressor, RegressorConfig, export_onnx, pretrained, shipped_models
+from facelift.model import FaceLiftRegressor, RegressorConfig, export_onnx, for_inference, pretrained, shipped_models
 
 
 def _rate(fn, batch: int, min_seconds: float) -> float:
@@ -24,11 +24,6 @@ def _rate(fn, batch: int, min_seconds: float) -> float:
         fn()
         n += 1
     return n * batch / (time.perf_counter() - t0)
-
-
-def _inference(model: FaceLiftRegressor) -> FaceLiftRegressor:
-    "A model laid out as `load_regressor` gives it: eval mode, convolution weights channels-last."
-    return model.to(memory_format=torch.channels_last).eval()
 
 
 def _flops(model: FaceLiftRegressor) -> float:
@@ -73,7 +68,9 @@ def reference_vs_mobilenet(batches: list[int], min_seconds: float, tmp: Path) ->
     import timm
 
     ref = (
-        pretrained("cpu") if "cpu" in shipped_models() else _inference(FaceLiftRegressor(RegressorConfig.preset("cpu")))
+        pretrained("cpu")
+        if "cpu" in shipped_models()
+        else for_inference(FaceLiftRegressor(RegressorConfig.preset("cpu")))
     )
     mobilenet = timm.create_model("mobilenetv1_100", pretrained=False, num_classes=62).eval()
     S = ref.config.image_size
@@ -119,7 +116,7 @@ def run(quick: bool = False) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         rows += reference_vs_mobilenet(batches if not quick else [1], min_seconds, Path(tmp))
         for name in presets:
-            model = _inference(FaceLiftRegressor(RegressorConfig.preset(name)))
+            model = for_inference(FaceLiftRegressor(RegressorConfig.preset(name)))
             S = model.config.image_size
             params = sum(p.numel() for p in model.parameters())
             rows.append(

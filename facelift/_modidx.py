@@ -389,6 +389,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'facelift.model.check_onnx': ('model.html#check_onnx', 'facelift/model.py'),
                                 'facelift.model.export_onnx': ('model.html#export_onnx', 'facelift/model.py'),
                                 'facelift.model.farl_to_timm': ('model.html#farl_to_timm', 'facelift/model.py'),
+                                'facelift.model.for_inference': ('model.html#for_inference', 'facelift/model.py'),
                                 'facelift.model.load_encoder_weights': ('model.html#load_encoder_weights', 'facelift/model.py'),
                                 'facelift.model.load_regressor': ('model.html#load_regressor', 'facelift/model.py'),
                                 'facelift.model.pretrained': ('model.html#pretrained', 'facelift/model.py'),

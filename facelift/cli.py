@@ -308,15 +308,12 @@ def _add_prepare(sub) -> None:
     q.set_defaults(func=_prepare)
 
 # %% ../nbs/15_cli.ipynb #db7b79bc585a40fcaf58bf750017e135
-def _regressor_evaluations(model, ts, name: str, device: str) -> list:
-    "The regressor, its template at its predicted pose, and (synthetic sets) the mean template at the true pose."
-    from facelift.benchmarks import evaluate, regressor_predictor
+def _regressor_evaluations(predictors: dict, ts) -> list:
+    "Each of the regressor's `predictors` (by name) evaluated, and (synthetic sets) the mean template at the true pose."
+    from facelift.benchmarks import evaluate
     from facelift.landmarks import get_scheme
 
-    evs = [
-        evaluate(regressor_predictor(model, device=device), ts, name=name),
-        evaluate(regressor_predictor(model, device=device, template=True), ts, name="its template, its pose"),
-    ]
+    evs = [evaluate(p, ts, name=n) for n, p in predictors.items()]
     if ts.landmarks3d is not None:  # synthetic: the mean template placed with the true camera (an oracle)
         template = ts.landmarks3d.mean(0)[list(get_scheme("wflw98").subset68)]
         evs.append(
@@ -325,16 +322,13 @@ def _regressor_evaluations(model, ts, name: str, device: str) -> list:
     return evs
 
 
-def _print_interocular(model, ts, name: str, args) -> None:
-    "Human 68-point labels: the NME normalised by the outer inter-ocular distance (300-W's), per predictor."
-    from facelift.benchmarks import regressor_predictor, write_table
+def _print_interocular(predictors: dict, ts, args) -> None:
+    "Human 68-point labels: the NME normalised by the outer inter-ocular distance (300-W's), per predictor and peer."
+    from facelift.benchmarks import write_table
     from facelift.peers import PEERS
     from facelift.testsets import nme_interocular
 
-    preds = {
-        name: regressor_predictor(model, device=args.device),
-        "its template, its pose": regressor_predictor(model, device=args.device, template=True),
-    } | {PEERS[p][0]: PEERS[p][1]() for p in args.peers}
+    preds = predictors | {PEERS[p][0]: PEERS[p][1]() for p in args.peers}
     rows = [
         dict(
             predictor=n,
@@ -354,7 +348,14 @@ def _evaluate(args) -> int:
 
     import numpy as np
 
-    from facelift.benchmarks import paired_difference, pose_errors, pose_table, write_table, write_tables
+    from facelift.benchmarks import (
+        paired_difference,
+        pose_errors,
+        pose_table,
+        regressor_predictor,
+        write_table,
+        write_tables,
+    )
     from facelift.model import load_regressor
     from facelift.peers import peer_evaluations
     from facelift.testsets import load_testset
@@ -368,8 +369,12 @@ def _evaluate(args) -> int:
             raise ValueError(f"--testset: {e}") from None
     for w in skipped:
         print(w.message, file=sys.stderr)
-    model, name = load_regressor(args.checkpoint, args.device), Path(args.checkpoint).stem
-    evs = _regressor_evaluations(model, ts, name, args.device)
+    model = load_regressor(args.checkpoint, args.device)
+    ours = {
+        Path(args.checkpoint).stem: regressor_predictor(model, device=args.device),
+        "its template, its pose": regressor_predictor(model, device=args.device, template=True),
+    }
+    evs = _regressor_evaluations(ours, ts)
     peers, notes = peer_evaluations(ts, tuple(args.peers))
     evs += peers
     for peer, why in notes.items():
@@ -387,7 +392,7 @@ def _evaluate(args) -> int:
         f"(95% bootstrap interval {d['ci_low']:+.5f} to {d['ci_high']:+.5f})"
     )
     if args.testset.startswith("pts:"):
-        _print_interocular(model, ts, name, args)
+        _print_interocular(ours, ts, args)
     if ts.landmarks3d is not None:  # synthetic: pose and 3D errors against the truth, per category
         pose = write_table(pose_table(pose_errors(model, ts), ts), args.out, "pose")
         print("pose and 3D errors per category:\n" + pose["pose.md"].read_text())

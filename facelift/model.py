@@ -21,7 +21,7 @@ from .landmarks import get_scheme
 # %% auto #0
 __all__ = ['PRESETS', 'ONNX_OUTPUTS', 'RegressorConfig', 'rotation_6d_to_matrix', 'DecoderBlock', 'build_encoder', 'Prediction',
            'FaceLiftRegressor', 'farl_to_timm', 'load_encoder_weights', 'pretrained_dir', 'shipped_models',
-           'pretrained', 'save_regressor', 'load_regressor', 'export_onnx', 'check_onnx']
+           'pretrained', 'save_regressor', 'load_regressor', 'for_inference', 'export_onnx', 'check_onnx']
 
 # %% ../nbs/08_model.ipynb #8612f868
 PRESETS = {
@@ -325,6 +325,11 @@ def load_regressor(path, device: str | torch.device = "cpu") -> FaceLiftRegresso
         RegressorConfig(**{**ck["config"], "weights": None})
     )  # encoder weights are in the state dict
     model.load_state_dict(ck["model"])
+    return for_inference(model, device)
+
+
+def for_inference(model: FaceLiftRegressor, device: str | torch.device = "cpu") -> FaceLiftRegressor:
+    "`model` on `device` in eval mode, its convolution weights channels-last (see above): how every loaded model runs."
     return model.to(device, memory_format=torch.channels_last).eval()
 
 # %% ../nbs/08_model.ipynb #a4058ba2

@@ -394,8 +394,13 @@ def _ingest_video(path, detector, store, entry: dict, every_k, max_frames, size,
     for f, crop in zip(idx[keep], crops.numpy()):
         atomic_write_bytes(store.root / "frames" / vid / f"{int(f):06d}.jpg", _encode_jpeg(crop))
     buf = io.BytesIO()
-    labels = dict(frame=idx[keep], points=pts.numpy(), score=dets.score[keep].numpy(), transform=M.numpy())
-    np.savez(buf, **{k: v.astype(np.float32) if k != "frame" else v for k, v in labels.items()})
+    np.savez(
+        buf,
+        frame=idx[keep],
+        points=pts.numpy().astype(np.float32),
+        score=dets.score[keep].numpy().astype(np.float32),
+        transform=M.numpy().astype(np.float32),
+    )
     label_file = atomic_write_bytes(store.root / "labels" / f"{vid}.npz", buf.getvalue())
     seconds = dict(decode=t_decode, detect=t_detect, crop_store=time.perf_counter() - t0)
     entry.update(
