@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from .model import save_regressor
 from .train_config import TrainConfig
 
 # %% auto #0
-__all__ = ['RESUMABLE', 'MetricsLog', 'Checkpointer']
+__all__ = ['RESUMABLE', 'MetricsLog', 'TrainingDiverged', 'StepLog', 'Checkpointer']
 
 # %% ../nbs/10f_checkpoint.ipynb #005037ee
 class MetricsLog:
@@ -47,6 +48,66 @@ class MetricsLog:
         with open(self.path, "a") as f:
             f.write(json.dumps(row) + "\n")
             f.flush()
+
+# %% ../nbs/10f_checkpoint.ipynb #73bd35b6
+class TrainingDiverged(RuntimeError):
+    "Raised after `max_bad_steps` consecutive non-finite steps."
+
+
+class StepLog:
+    """The training loop's record keeper. `record` takes each step's outcome: finite steps join the current window,
+    skipped ones are logged at once (`"skipped"` and the reason) and `max_bad_steps` of them in a row raise
+    `TrainingDiverged`. `flush` writes the window's mean terms as one row every `log_every` steps, with the throughput
+    and the fraction of time spent waiting for data (`next_batch` counts it). Only the writer (rank 0) writes."""
+
+    def __init__(
+        self,
+        metrics: MetricsLog,
+        steps_per_epoch: int,
+        log_every: int,
+        max_bad_steps: int,
+        world: int = 1,
+        writer: bool = True,
+        last_checkpoint: Path | None = None,
+    ):
+        self.metrics, self.spe, self.log_every, self.max_bad = metrics, steps_per_epoch, log_every, max_bad_steps
+        self.world, self.writer, self.last_checkpoint = world, writer, last_checkpoint
+        self.bad, self.window, self.t_data, self.t0 = 0, [], 0.0, time.perf_counter()
+
+    def next_batch(self, batches):
+        "The next batch of the iterator `batches`; the wait counts as data time."
+        t = time.perf_counter()
+        batch = next(batches)
+        self.t_data += time.perf_counter() - t
+        return batch
+
+    def record(self, step: int, stepped: bool, loss, terms: dict, grad_norm) -> None:
+        "One step's outcome: `stepped` (the optimiser stepped), its `loss`, loss `terms` and gradient norm (tensors)."
+        values = {key: float(v.detach()) for key, v in terms.items()}
+        if stepped:
+            self.bad = 0
+            self.window.append({"loss": loss.item(), **values, "grad_norm": grad_norm.item()})
+            return
+        self.bad += 1
+        reason = "non-finite loss" if not torch.isfinite(loss) else "non-finite gradient"
+        if self.writer:
+            self.metrics.write(step=step, epoch=step / self.spe, skipped=reason, **values)
+        if self.bad >= self.max_bad:
+            raise TrainingDiverged(
+                f"training stopped at step {step}: {self.bad} consecutive non-finite steps ({reason}); "
+                f"the last good checkpoint is {self.last_checkpoint}"
+            )
+
+    def flush(self, step: int, last_step: int, lr: float, batch_size: int) -> dict | None:
+        "At a logging step (every `log_every` and the `last_step`): write the window's row and return it, else None."
+        if not (self.writer and self.window and (step % self.log_every == 0 or step == last_step)):
+            return None
+        dt = time.perf_counter() - self.t0
+        row = {key: float(np.mean([w[key] for w in self.window if key in w])) for key in self.window[-1]}
+        rate = dict(samples_per_s=len(self.window) * batch_size * self.world / dt, data_fraction=self.t_data / dt)
+        self.metrics.write(step=step, epoch=step / self.spe, lr=lr, **rate, **row)
+        self.window, self.t_data, self.t0 = [], 0.0, time.perf_counter()
+        return row
 
 # %% ../nbs/10f_checkpoint.ipynb #8763a12b2bbd4a93a75aff182afb95dc
 def _rng_state() -> dict:

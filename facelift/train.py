@@ -9,11 +9,9 @@ import io
 import json
 import math
 import os
-import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 from torch import Tensor
@@ -21,7 +19,7 @@ from tqdm.auto import tqdm
 
 import facelift
 from .benchmarks import TestSet, evaluate, pose_errors, regressor_predictor, synthetic_testset
-from .checkpoint import Checkpointer, MetricsLog
+from .checkpoint import Checkpointer, MetricsLog, StepLog, TrainingDiverged  # noqa: F401 (TrainingDiverged: re-exported)
 from .core import atomic_write_bytes, atomic_write_text, git_sha
 from facelift.data import (
     MixedBatches,
@@ -41,8 +39,9 @@ from .video import FrameStore
 from .views import landmark_normals
 
 # %% auto #0
-__all__ = ['ensure_data', 'validate', 'build_optimizer', 'build_schedule', 'TrainingDiverged', 'TrainData', 'build_model_config',
-           'build_data', 'build_model', 'build_batches', 'train_step', 'apply_gradients', 'train', 'ship_run']
+__all__ = ['ensure_data', 'validate', 'build_optimizer', 'build_schedule', 'TrainData', 'build_model_config', 'build_data',
+           'build_model', 'build_batches', 'train_step', 'apply_gradients', 'build_run_data', 'finish_run', 'train',
+           'ship_run']
 
 # %% ../nbs/11_train.ipynb #bbf40fa3
 def _data_dirs(cfg: TrainConfig) -> tuple[Path, Path]:
@@ -164,10 +163,6 @@ def build_schedule(
     warm = lambda s: min(1.0, (s + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warm(s) * 0.5 * (1 + math.cos(math.pi * min(s, end) / end)))
 
-
-class TrainingDiverged(RuntimeError):
-    "Raised after `max_bad_steps` consecutive non-finite steps."
-
 # %% ../nbs/11_train.ipynb #acae54e37e7d407bbb7b55eff062a284
 @dataclass
 class TrainData:
@@ -277,6 +272,34 @@ def _replica_spread(model, device) -> float:
     torch.distributed.all_reduce(lo, torch.distributed.ReduceOp.MIN)
     return (hi - lo).item()
 
+
+def build_run_data(cfg: TrainConfig, rank: int = 0, world: int = 1) -> tuple[RegressorConfig, Tensor, TrainData]:
+    """The run's data and the regressor that fits it. Rank 0 prepares the embedded default when no data is given (the
+    other processes wait); then the regressor's config in the pseudo-labels' scheme, its template [N, 3] and the data."""
+    if rank == 0:
+        Path(cfg.out).mkdir(parents=True, exist_ok=True)
+        ensure_data(cfg)
+    if world > 1:
+        torch.distributed.barrier()
+    pl_dir, fr_dir = _data_dirs(cfg)
+    store = PseudoLabelStore(pl_dir)
+    scheme = store.manifest["scheme"]
+    template = filled_template(store, scheme)
+    mcfg = build_model_config(cfg, scheme, template)
+    return mcfg, template, build_data(cfg, store, fr_dir, mcfg.image_size, rank, world)
+
+
+def finish_run(model: FaceLiftRegressor, run: Path, step: int, metrics: MetricsLog, device, rank: int, world: int):
+    "The end of a run: under DDP, log how far the replicas' weights differ (0 when they agree); rank 0 writes `model.pt`."
+    if world > 1:
+        spread = _replica_spread(model, device)
+        if rank == 0:
+            metrics.write(step=step, ddp_processes=world, ddp_weight_spread=spread)
+    if rank == 0:
+        save_regressor(model, run / "model.pt", step=step)
+    if world > 1:
+        torch.distributed.barrier()
+
 # %% ../nbs/11_train.ipynb #ec2949e8
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
     "Train (or, with `resume`, continue) the run described by `cfg`; returns the run directory (see above)."
@@ -287,17 +310,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     main, run = rank == 0, Path(cfg.out)
     checkpointer = Checkpointer(run, cfg, enabled=main)
     state = checkpointer.load(resume)
-    if main:
-        run.mkdir(parents=True, exist_ok=True)
-        ensure_data(cfg)
-    if world > 1:
-        torch.distributed.barrier()
-    pl_dir, fr_dir = _data_dirs(cfg)
-    store = PseudoLabelStore(pl_dir)
-    scheme = store.manifest["scheme"]
-    template = filled_template(store, scheme)
-    mcfg = build_model_config(cfg, scheme, template)
-    data = build_data(cfg, store, fr_dir, mcfg.image_size, rank, world)
+    mcfg, template, data = build_run_data(cfg, rank, world)
     spe = data.plans.steps_per_epoch
     total = min(cfg.steps or cfg.epochs * spe, cfg.epochs * spe)
 
@@ -319,67 +332,35 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             metrics.truncate(step)
         _write_run_config(run, cfg, mcfg, device, world, data, total)
     val = main and cfg.val_samples
-    testset = (
-        synthetic_testset(cfg.val_samples, image_size=mcfg.image_size, limits=tuple(cfg.camera_limits)) if val else None
-    )
+    testset = synthetic_testset(cfg.val_samples, mcfg.image_size, limits=tuple(cfg.camera_limits)) if val else None
 
     # the loop: step, NaN guard, logging, checkpoints, validation
     weights = LossWeights(**cfg.loss_weights)
     batches = iter(build_batches(cfg, data, step))
-    bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (main and cfg.progress))
-    bad, window, t_data, t0 = 0, [], 0.0, time.perf_counter()
+    log = StepLog(metrics, spe, cfg.log_every, cfg.max_bad_steps, world, main, checkpointer.last)
     model.train()
-    while step < total:
-        td = time.perf_counter()
-        batch = next(batches)
-        t_data += time.perf_counter() - td
-        loss, terms, size = train_step(net, batch, device, dtype, weights, normals, cfg.visibility_threshold)
-        ok, gnorm = apply_gradients(loss, model, opt, scaler, cfg.clip_grad, world)
-        step += 1
-        values = {key: float(v.detach()) for key, v in terms.items()}
-        if ok:
-            bad = 0
-            window.append({"loss": loss.item(), **values, "grad_norm": gnorm.item()})
-        else:
-            bad += 1
-            reason = "non-finite loss" if not torch.isfinite(loss) else "non-finite gradient"
-            if main:
-                metrics.write(step=step, epoch=step / spe, skipped=reason, **values)
-            if bad >= cfg.max_bad_steps:
-                bar.close()
-                raise TrainingDiverged(
-                    f"training stopped at step {step}: {bad} consecutive non-finite steps ({reason}); "
-                    f"the last good checkpoint is {checkpointer.last}"
-                )
-        sched.step()
-        bar.update(1)
-        if main and window and (step % cfg.log_every == 0 or step == total):
-            dt = time.perf_counter() - t0
-            row = {key: float(np.mean([w[key] for w in window if key in w])) for key in window[-1]}
-            rate = dict(samples_per_s=len(window) * size * world / dt, data_fraction=t_data / dt)
-            metrics.write(step=step, epoch=step / spe, lr=sched.get_last_lr()[0], **rate, **row)
-            bar.set_postfix(loss=f"{row['loss']:.3g}")
-            window, t_data, t0 = [], 0.0, time.perf_counter()
-        epoch_end = step % spe == 0
-        at_checkpoint = epoch_end or step % cfg.checkpoint_every == 0 or step == total
-        if bad == 0 and at_checkpoint:  # never mid-failure
-            checkpointer.save(step, model, opt, sched, scaler, epoch=step // spe if epoch_end else None)
-        if testset is not None and (epoch_end or step == total):
-            metrics.write(step=step, epoch=step / spe, **validate(model, testset))
-            model.train()
-        if world > 1 and at_checkpoint:
-            torch.distributed.barrier()
-    bar.close()
+    with tqdm(total=total, initial=step, desc="train", unit="step", disable=not (main and cfg.progress)) as bar:
+        while step < total:
+            batch = log.next_batch(batches)
+            loss, terms, size = train_step(net, batch, device, dtype, weights, normals, cfg.visibility_threshold)
+            ok, gnorm = apply_gradients(loss, model, opt, scaler, cfg.clip_grad, world)
+            step += 1
+            log.record(step, ok, loss, terms, gnorm)
+            sched.step()
+            bar.update(1)
+            if row := log.flush(step, total, sched.get_last_lr()[0], size):
+                bar.set_postfix(loss=f"{row['loss']:.3g}")
+            epoch_end = step % spe == 0
+            at_checkpoint = epoch_end or step % cfg.checkpoint_every == 0 or step == total
+            if log.bad == 0 and at_checkpoint:  # never mid-failure
+                checkpointer.save(step, model, opt, sched, scaler, epoch=step // spe if epoch_end else None)
+            if testset is not None and (epoch_end or step == total):
+                metrics.write(step=step, epoch=step / spe, **validate(model, testset))
+                model.train()
+            if world > 1 and at_checkpoint:
+                torch.distributed.barrier()
 
-    # the end: replicas agree (DDP), final weights
-    if world > 1:
-        spread = _replica_spread(model, device)
-        if main:
-            metrics.write(step=step, ddp_processes=world, ddp_weight_spread=spread)
-    if main:
-        save_regressor(model, run / "model.pt", step=step)
-    if world > 1:
-        torch.distributed.barrier()
+    finish_run(model, run, step, metrics, device, rank, world)
     return run
 
 # %% ../nbs/11_train.ipynb #10df521c
