@@ -15,7 +15,6 @@ from torch import Tensor
 
 from .camera import Camera
 from facelift.face_surface import (
-    HeadTopology,
     brow_curve,
     chart_to_direction,
     face_layout,
@@ -41,6 +40,7 @@ from facelift.head_params import (
     seeded_uniform,
     smoothstep,
 )
+from .head_topology import HeadTopology
 from .landmarks import Scheme, get_scheme
 from .render import MeshRenderer, RenderResult, shade
 
