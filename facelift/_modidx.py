@@ -664,8 +664,12 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'facelift.views.auto_masks': ('views.html#auto_masks', 'facelift/views.py'),
                                 'facelift.views.default_view_set': ('views.html#default_view_set', 'facelift/views.py'),
                                 'facelift.views.landmark_normals': ('views.html#landmark_normals', 'facelift/views.py')},
-            'facelift.widgets': { 'facelift.widgets._explorer': ('widgets.html#_explorer', 'facelift/widgets.py'),
+            'facelift.widgets': { 'facelift.widgets._camera_panel': ('widgets.html#_camera_panel', 'facelift/widgets.py'),
+                                  'facelift.widgets._checkbox_rows': ('widgets.html#_checkbox_rows', 'facelift/widgets.py'),
+                                  'facelift.widgets._edited_view_set': ('widgets.html#_edited_view_set', 'facelift/widgets.py'),
+                                  'facelift.widgets._explorer': ('widgets.html#_explorer', 'facelift/widgets.py'),
                                   'facelift.widgets._png_source': ('widgets.html#_png_source', 'facelift/widgets.py'),
+                                  'facelift.widgets._points3d': ('widgets.html#_points3d', 'facelift/widgets.py'),
                                   'facelift.widgets._show_in': ('widgets.html#_show_in', 'facelift/widgets.py'),
                                   'facelift.widgets._trust_groups': ('widgets.html#_trust_groups', 'facelift/widgets.py'),
                                   'facelift.widgets._trust_list': ('widgets.html#_trust_list', 'facelift/widgets.py'),
@@ -674,4 +678,5 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'facelift.widgets.pseudolabel_figure': ('widgets.html#pseudolabel_figure', 'facelift/widgets.py'),
                                   'facelift.widgets.pseudolabel_inspector': ('widgets.html#pseudolabel_inspector', 'facelift/widgets.py'),
                                   'facelift.widgets.training_monitor': ('widgets.html#training_monitor', 'facelift/widgets.py'),
-                                  'facelift.widgets.view_mask_editor': ('widgets.html#view_mask_editor', 'facelift/widgets.py')}}}
+                                  'facelift.widgets.view_mask_editor': ('widgets.html#view_mask_editor', 'facelift/widgets.py'),
+                                  'facelift.widgets.view_mask_preview': ('widgets.html#view_mask_preview', 'facelift/widgets.py')}}}

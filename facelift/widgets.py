@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import html
 import time
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
@@ -29,8 +32,8 @@ from facelift.result_figures import (
 )
 
 # %% auto #0
-__all__ = ['camera_view_figure', 'camera_explorer', 'view_mask_editor', 'pseudolabel_figure', 'pseudolabel_inspector',
-           'training_monitor']
+__all__ = ['camera_view_figure', 'camera_explorer', 'view_mask_preview', 'view_mask_editor', 'pseudolabel_figure',
+           'pseudolabel_inspector', 'training_monitor']
 
 # %% ../nbs/14_widgets.ipynb #0a641379
 def _show_in(target: go.FigureWidget, fig: go.Figure) -> go.FigureWidget:
@@ -61,6 +64,27 @@ def _png_source(image: Tensor) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode()
 
 # %% ../nbs/14_widgets.ipynb #10538a1b
+def _points3d(points, **style) -> go.Scatter3d:
+    "A 3D scatter of `points` [K, 3] (array or tensor) in plotly `style`."
+    p = np.asarray(points)
+    return go.Scatter3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], **style)
+
+
+def _camera_panel(fig: go.Figure, space: CameraSpace, cam, landmarks: Tensor | None, colors: list) -> None:
+    "Right panel: the camera sphere, the camera's frustum and image top, and the head's 3D `landmarks` [N, 3] if known."
+    edges, tops = camera_frusta(cam, depth=0.6)
+    traces = [
+        sphere_trace(space, "sphere"),
+        _points3d(edges, mode="lines", line=dict(color="#1f77b4", width=3), name="frustum"),
+        _points3d(tops, mode="lines", line=dict(color="#d62728", width=6), name="image top"),
+    ]
+    if landmarks is not None:
+        style = dict(mode="markers", marker=dict(size=2, color=colors), hoverinfo="skip")
+        traces.append(_points3d(landmarks, name="landmarks 3D", **style))
+    for trace in traces:
+        fig.add_trace(trace, row=1, col=2)
+
+
 def camera_view_figure(
     generator,
     seed: int,
@@ -85,77 +109,35 @@ def camera_view_figure(
         subplot_titles=("the render and its landmarks", "the camera on the sphere"),
     )
     fig.add_trace(go.Image(source=_png_source(image), hoverinfo="skip", name="render"), 1, 1)
-    note = ""
+    title = (
+        f"seed {seed}: α={azimuth:.0f}° β={elevation:.0f}° γ={roll:.0f}° Δt=({', '.join(f'{v:.2f}' for v in delta_t)})"
+    )
     if lm is not None:
-        uv = cam.project(lm[None])[0].cpu()
+        uv = cam.project(lm[None])[0].cpu().numpy()
+        marker = dict(size=4, color=_region_colors(s))
         fig.add_scatter(
-            x=uv[:, 0].numpy(),
-            y=uv[:, 1].numpy(),
+            x=uv[:, 0],
+            y=uv[:, 1],
             mode="markers",
-            marker=dict(size=4, color=_region_colors(s)),
+            marker=marker,
             hovertext=list(s.names),
             hoverinfo="text",
             name="landmarks",
             row=1,
             col=1,
         )
-        box = (uv.amax(0) - uv.amin(0)).min().item() / space.image_size
-        note = (
+        box = (uv.max(0) - uv.min(0)).min() / space.image_size
+        title += (
             f"<br><sub>landmark box {box:.0%} of the image (the sampler's rule: ≥ {space.min_box_fraction:.0%})</sub>"
         )
-    fig.add_trace(sphere_trace(space, "sphere"), row=1, col=2)
-    edges, tops = camera_frusta(cam, depth=0.6)
-    fig.add_scatter3d(
-        x=edges[:, 0],
-        y=edges[:, 1],
-        z=edges[:, 2],
-        mode="lines",
-        line=dict(color="#1f77b4", width=3),
-        name="frustum",
-        row=1,
-        col=2,
-    )
-    fig.add_scatter3d(
-        x=tops[:, 0],
-        y=tops[:, 1],
-        z=tops[:, 2],
-        mode="lines",
-        line=dict(color="#d62728", width=6),
-        name="image top",
-        row=1,
-        col=2,
-    )
-    if lm is not None:
-        fig.add_scatter3d(
-            x=lm[:, 0].numpy(),
-            y=lm[:, 1].numpy(),
-            z=lm[:, 2].numpy(),
-            mode="markers",
-            marker=dict(size=2, color=_region_colors(s)),
-            name="landmarks 3D",
-            hoverinfo="skip",
-            row=1,
-            col=2,
-        )
+    _camera_panel(fig, space, cam, lm, _region_colors(s))
     fig.update_xaxes(visible=False, row=1, col=1)
     fig.update_yaxes(visible=False, row=1, col=1)
-    angles = (
-        f"seed {seed}: α={azimuth:.0f}° β={elevation:.0f}° γ={roll:.0f}° Δt=({', '.join(f'{v:.2f}' for v in delta_t)})"
+    view = dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.4, y=0.7, z=1.4))
+    scene = dict(aspectmode="data", xaxis_title="x", yaxis_title="y (up)", zaxis_title="z (face)", camera=view)
+    return fig.update_layout(
+        height=480, showlegend=False, margin=dict(l=10, r=10, t=90, b=10), title=title, scene=scene
     )
-    fig.update_layout(
-        height=480,
-        showlegend=False,
-        margin=dict(l=10, r=10, t=90, b=10),
-        title=angles + note,
-        scene=dict(
-            aspectmode="data",
-            xaxis_title="x",
-            yaxis_title="y (up)",
-            zaxis_title="z (face)",
-            camera=dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.4, y=0.7, z=1.4)),
-        ),
-    )
-    return fig
 
 
 def camera_explorer(generator=None, space: CameraSpace | None = None, seed: int = 0) -> "ipywidgets.interactive":
@@ -210,86 +192,94 @@ def _trust_list(view_set, groups: set[str]) -> list[str]:
     return out + [g for g in liftable if g in left]
 
 
+def view_mask_preview(vs, view: str, generator, seed: int, space: CameraSpace, edited: bool = False) -> go.Figure:
+    """One view of view set `vs` previewed: the rendered head of `seed` with its voting landmarks (green) and masked
+    ones (grey; shown when `generator` has `truth`), beside the whole views x landmarks mask."""
+    s = get_scheme(vs.scheme)
+    i = [v.name for v in vs.views].index(view)
+    cam = vs.cameras(space)[i : i + 1]
+    votes = vs.mask()[i]
+    fig = make_subplots(
+        1,
+        2,
+        column_widths=[0.3, 0.7],
+        subplot_titles=(f"{view}: {int(votes.sum())} landmarks vote", "all views x landmarks (green: votes)"),
+    )
+    image = generator.render(torch.tensor([seed]), cam)[0]
+    fig.add_trace(go.Image(source=_png_source(image), hoverinfo="skip", name="render"), 1, 1)
+    if hasattr(generator, "truth"):
+        uv = cam.project(generator.truth(torch.tensor([seed])).landmarks3d[:1].cpu())[0].cpu()
+        for name, sel, color in (("votes", votes, "#2ca02c"), ("masked", ~votes, "#9a9a9a")):
+            hover = [s.names[j] for j in sel.nonzero()[:, 0].tolist()]
+            marker = dict(size=5, color=color)
+            fig.add_scatter(
+                x=uv[sel, 0].numpy(),
+                y=uv[sel, 1].numpy(),
+                mode="markers",
+                marker=marker,
+                name=name,
+                hovertext=hover,
+                hoverinfo="text",
+                row=1,
+                col=1,
+            )
+    fig.add_trace(view_mask_figure(vs).data[0], 1, 2)
+    fig.update_xaxes(visible=False, row=1, col=1)
+    fig.update_yaxes(visible=False, row=1, col=1)
+    fig.update_xaxes(showticklabels=False, row=1, col=2)
+    fig.update_yaxes(autorange="reversed", row=1, col=2)
+    title = f"View set '{vs.name}' ({'edited' if edited else 'as loaded'})"
+    return fig.update_layout(
+        height=max(420, 22 * len(vs) + 140), showlegend=False, margin=dict(l=10, r=10, t=50, b=10), title=title
+    )
+
+
+def _edited_view_set(view_set, groups: list[str], boxes: list[list]):
+    "`view_set` with each view's trust list read from its row of checkboxes (one per group of `groups`)."
+    from facelift.views import ViewSet
+
+    views = [
+        replace(v, trust=tuple(_trust_list(view_set, {g for g, b in zip(groups, row) if b.value})))
+        for v, row in zip(view_set.views, boxes)
+    ]
+    return ViewSet(view_set.name, view_set.scheme, views)
+
+
+def _checkbox_rows(view_set, groups: list[str], boxes: list[list]) -> list:
+    "The matrix as widget rows: a header of group names written vertically, then one row of checkboxes per view."
+    import ipywidgets as W
+
+    header = [W.Label("", layout=W.Layout(width="110px"))] + [
+        W.HTML(f"<div style='writing-mode:vertical-rl;font-size:10px'>{g}</div>", layout=W.Layout(width="28px"))
+        for g in groups
+    ]
+    return [W.HBox(header)] + [
+        W.HBox([W.Label(v.name, layout=W.Layout(width="110px"))] + row) for v, row in zip(view_set.views, boxes)
+    ]
+
+
 def view_mask_editor(
     view_set, path=None, generator=None, seed: int = 0, image_size: int = 160
 ) -> "ipywidgets.interactive":
-    """A views x landmark-groups matrix of checkboxes; the picked view is previewed (rendered head, voting landmarks green,
-    masked ones grey) beside the whole views x landmarks mask; 'Save' writes the view-set YAML to `path` (atomically).
+    """A views x landmark-groups matrix of checkboxes; the picked view is previewed (`view_mask_preview`) and follows
+    every click; 'Save' writes the view-set YAML to `path` (atomically).
     `.result`: the figure; `.edited()`: the view set as edited; `.checkboxes[view][group]`: the matrix."""
     import ipywidgets as W
 
     from facelift.heads import SyntheticHeads
-    from facelift.views import View, ViewSet
 
     s = get_scheme(view_set.scheme)
     groups = [g for g, idx in s.groups.items() if bool(s.liftable[idx].any())]
     space = CameraSpace(image_size=image_size)
     generator = generator or SyntheticHeads(scheme=s.name, image_size=image_size)
-    truth = generator.truth(torch.tensor([seed])).landmarks3d[0].cpu() if hasattr(generator, "truth") else None
-    boxes = [
-        [
-            W.Checkbox(value=g in _trust_groups(view_set, v.trust), indent=False, layout=W.Layout(width="28px"))
-            for g in groups
-        ]
-        for v in view_set.views
-    ]
-    fig = go.FigureWidget()
-    status = W.HTML()
-
-    def edited():
-        views = [
-            View(
-                v.name,
-                v.azimuth,
-                v.elevation,
-                v.roll,
-                v.delta_t,
-                tuple(_trust_list(view_set, {g for g, b in zip(groups, row) if b.value})),
-            )
-            for v, row in zip(view_set.views, boxes)
-        ]
-        return ViewSet(view_set.name, view_set.scheme, views)
+    checked = [[g in _trust_groups(view_set, v.trust) for g in groups] for v in view_set.views]
+    boxes = [[W.Checkbox(value=c, indent=False, layout=W.Layout(width="28px")) for c in row] for row in checked]
+    fig, status = go.FigureWidget(), W.HTML()
+    edited = partial(_edited_view_set, view_set, groups, boxes)
 
     def show(view):
         vs = edited()
-        i = [v.name for v in vs.views].index(view)
-        cam = vs.cameras(space)[i : i + 1]
-        image = generator.render(torch.tensor([seed]), cam)[0]
-        votes = vs.mask()[i]
-        preview = make_subplots(
-            1,
-            2,
-            column_widths=[0.3, 0.7],
-            subplot_titles=(f"{view}: {int(votes.sum())} landmarks vote", "all views x landmarks (green: votes)"),
-        )
-        preview.add_trace(go.Image(source=_png_source(image), hoverinfo="skip", name="render"), 1, 1)
-        if truth is not None:
-            uv = cam.project(truth[None])[0].cpu()
-            for name, sel, color in (("votes", votes, "#2ca02c"), ("masked", ~votes, "#9a9a9a")):
-                preview.add_scatter(
-                    x=uv[sel, 0].numpy(),
-                    y=uv[sel, 1].numpy(),
-                    mode="markers",
-                    marker=dict(size=5, color=color),
-                    name=name,
-                    hovertext=[s.names[j] for j in sel.nonzero()[:, 0].tolist()],
-                    hoverinfo="text",
-                    row=1,
-                    col=1,
-                )
-        matrix = view_mask_figure(vs).data[0]
-        preview.add_trace(matrix, 1, 2)
-        preview.update_xaxes(visible=False, row=1, col=1)
-        preview.update_yaxes(visible=False, row=1, col=1)
-        preview.update_xaxes(showticklabels=False, row=1, col=2)
-        preview.update_yaxes(autorange="reversed", row=1, col=2)
-        preview.update_layout(
-            height=max(420, 22 * len(vs) + 140),
-            showlegend=False,
-            margin=dict(l=10, r=10, t=50, b=10),
-            title=f"View set '{vs.name}' ({'edited' if vs.sha256 != view_set.sha256 else 'as loaded'})",
-        )
-        return _show_in(fig, preview)
+        return _show_in(fig, view_mask_preview(vs, view, generator, seed, space, vs.sha256 != view_set.sha256))
 
     def save(_=None):
         if path is None:
@@ -301,25 +291,13 @@ def view_mask_editor(
 
     button = W.Button(description="Save YAML", icon="save")
     button.on_click(save)
-    header = [W.Label("", layout=W.Layout(width="110px"))] + [
-        W.HTML(f"<div style='writing-mode:vertical-rl;font-size:10px'>{g}</div>", layout=W.Layout(width="28px"))
-        for g in groups
-    ]
-    rows = [W.HBox(header)] + [
-        W.HBox([W.Label(v.name, layout=W.Layout(width="110px"))] + row) for v, row in zip(view_set.views, boxes)
-    ]
-    w = _explorer(
-        show, fig, [button, status], view=W.Dropdown(options=[v.name for v in view_set.views], description="preview")
-    )
-    for row in boxes:
-        for b in row:
-            b.observe(lambda _: w.update(), "value")
-    w.children = (W.HBox([W.VBox(rows), W.VBox(list(w.children[0].children))]), fig)
-    w.checkboxes, w.edited, w.save = (
-        {v.name: dict(zip(groups, row)) for v, row in zip(view_set.views, boxes)},
-        edited,
-        save,
-    )
+    views = W.Dropdown(options=[v.name for v in view_set.views], description="preview")
+    w = _explorer(show, fig, [button, status], view=views)
+    for b in (b for row in boxes for b in row):
+        b.observe(lambda _: w.update(), "value")
+    w.children = (W.HBox([W.VBox(_checkbox_rows(view_set, groups, boxes)), W.VBox(list(w.children[0].children))]), fig)
+    w.checkboxes = {v.name: dict(zip(groups, row)) for v, row in zip(view_set.views, boxes)}
+    w.edited, w.save = edited, save
     return w
 
 # %% ../nbs/14_widgets.ipynb #add34b5a
