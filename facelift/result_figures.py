@@ -170,101 +170,60 @@ def residual_heatmap_figure(
 LOSS_TERMS = ("loss", "points3d", "delta_t", "rotation", "lll_mv", "lll_mf")
 
 
+_CURVES = (  # metric, legend name, panel (row, column, on the secondary y axis), line style; "val/" rows are validation
+    ("loss", "loss", (1, 1, False), {}),
+    ("lll_mv", "lll_mv", (1, 1, False), {}),
+    ("lll_mf", "lll_mf", (1, 1, False), {}),
+    ("points3d", "points3d", (1, 2, False), {}),
+    ("delta_t", "delta_t", (1, 2, False), {}),
+    ("rotation", "rotation", (1, 2, False), {}),
+    ("lr", "lr (decoder)", (2, 1, False), {}),
+    ("samples_per_s", "samples/s", (2, 1, True), dict(dash="dot")),
+    ("val/err3d", "err3d (% IOD)", (2, 2, False), dict(color="#636efa")),
+    ("val/err3d_template", "err3d_template (% IOD)", (2, 2, False), dict(color="#636efa", dash="dash")),
+    ("val/nmlc", "nmlc", (2, 2, True), dict(color="#ef553b")),
+    ("val/nmlc_template", "nmlc_template", (2, 2, True), dict(color="#ef553b", dash="dash")),
+    ("val/rot_deg", "rotation, median (°)", (3, 1, False), dict(color="#00cc96")),
+    ("val/rot_deg_mean", "rotation, mean (°)", (3, 1, False), dict(color="#00cc96", dash="dot")),
+    ("val/rot_deg_frontal", "frontal guess, median (°)", (3, 1, False), dict(color="#00cc96", dash="dash")),
+    ("val/trans_err", "translation, median (% IOD)", (3, 2, False), dict(color="#ab63fa")),
+)
+
+
 def training_curves_figure(metrics: list[dict], title: str = "Training") -> go.Figure:
-    """3x2 curves of a run: loss terms, 3D/pose terms (log), learning rate & throughput, validation vs template, pose
-    error vs a constant guess."""
+    """3x2 curves of a run (`metrics.jsonl` rows): loss terms, 3D/pose terms (log), learning rate & throughput,
+    validation vs template, pose error vs a constant guess, translation error. Skipped steps are red crosses."""
     rows = list(metrics)
-    fig = make_subplots(
-        3,
-        2,
-        subplot_titles=(
-            "likelihood terms and total",
-            "3D and pose terms (log)",
-            "learning rate",
-            "validation vs mean template at predicted pose",
-            "validation: rotation error vs a constant frontal guess",
-            "validation: translation error",
-        ),
-        specs=[[{}, {}], [{"secondary_y": True}, {"secondary_y": True}], [{}, {}]],
+    titles = (
+        "likelihood terms and total",
+        "3D and pose terms (log)",
+        "learning rate",
+        "validation vs mean template at predicted pose",
+        "validation: rotation error vs a constant frontal guess",
+        "validation: translation error",
     )
-    train_rows = [r for r in rows if "loss" in r]
-    series = lambda k, rs: ([r["step"] for r in rs if k in r], [r[k] for r in rs if k in r])
-    for k in ("loss", "lll_mv", "lll_mf"):
-        x, y = series(k, train_rows)
-        if x:
-            fig.add_scatter(x=x, y=y, name=k, mode="lines", row=1, col=1)
+    specs = [[{}, {}], [{"secondary_y": True}, {"secondary_y": True}], [{}, {}]]
+    fig = make_subplots(3, 2, subplot_titles=titles, specs=specs)
+    for key, name, (row, col, secondary), line in _CURVES:
+        val = key.startswith("val/")
+        points = [(r["step"], r[key]) for r in rows if key in r and (val or "loss" in r)]  # not the skipped steps' rows
+        if points:
+            x, y = zip(*points)
+            mode = "lines+markers" if val else "lines"
+            fig.add_scatter(x=x, y=y, name=name, mode=mode, line=line, row=row, col=col, secondary_y=secondary)
     skipped = [r["step"] for r in rows if "skipped" in r]
     if skipped:
+        marker = dict(symbol="x", color="red", size=9)
         fig.add_scatter(
-            x=skipped,
-            y=[0] * len(skipped),
-            mode="markers",
-            marker=dict(symbol="x", color="red", size=9),
-            name="skipped step",
-            row=1,
-            col=1,
+            x=skipped, y=[0] * len(skipped), mode="markers", marker=marker, name="skipped step", row=1, col=1
         )
-    for k in ("points3d", "delta_t", "rotation"):
-        x, y = series(k, train_rows)
-        if x:
-            fig.add_scatter(x=x, y=y, name=k, mode="lines", row=1, col=2)
     fig.update_yaxes(type="log", row=1, col=2)
-    x, y = series("lr", train_rows)
-    fig.add_scatter(x=x, y=y, name="lr (decoder)", mode="lines", row=2, col=1)
-    x, y = series("samples_per_s", train_rows)
-    fig.add_scatter(x=x, y=y, name="samples/s", mode="lines", line=dict(dash="dot"), row=2, col=1, secondary_y=True)
-    val = [r for r in rows if "val/err3d" in r]
-    for k, dash in (("val/err3d", None), ("val/err3d_template", "dash")):
-        x, y = series(k, val)
-        fig.add_scatter(
-            x=x,
-            y=y,
-            name=k.split("/")[1] + " (% IOD)",
-            mode="lines+markers",
-            line=dict(color="#636efa", dash=dash),
-            row=2,
-            col=2,
-        )
-    for k, dash in (("val/nmlc", None), ("val/nmlc_template", "dash")):
-        x, y = series(k, val)
-        fig.add_scatter(
-            x=x,
-            y=y,
-            name=k.split("/")[1],
-            mode="lines+markers",
-            line=dict(color="#ef553b", dash=dash),
-            row=2,
-            col=2,
-            secondary_y=True,
-        )
-    for k, dash in (("val/rot_deg", None), ("val/rot_deg_mean", "dot"), ("val/rot_deg_frontal", "dash")):
-        x, y = series(k, val)
-        if x:
-            fig.add_scatter(
-                x=x,
-                y=y,
-                name={
-                    "val/rot_deg": "rotation, median (°)",
-                    "val/rot_deg_mean": "rotation, mean (°)",
-                    "val/rot_deg_frontal": "frontal guess, median (°)",
-                }[k],
-                mode="lines+markers",
-                line=dict(color="#00cc96", dash=dash),
-                row=3,
-                col=1,
-            )
-    x, y = series("val/trans_err", val)
-    if x:
-        fig.add_scatter(
-            x=x, y=y, name="translation, median (% IOD)", mode="lines+markers", line=dict(color="#ab63fa"), row=3, col=2
-        )
     fig.update_xaxes(title="step", row=3)
     fig.update_yaxes(title="3D error (% IOD)", row=2, col=2)
     fig.update_yaxes(title="NMLC", row=2, col=2, secondary_y=True)
     fig.update_yaxes(title="degrees", row=3, col=1)
     fig.update_yaxes(title="% IOD", row=3, col=2)
-    fig.update_layout(title=title, height=950, legend=dict(orientation="h", y=-0.08))
-    return fig
+    return fig.update_layout(title=title, height=950, legend=dict(orientation="h", y=-0.08))
 
 # %% ../nbs/01c_result_figures.ipynb #19d20c79
 def landmark_error_figure(
