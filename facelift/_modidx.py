@@ -555,6 +555,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
             'facelift.stages': { 'facelift.stages.Stage': ('stages.html#stage', 'facelift/stages.py'),
                                  'facelift.stages.StageFailed': ('stages.html#stagefailed', 'facelift/stages.py'),
                                  'facelift.stages._real_assets': ('stages.html#_real_assets', 'facelift/stages.py'),
+                                 'facelift.stages._sizes': ('stages.html#_sizes', 'facelift/stages.py'),
                                  'facelift.stages.demo_stages': ('stages.html#demo_stages', 'facelift/stages.py'),
                                  'facelift.stages.export_html': ('stages.html#export_html', 'facelift/stages.py'),
                                  'facelift.stages.have_real_assets': ('stages.html#have_real_assets', 'facelift/stages.py'),

@@ -9,6 +9,7 @@ import platform
 import re
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -36,85 +37,56 @@ class StageFailed(RuntimeError):
     "A pipeline stage raised inside its notebook."
 
 
+def _sizes(quick: bool, **values: tuple) -> dict:
+    "A stage's parameters given as (full, quick) pairs, resolved for `quick`."
+    return {key: pair[1] if quick else pair[0] for key, pair in values.items()}
+
+
 def demo_stages(quick: bool = False) -> list[Stage]:
     """The demo's stages on the embedded default (`quick`: smaller sizes, for tests); the evaluation scores the shipped
-    model when there is one."""
+    model when there is one, which also adds the video stage and, with the fetched assets, the real faces."""
     shipped = "cpu" in shipped_models()
-    return (
-        [
-            Stage(
-                "camera",
-                "Camera space",
-                "camera_space.ipynb",
-                dict(n_samples=2000 if quick else 20000, n_frusta=40 if quick else 80),
-            ),
-            Stage(
-                "views",
-                "Synthetic heads and views",
-                "views.ipynb",
-                dict(n_identities=6 if quick else 12, image_size=96 if quick else 160, supersample=1 if quick else 2),
-            ),
-            Stage(
-                "frames",
-                "Multi-frame videos",
-                "frames.ipynb",
-                dict(n_clips=2 if quick else 6, frames=12 if quick else 48, clip_size=160 if quick else 256),
-            ),
-            Stage(
-                "pseudo",
-                "3D pseudo-labels: masked multi-view lifting",
-                "pseudo_labels.ipynb",
-                dict(n_seeds=32 if quick else 256, shard_size=16 if quick else 64),
-            ),
-            Stage(
-                "train",
-                "Training (the demo preset: a few minutes)",
-                "train.ipynb",
-                dict(
-                    preset="demo",
-                    use_run_stores=True,
-                    steps=16 if quick else None,
-                    val_samples=8 if quick else 64,
-                    log_every=4 if quick else 10,
-                ),
-            ),
-            Stage(
-                "evaluate",
-                "Evaluation of the shipped reference model" if shipped else "Evaluation",
-                "evaluate.ipynb",
-                dict(
-                    checkpoint="cpu" if shipped else None,
-                    also_run_model=shipped,
-                    n_test=48 if quick else 200,
-                    image_size=160 if quick else 224,
-                ),
-            ),
-        ]
-        + (
-            [
-                Stage(
-                    "video",
-                    "Video: tracking and temporal filtering (shipped model)",
-                    "video.ipynb",
-                    dict(clips_per_kind=1 if quick else 2, frames=24 if quick else 48, clip_size=128 if quick else 256),
-                )
-            ]
-            if shipped
-            else []
+    size = partial(_sizes, quick)
+    stages = [
+        Stage("camera", "Camera space", "camera_space.ipynb", size(n_samples=(20000, 2000), n_frusta=(80, 40))),
+        Stage(
+            "views",
+            "Synthetic heads and views",
+            "views.ipynb",
+            size(n_identities=(12, 6), image_size=(160, 96), supersample=(2, 1)),
+        ),
+        Stage(
+            "frames", "Multi-frame videos", "frames.ipynb", size(n_clips=(6, 2), frames=(48, 12), clip_size=(256, 160))
+        ),
+        Stage(
+            "pseudo",
+            "3D pseudo-labels: masked multi-view lifting",
+            "pseudo_labels.ipynb",
+            size(n_seeds=(256, 32), shard_size=(64, 16)),
+        ),
+        Stage(
+            "train",
+            "Training (the demo preset: a few minutes)",
+            "train.ipynb",
+            dict(preset="demo", use_run_stores=True) | size(steps=(None, 16), val_samples=(64, 8), log_every=(10, 4)),
+        ),
+        Stage(
+            "evaluate",
+            "Evaluation of the shipped reference model" if shipped else "Evaluation",
+            "evaluate.ipynb",
+            dict(checkpoint="cpu" if shipped else None, also_run_model=shipped)
+            | size(n_test=(200, 48), image_size=(224, 160)),
+        ),
+    ]
+    if shipped:
+        video = size(clips_per_kind=(2, 1), frames=(48, 24), clip_size=(256, 128))
+        stages.append(Stage("video", "Video: tracking and temporal filtering (shipped model)", "video.ipynb", video))
+    if shipped and have_real_assets():
+        real = size(lightings=(4, 2), n_renders=(48, 16)) | dict(assets=_real_assets())
+        stages.append(
+            Stage("real", "Real faces: a textured scan and labelled photos (fetched assets)", "real_faces.ipynb", real)
         )
-        + (
-            [
-                Stage(
-                    "real",
-                    "Real faces: a textured scan and labelled photos (fetched assets)",
-                    "real_faces.ipynb",
-                    dict(lightings=2 if quick else 4, n_renders=16 if quick else 48, assets=_real_assets()),
-                )
-            ]
-            if shipped and have_real_assets()
-            else []
-        )
-    )
+    return stages
 
 
 def _real_assets() -> str:
