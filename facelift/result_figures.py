@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 from .figures import _region_colors
 
 # %% auto #0
-__all__ = ['LOSS_TERMS', 'view_mask_figure', 'landmarks3d_figure', 'residual_heatmap_figure', 'training_curves_figure',
-           'landmark_error_figure']
+__all__ = ['LOSS_TERMS', 'view_mask_figure', 'points3d_trace', 'landmarks3d_figure', 'residual_heatmap_figure',
+           'training_curves_figure', 'landmark_error_figure']
 
 # %% ../nbs/01c_result_figures.ipynb #96ef5aa6
 def view_mask_figure(view_set) -> go.Figure:
@@ -55,6 +55,13 @@ def view_mask_figure(view_set) -> go.Figure:
     return fig
 
 # %% ../nbs/01c_result_figures.ipynb #7de5cd2c
+def points3d_trace(points, axes: tuple[int, int, int] = (0, 1, 2), **style) -> go.Scatter3d:
+    """A plotly 3D scatter of `points` [K, 3] (array or tensor) in `style`; `axes` picks the coordinates drawn as plotly's
+    x, y, z (plotly's z is up: `(0, 2, 1)` draws our y-up points upright)."""
+    p = np.asarray(points)
+    return go.Scatter3d(x=p[:, axes[0]], y=p[:, axes[1]], z=p[:, axes[2]], **style)
+
+
 def landmarks3d_figure(
     points3d: Tensor,  # [N,3] pseudo-labels of one identity (NaN: not valid)
     scheme: str | Scheme = "wflw98",
@@ -65,71 +72,28 @@ def landmarks3d_figure(
 ) -> go.Figure:
     "Interactive 3D view of landmarks coloured by region, with optional template, truth and normals (hover: index and name)."
     s = get_scheme(scheme)
-    P = points3d.detach().cpu().float()
-    hover = [f"{i}: {n}" for i, n in enumerate(s.names)]
-    fig = go.Figure(
-        go.Scatter3d(
-            x=P[:, 0],
-            y=P[:, 2],
-            z=P[:, 1],
-            mode="markers",
-            name="pseudo-labels",
-            hovertext=hover,
-            hoverinfo="text",
-            marker=dict(size=3.5, color=_region_colors(s)),
-        )
+    hover = dict(hovertext=[f"{i}: {n}" for i, n in enumerate(s.names)], hoverinfo="text")
+    upright = (0, 2, 1)
+    layers = (  # points, legend name, marker
+        (points3d, "pseudo-labels", dict(size=3.5, color=_region_colors(s))),
+        (template, "template", dict(size=2.5, color="#9a9a9a")),
+        (truth, "truth", dict(size=2.5, color="black", symbol="x")),
     )
-    if template is not None:
-        T = template.detach().cpu().float()
-        fig.add_scatter3d(
-            x=T[:, 0],
-            y=T[:, 2],
-            z=T[:, 1],
-            mode="markers",
-            name="template",
-            hovertext=hover,
-            hoverinfo="text",
-            marker=dict(size=2.5, color="#9a9a9a"),
-        )
-    if truth is not None:
-        G = truth.detach().cpu().float()
-        fig.add_scatter3d(
-            x=G[:, 0],
-            y=G[:, 2],
-            z=G[:, 1],
-            mode="markers",
-            name="truth",
-            hovertext=hover,
-            hoverinfo="text",
-            marker=dict(size=2.5, color="black", symbol="x"),
-        )
+    fig = go.Figure()
+    for points, name, marker in (layer for layer in layers if layer[0] is not None):
+        points = points.detach().cpu().float()
+        fig.add_trace(points3d_trace(points, upright, mode="markers", name=name, marker=marker, **hover))
     if normals is not None:
         base = (template if template is not None else points3d).detach().cpu().float()
         tip = base + 0.03 * normals.detach().cpu().float()
-        seg = torch.stack([base, tip, torch.full_like(base, float("nan"))], 1).reshape(-1, 3).numpy()
-        fig.add_scatter3d(
-            x=seg[:, 0],
-            y=seg[:, 2],
-            z=seg[:, 1],
-            mode="lines",
-            name="normals",
-            line=dict(color="#1f77b4", width=2),
-            hoverinfo="skip",
-        )
-    fig.update_layout(
-        title=title,
-        height=560,
-        margin=dict(l=0, r=0, t=40, b=0),
-        legend=dict(x=0, y=1),
-        scene=dict(
-            aspectmode="data",
-            xaxis_title="x",
-            yaxis_title="z (forwards)",
-            zaxis_title="y (up)",
-            camera=dict(eye=dict(x=0.2, y=2.0, z=0.3)),
-        ),
+        seg = torch.stack([base, tip, torch.full_like(base, float("nan"))], 1).reshape(-1, 3)
+        line = dict(color="#1f77b4", width=2)
+        fig.add_trace(points3d_trace(seg, upright, mode="lines", name="normals", line=line, hoverinfo="skip"))
+    view = dict(eye=dict(x=0.2, y=2.0, z=0.3))
+    scene = dict(aspectmode="data", xaxis_title="x", yaxis_title="z (forwards)", zaxis_title="y (up)", camera=view)
+    return fig.update_layout(
+        title=title, height=560, margin=dict(l=0, r=0, t=40, b=0), legend=dict(x=0, y=1), scene=scene
     )
-    return fig
 
 
 def residual_heatmap_figure(

@@ -12,7 +12,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
 from .figures import _region_colors, camera_frusta, sphere_trace
 from facelift.result_figures import (
     landmarks3d_figure,
+    points3d_trace,
     residual_heatmap_figure,
     training_curves_figure,
     view_mask_figure,
@@ -64,23 +64,17 @@ def _png_source(image: Tensor) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode()
 
 # %% ../nbs/14_widgets.ipynb #10538a1b
-def _points3d(points, **style) -> go.Scatter3d:
-    "A 3D scatter of `points` [K, 3] (array or tensor) in plotly `style`."
-    p = np.asarray(points)
-    return go.Scatter3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], **style)
-
-
 def _camera_panel(fig: go.Figure, space: CameraSpace, cam, landmarks: Tensor | None, colors: list) -> None:
     "Right panel: the camera sphere, the camera's frustum and image top, and the head's 3D `landmarks` [N, 3] if known."
     edges, tops = camera_frusta(cam, depth=0.6)
     traces = [
         sphere_trace(space, "sphere"),
-        _points3d(edges, mode="lines", line=dict(color="#1f77b4", width=3), name="frustum"),
-        _points3d(tops, mode="lines", line=dict(color="#d62728", width=6), name="image top"),
+        points3d_trace(edges, mode="lines", line=dict(color="#1f77b4", width=3), name="frustum"),
+        points3d_trace(tops, mode="lines", line=dict(color="#d62728", width=6), name="image top"),
     ]
     if landmarks is not None:
         style = dict(mode="markers", marker=dict(size=2, color=colors), hoverinfo="skip")
-        traces.append(_points3d(landmarks, name="landmarks 3D", **style))
+        traces.append(points3d_trace(landmarks, name="landmarks 3D", **style))
     for trace in traces:
         fig.add_trace(trace, row=1, col=2)
 
