@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     pass
 
 # %% auto #0
-__all__ = ['REGION_COLORS', 'scheme_figure', 'camera_frusta', 'sphere_trace', 'camera_sphere_figure', 'angle_histograms_figure',
-           'projected_views_figure', 'image_grid_figure']
+__all__ = ['REGION_COLORS', 'scheme_figure', 'camera_frusta', 'sphere_trace', 'points3d_trace', 'camera_sphere_figure',
+           'angle_histograms_figure', 'projected_views_figure', 'image_grid_figure']
 
 # %% ../nbs/01b_figures.ipynb #b403624e
 REGION_COLORS = dict(
@@ -104,6 +104,13 @@ def sphere_trace(space: CameraSpace, name: str = "camera sphere") -> go.Scatter3
     )
 
 
+def points3d_trace(points, axes: tuple[int, int, int] = (0, 1, 2), **style) -> go.Scatter3d:
+    """A plotly 3D scatter of `points` [K, 3] (array or tensor) in `style`; `axes` picks the coordinates drawn as plotly's
+    x, y, z (plotly's z is up: `(0, 2, 1)` draws our y-up points upright)."""
+    p = np.asarray(points)
+    return go.Scatter3d(x=p[:, axes[0]], y=p[:, axes[1]], z=p[:, axes[2]], **style)
+
+
 def camera_sphere_figure(
     cams: Camera,  # cameras to draw (B)
     landmarks3d: Tensor | None = None,  # [N,3] head landmarks in world coordinates
@@ -116,62 +123,27 @@ def camera_sphere_figure(
     if space is not None:
         fig.add_trace(sphere_trace(space))
     edges, tops = camera_frusta(cams)
-    fig.add_scatter3d(
-        x=edges[:, 0],
-        y=edges[:, 1],
-        z=edges[:, 2],
-        mode="lines",
-        line=dict(color="#1f77b4", width=2),
-        name="frusta",
-        hoverinfo="skip",
+    fig.add_trace(
+        points3d_trace(edges, mode="lines", line=dict(color="#1f77b4", width=2), name="frusta", hoverinfo="skip")
     )
-    fig.add_scatter3d(
-        x=tops[:, 0],
-        y=tops[:, 1],
-        z=tops[:, 2],
-        mode="lines",
-        line=dict(color="#d62728", width=5),
-        name="image top edge",
-        hoverinfo="skip",
-    )
-    c = cams.center.cpu().numpy()
+    top_line = dict(color="#d62728", width=5)
+    fig.add_trace(points3d_trace(tops, mode="lines", line=top_line, name="image top edge", hoverinfo="skip"))
     text = None if angles is None else [f"α={a:.0f}° β={b:.0f}° γ={g:.0f}°" for a, b, g in angles.tolist()]
-    fig.add_scatter3d(
-        x=c[:, 0],
-        y=c[:, 1],
-        z=c[:, 2],
-        mode="markers",
-        marker=dict(size=3, color="#1f77b4"),
-        name="camera centres",
-        hovertext=text,
-        hoverinfo="text" if text else "x+y+z",
-    )
+    hover = dict(hovertext=text, hoverinfo="text" if text else "x+y+z")
+    centres = points3d_trace(cams.center.cpu(), mode="markers", marker=dict(size=3, color="#1f77b4"), **hover)
+    fig.add_trace(centres.update(name="camera centres"))
     if landmarks3d is not None:
         s = get_scheme(scheme)
-        p = landmarks3d.detach().cpu().numpy()
-        colors = _region_colors(s) if len(p) == s.n else "#444"
-        fig.add_scatter3d(
-            x=p[:, 0],
-            y=p[:, 1],
-            z=p[:, 2],
-            mode="markers",
-            marker=dict(size=3, color=colors),
-            name="landmarks",
-            hovertext=s.names if len(p) == s.n else None,
+        p = landmarks3d.detach().cpu()
+        regions = len(p) == s.n  # colour and name by region when the points are the scheme's
+        marker = dict(size=3, color=_region_colors(s) if regions else "#444")
+        fig.add_trace(
+            points3d_trace(p, mode="markers", marker=marker, name="landmarks", hovertext=s.names if regions else None)
         )
-    fig.update_layout(
-        title=f"{len(cams)} cameras of the augmented camera space",
-        height=650,
-        scene=dict(
-            aspectmode="data",
-            xaxis_title="x",
-            yaxis_title="y (up)",
-            zaxis_title="z (face)",
-            camera=dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.6, y=0.8, z=1.6)),
-        ),
-        legend=dict(orientation="h"),
-    )
-    return fig
+    view = dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.6, y=0.8, z=1.6))
+    scene = dict(aspectmode="data", xaxis_title="x", yaxis_title="y (up)", zaxis_title="z (face)", camera=view)
+    title = f"{len(cams)} cameras of the augmented camera space"
+    return fig.update_layout(title=title, height=650, scene=scene, legend=dict(orientation="h"))
 
 # %% ../nbs/01b_figures.ipynb #a0e643b9
 def _truncated_gauss_pdf(x: np.ndarray, limit: float) -> np.ndarray:

@@ -17,11 +17,11 @@ from .landmarks import REGIONS, Scheme, get_scheme
 
 if TYPE_CHECKING:
     pass
-from .figures import _region_colors
+from .figures import _region_colors, points3d_trace
 
 # %% auto #0
-__all__ = ['LOSS_TERMS', 'view_mask_figure', 'points3d_trace', 'landmarks3d_figure', 'residual_heatmap_figure',
-           'training_curves_figure', 'landmark_error_figure']
+__all__ = ['LOSS_TERMS', 'view_mask_figure', 'landmarks3d_figure', 'residual_heatmap_figure', 'training_curves_figure',
+           'landmark_error_figure']
 
 # %% ../nbs/01c_result_figures.ipynb #96ef5aa6
 def view_mask_figure(view_set) -> go.Figure:
@@ -55,13 +55,6 @@ def view_mask_figure(view_set) -> go.Figure:
     return fig
 
 # %% ../nbs/01c_result_figures.ipynb #7de5cd2c
-def points3d_trace(points, axes: tuple[int, int, int] = (0, 1, 2), **style) -> go.Scatter3d:
-    """A plotly 3D scatter of `points` [K, 3] (array or tensor) in `style`; `axes` picks the coordinates drawn as plotly's
-    x, y, z (plotly's z is up: `(0, 2, 1)` draws our y-up points upright)."""
-    p = np.asarray(points)
-    return go.Scatter3d(x=p[:, axes[0]], y=p[:, axes[1]], z=p[:, axes[2]], **style)
-
-
 def landmarks3d_figure(
     points3d: Tensor,  # [N,3] pseudo-labels of one identity (NaN: not valid)
     scheme: str | Scheme = "wflw98",

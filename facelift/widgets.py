@@ -22,10 +22,9 @@ from .landmarks import Scheme, get_scheme
 
 if TYPE_CHECKING:
     import ipywidgets
-from .figures import _region_colors, camera_frusta, sphere_trace
+from .figures import _region_colors, camera_frusta, points3d_trace, sphere_trace
 from facelift.result_figures import (
     landmarks3d_figure,
-    points3d_trace,
     residual_heatmap_figure,
     training_curves_figure,
     view_mask_figure,
