@@ -143,13 +143,8 @@ def _hair_mask(p0: Tensor, d: Tensor, I: Identity) -> Tensor:
     return smoothstep(line - 0.012, line + 0.012, p0[..., 1]) * ear_gap
 
 # %% ../nbs/03a_face_surface.ipynb #6cbd5ef2
-def _face_features(
-    p0: Tensor, d: Tensor, I: Identity, X: dict, layout: FaceLayout, openings: bool
-) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
-    "Relief along the normal [B,n], material displacement [B,n,3] and colour masks of front points p0 [B,n,3]."
-    x, y = p0[..., 0], p0[..., 1]
-    front = smoothstep(0.0, 0.45, d[..., 2])
-    ex = lambda k: X[k][:, None]
+def _relief(x: Tensor, y: Tensor, I: Identity, X: dict, layout: FaceLayout) -> Tensor:
+    "The face's relief along the normal [B,n] at chart points `x`, `y` [B,n]: the bumps of `RELIEF`, then the nose."
     R = RELIEF
 
     def bump(name: str, scale=None, side: int | None = None, at=None) -> Tensor:
@@ -164,7 +159,7 @@ def _face_features(
         h = h + bump("brow_ridge", I.brow_ridge[:, None], side=s)
         h = h + bump("eye_socket", at=(s * layout.eye_x, layout.eye_y))
         h = h + bump("cheek", I.cheek[:, None], side=s)
-        h = h + bump("smile_cheek", ex("smile").clamp(min=0), side=s)
+        h = h + bump("smile_cheek", X["smile"][:, None].clamp(min=0), side=s)
         h = h + bump("ala", at=(s * R["ala"].x * I.nose_width[:, None], layout.tip_y + R["ala"].y))
     n = NOSE
     t = ((layout.nose_top - y) / (layout.nose_top - layout.tip_y)).clamp(0, 1)  # 0 at the root, 1 at the tip
@@ -173,9 +168,14 @@ def _face_features(
     prof = torch.where(y < layout.tip_y, prof * torch.exp(-(((y - layout.tip_y) / n.below_tip) ** 2)), prof) * (
         y < layout.nose_top + n.above_root
     )
-    h = h + prof * torch.exp(-0.5 * (x / (n.root_width + n.tip_width * t * I.nose_width[:, None])) ** 2)
-    # lips, mouth opening, eye openings
-    M = _mouth_lines(x, I, X, layout)
+    return h + prof * torch.exp(-0.5 * (x / (n.root_width + n.tip_width * t * I.nose_width[:, None])) ** 2)
+
+
+def _lips_and_openings(
+    h: Tensor, x: Tensor, y: Tensor, I: Identity, X: dict, layout: FaceLayout, M: MouthLines, openings: bool
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The relief `h` [B,n] with the lips added and, with `openings`, the open mouth and eyes recessed; and the colour
+    masks of the lips, the mouth cavity, the lashes and the teeth."""
     in_mouth = smoothstep(1.0, 0.9, M.u.abs())
     o, a, b = OPENINGS, OPENINGS.edge_in, OPENINGS.edge_out
     upper_lip = smoothstep(M.iu - a, M.iu + b, y) * smoothstep(M.vu + b, M.vu - a, y) * in_mouth
@@ -187,33 +187,9 @@ def _face_features(
     if openings:
         h = (
             h
-            - o.mouth_depth * cavity * smoothstep(*o.mouth_opens, ex("jaw_open"))
+            - o.mouth_depth * cavity * smoothstep(*o.mouth_opens, X["jaw_open"][:, None])
             - o.eye_depth * sum(smoothstep(0.0, o.eye_edge, e.m) for e in eyes)
         )
-    # identity warps (jaw width, lower-face mass) and expressions move material points
-    j = LOWER_FACE
-    dx = x * j.widening * (I.jaw[:, None] - 1) * smoothstep(*j.widening_from_to, y)
-    dz = j.mass * smoothstep(*j.mass_from_to, y) * torch.exp(-0.5 * (x / (j.mass_width * I.jaw[:, None])) ** 2)
-    sharp = smoothstep(M.iu, M.il, y)
-    wide = smoothstep(M.ym + 0.01, M.ym - 0.08, y)
-    jaw = (in_mouth * sharp + (1 - in_mouth) * wide) * smoothstep(0.22, 0.13, x.abs())
-    m = MOTION
-    dy = -m.jaw_drop * ex("jaw_open") * jaw
-    dz = dz - m.jaw_back * ex("jaw_open") * jaw
-    for s in (-1, 1):
-        g = gauss2d(x, y, s * layout.mouth_a, M.ym, *m.corner_spread)
-        dx = dx + s * m.smile_out * ex("smile") * g
-        dy = dy + m.smile_up * ex("smile") * g
-        gb = gauss2d(x, y, s * m.brow_x, layout.brow_y, *m.brow_spread) * smoothstep(
-            -0.02, 0.03, s * x
-        )  # one side only
-        dy = dy + m.brow_lift * ex("brow_raise_right" if s < 0 else "brow_raise_left") * gb
-        gf = gauss2d(x, y, s * m.furrow_x, layout.brow_y - m.furrow_below, *m.furrow_spread)
-        dy = dy - m.furrow_down * ex("furrow") * gf
-        dx = dx - s * m.furrow_in * ex("furrow") * gf
-    gm = gauss2d(x, y, 0, M.ym, *m.lips_spread)
-    dx = dx - m.pucker_narrow * ex("pucker") * x * gm
-    dz = dz + m.pucker_push * ex("pucker") * gm
     masks = dict(
         upper_lip=upper_lip,
         lower_lip=lower_lip,
@@ -221,8 +197,47 @@ def _face_features(
         lash=sum(smoothstep(o.lash_width, 0.0, e.m.abs()) * (e.env > o.lash_from) for e in eyes),
         teeth=cavity * smoothstep(M.iu - o.teeth[0] * (M.iu - M.il), M.iu - o.teeth[1] * (M.iu - M.il), y),
     )
+    return h, masks
+
+
+def _material_motion(x: Tensor, y: Tensor, I: Identity, X: dict, layout: FaceLayout, M: MouthLines) -> Tensor:
+    "How far material points move [B,n,3]: the identity's warps (jaw width, lower-face mass), then the expressions."
+    ex = lambda k: X[k][:, None]
+    j, m = LOWER_FACE, MOTION
+    dx = x * j.widening * (I.jaw[:, None] - 1) * smoothstep(*j.widening_from_to, y)
+    dz = j.mass * smoothstep(*j.mass_from_to, y) * torch.exp(-0.5 * (x / (j.mass_width * I.jaw[:, None])) ** 2)
+    in_mouth = smoothstep(1.0, 0.9, M.u.abs())
+    sharp = smoothstep(M.iu, M.il, y)
+    wide = smoothstep(M.ym + 0.01, M.ym - 0.08, y)
+    jaw = (in_mouth * sharp + (1 - in_mouth) * wide) * smoothstep(0.22, 0.13, x.abs())
+    dy = -m.jaw_drop * ex("jaw_open") * jaw
+    dz = dz - m.jaw_back * ex("jaw_open") * jaw
+    for s in (-1, 1):
+        g = gauss2d(x, y, s * layout.mouth_a, M.ym, *m.corner_spread)
+        dx = dx + s * m.smile_out * ex("smile") * g
+        dy = dy + m.smile_up * ex("smile") * g
+        one_side = smoothstep(-0.02, 0.03, s * x)
+        gb = gauss2d(x, y, s * m.brow_x, layout.brow_y, *m.brow_spread) * one_side
+        dy = dy + m.brow_lift * ex("brow_raise_right" if s < 0 else "brow_raise_left") * gb
+        gf = gauss2d(x, y, s * m.furrow_x, layout.brow_y - m.furrow_below, *m.furrow_spread)
+        dy = dy - m.furrow_down * ex("furrow") * gf
+        dx = dx - s * m.furrow_in * ex("furrow") * gf
+    gm = gauss2d(x, y, 0, M.ym, *m.lips_spread)
+    dx = dx - m.pucker_narrow * ex("pucker") * x * gm
+    dz = dz + m.pucker_push * ex("pucker") * gm
+    return torch.stack([dx, dy, dz], -1)
+
+
+def _face_features(
+    p0: Tensor, d: Tensor, I: Identity, X: dict, layout: FaceLayout, openings: bool
+) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+    "Relief along the normal [B,n], material displacement [B,n,3] and colour masks of front points p0 [B,n,3]."
+    x, y = p0[..., 0], p0[..., 1]
+    front = smoothstep(0.0, 0.45, d[..., 2])
+    M = _mouth_lines(x, I, X, layout)
+    h, masks = _lips_and_openings(_relief(x, y, I, X, layout), x, y, I, X, layout, M, openings)
     masks = {k: v * front for k, v in masks.items()}
-    return h * front, torch.stack([dx, dy, dz], -1) * front[..., None], masks
+    return h * front, _material_motion(x, y, I, X, layout, M) * front[..., None], masks
 
 
 def head_surface(
