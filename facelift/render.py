@@ -130,6 +130,22 @@ def create_gl_context():
         ) from e
 
 
+def _check_mesh(vertices: Tensor, faces: Tensor, colors, texture, uv, B: int) -> tuple:
+    "`render`'s mesh arguments checked (clear errors naming the argument); colours default to white. Returns them."
+    vertices = check_tensor(vertices, "vertices", (B, None, 3))
+    if (texture is None) != (uv is None):
+        raise ValueError("texture and uv go together: pass both or neither")
+    colors = check_tensor(torch.ones_like(vertices) if colors is None else colors, "colors", (B, vertices.shape[1], 3))
+    if texture is not None:
+        uv = check_tensor(uv, "uv", (vertices.shape[1], 2))
+        texture = check_tensor(texture, "texture", (None, None, 3))
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise ValueError(f"faces must have shape [F, 3], got {list(faces.shape)}")
+    if faces.numel() and (faces.min() < 0 or faces.max() >= vertices.shape[1]):
+        raise ValueError(f"faces index vertices outside [0, {vertices.shape[1]})")
+    return vertices, colors, texture, uv
+
+
 @dataclass
 class RenderResult:
     "Rendered views: images uint8 [B,H,W,3], camera depth [B,H,W] (inf on background), coverage [B,H,W] in [0,1], visible [B,V]."
@@ -207,19 +223,7 @@ class MeshRenderer:
     ) -> RenderResult:
         "Render B meshes (one per camera)."
         B = len(cameras)
-        vertices = check_tensor(vertices, "vertices", (B, None, 3))
-        if (texture is None) != (uv is None):
-            raise ValueError("texture and uv go together: pass both or neither")
-        if colors is None:
-            colors = torch.ones_like(vertices)
-        colors = check_tensor(colors, "colors", (B, vertices.shape[1], 3))
-        if texture is not None:
-            uv = check_tensor(uv, "uv", (vertices.shape[1], 2))
-            texture = check_tensor(texture, "texture", (None, None, 3))
-        if faces.ndim != 2 or faces.shape[1] != 3:
-            raise ValueError(f"faces must have shape [F, 3], got {list(faces.shape)}")
-        if faces.numel() and (faces.min() < 0 or faces.max() >= vertices.shape[1]):
-            raise ValueError(f"faces index vertices outside [0, {vertices.shape[1]})")
+        vertices, colors, texture, uv = _check_mesh(vertices, faces, colors, texture, uv, B)
         out_device = self.device or cameras.device
         cams = (
             cameras.resized(self.image_size)
@@ -239,20 +243,23 @@ class MeshRenderer:
         ]
         rgba = torch.cat([p[0] for p in parts]).to(out_device)
         depth = torch.cat([p[1] for p in parts]).to(out_device) if with_depth else None
-        if self.supersample == 1:  # coverage is 0 or 1: composite in uint8
-            coverage = rgba[..., 3].float() / 255
-            bg = self._background(background, B, out_device, torch.uint8)
-            images = torch.where(rgba[..., 3:] > 0, rgba[..., :3], bg)
-        else:  # anti-aliased edges: blend the premultiplied colour over the background
-            coverage = rgba[..., 3]
-            bg = self._background(background, B, out_device, torch.float32)
-            images = (rgba[..., :3] + (1 - coverage[..., None]) * bg).clamp(0, 255).round().to(torch.uint8)
+        images, coverage = self._composite(rgba, background)
         if not with_depth:
             return RenderResult(images, None, coverage, None)
         S = self.image_size
         uv = (clip[..., :2] / clip[..., 3:] + 1) * (S / 2)
         visible = _depth_test(uv.to(out_device), clip[..., 3].to(out_device), depth, S, self.depth_tolerance)
         return RenderResult(images, depth, coverage, visible)
+
+    def _composite(self, rgba: Tensor, background) -> tuple[Tensor, Tensor]:
+        "The drawn pixels `rgba` [B,S,S,4] over the `background`: images [B,S,S,3] uint8 and coverage [B,S,S] in [0, 1]."
+        B, device = len(rgba), rgba.device
+        if self.supersample == 1:  # coverage is 0 or 1: composite in uint8
+            bg = self._background(background, B, device, torch.uint8)
+            return torch.where(rgba[..., 3:] > 0, rgba[..., :3], bg), rgba[..., 3].float() / 255
+        coverage = rgba[..., 3]  # anti-aliased edges: blend the premultiplied colour over the background
+        bg = self._background(background, B, device, torch.float32)
+        return (rgba[..., :3] + (1 - coverage[..., None]) * bg).clamp(0, 255).round().to(torch.uint8), coverage
 
     def _background(self, background, B: int, device, dtype) -> Tensor:
         "Background pixels in 0..255, broadcastable to [B,H,W,3]."
@@ -311,24 +318,29 @@ class MeshRenderer:
         texture: Tensor | None = None,
         uv: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        ctx = self._gl()
+        "Draw B meshes in one pass, tiled on one framebuffer; their images [B,S,S,4] and depths [B,S,S] (or None)."
         B, V = clip.shape[:2]
-        s, S = self.supersample, self.image_size * self.supersample
         cols = math.ceil(math.sqrt(B))
         rows = math.ceil(B / cols)
-        prog = self._prog if texture is None else self._textured_prog
         columns = [clip, colors.to(clip)] + ([] if texture is None else [uv.to(clip)[None].expand(B, V, 2)])
         data = torch.cat(columns, -1).float().cpu().numpy()
+        rgba, zbuf = self._draw(data, faces, B, V, (cols, rows), with_depth, texture)
+        return self._untile(rgba, zbuf, B)
+
+    def _draw(self, data: np.ndarray, faces: Tensor, B: int, V: int, grid: tuple[int, int], with_depth: bool, texture):
+        """Rasterise the vertex `data` [B,V,7 or 9] (clip position, colour, uv) with `faces` into a `grid` of tiles:
+        RGBA [rows,S,cols,S,4] uint8 and the depth buffer [rows,S,cols,S] (or None), read back from the framebuffer."""
+        ctx = self._gl()
+        (cols, rows), S = grid, self.image_size * self.supersample
+        prog = self._prog if texture is None else self._textured_prog
         vbo, ibo = self._buffers(data, faces, B, V)
-        layout = (
-            (vbo, "4f 3f", "in_clip", "in_color")
-            if texture is None
-            else (vbo, "4f 3f 2f", "in_clip", "in_color", "in_uv")
+        attributes = (
+            ("4f 3f", "in_clip", "in_color") if texture is None else ("4f 3f 2f", "in_clip", "in_color", "in_uv")
         )
-        vao = ctx.vertex_array(prog, [layout], index_buffer=ibo, index_element_size=4)
+        vao = ctx.vertex_array(prog, [(vbo, *attributes)], index_buffer=ibo, index_element_size=4)
         try:
             prog["n_vertices"].value = V
-            prog["grid"].value = (cols, rows)
+            prog["grid"].value = grid
             if texture is not None:
                 self._bind_texture(texture)
                 prog["albedo"].value = 0
@@ -344,27 +356,29 @@ class MeshRenderer:
                 ctx.disable(ctx.CULL_FACE)
             vao.render()
             rgba = np.frombuffer(fbo.read(components=4), dtype=np.uint8).reshape(rows, S, cols, S, 4)
-            zbuf = (
-                np.frombuffer(fbo.read(components=1, attachment=-1, dtype="f4"), dtype=np.float32).reshape(
-                    rows, S, cols, S
-                )
-                if with_depth
-                else None
-            )
+            if not with_depth:
+                return rgba, None
+            zbuf = np.frombuffer(fbo.read(components=1, attachment=-1, dtype="f4"), dtype=np.float32)
+            return rgba, zbuf.reshape(rows, S, cols, S)
         finally:
             vao.release()
+
+    def _untile(self, rgba: np.ndarray, zbuf: np.ndarray | None, B: int) -> tuple[Tensor, Tensor | None]:
+        """The first B tiles as images [B,S,S,4] and metric depths [B,S,S] (inf where nothing was drawn), each
+        supersampled block averaged down to one pixel (premultiplied colour and coverage; the nearest surface's depth)."""
+        s, S = self.supersample, self.image_size * self.supersample
         rgba = torch.from_numpy(rgba.copy()).permute(0, 2, 1, 3, 4).reshape(-1, S, S, 4)[:B]
         depth = None
-        if with_depth:
+        if zbuf is not None:
             zbuf = torch.from_numpy(zbuf.copy()).permute(0, 2, 1, 3).reshape(-1, S, S)[:B]
             n, f = self.near, self.far
             depth = (2 * f * n / ((f + n) - (2 * zbuf - 1) * (f - n))).masked_fill_(zbuf >= 1, math.inf)
-        if s > 1:  # premultiplied colour and coverage, averaged over each s × s block; nearest surface's depth
+        if s > 1:
             rgba = rgba.float()
             rgba[..., :3] *= rgba[..., 3:] / 255
             rgba[..., 3] /= 255
             rgba = F.avg_pool2d(rgba.permute(0, 3, 1, 2), s).permute(0, 2, 3, 1)
-            if with_depth:
+            if depth is not None:
                 depth = -F.max_pool2d(-depth[:, None], s)[:, 0]
         return rgba, depth
 
