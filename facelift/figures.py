@@ -130,8 +130,8 @@ def camera_sphere_figure(
     fig.add_trace(points3d_trace(tops, mode="lines", line=top_line, name="image top edge", hoverinfo="skip"))
     text = None if angles is None else [f"α={a:.0f}° β={b:.0f}° γ={g:.0f}°" for a, b, g in angles.tolist()]
     hover = dict(hovertext=text, hoverinfo="text" if text else "x+y+z")
-    centres = points3d_trace(cams.center.cpu(), mode="markers", marker=dict(size=3, color="#1f77b4"), **hover)
-    fig.add_trace(centres.update(name="camera centres"))
+    marker = dict(size=3, color="#1f77b4")
+    fig.add_trace(points3d_trace(cams.center.cpu(), mode="markers", marker=marker, name="camera centres", **hover))
     if landmarks3d is not None:
         s = get_scheme(scheme)
         p = landmarks3d.detach().cpu()

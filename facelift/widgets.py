@@ -185,9 +185,12 @@ def _trust_list(view_set, groups: set[str]) -> list[str]:
     return out + [g for g in liftable if g in left]
 
 
-def view_mask_preview(vs, view: str, generator, seed: int, space: CameraSpace, edited: bool = False) -> go.Figure:
+def view_mask_preview(
+    vs, view: str, generator, seed: int, space: CameraSpace, landmarks3d: Tensor | None = None, edited: bool = False
+) -> go.Figure:
     """One view of view set `vs` previewed: the rendered head of `seed` with its voting landmarks (green) and masked
-    ones (grey; shown when `generator` has `truth`), beside the whole views x landmarks mask."""
+    ones (grey), beside the whole views x landmarks mask. `landmarks3d` [N,3]: the head's true landmarks (default: the
+    generator's `truth`, when it has one; else no landmarks are drawn)."""
     s = get_scheme(vs.scheme)
     i = [v.name for v in vs.views].index(view)
     cam = vs.cameras(space)[i : i + 1]
@@ -200,8 +203,10 @@ def view_mask_preview(vs, view: str, generator, seed: int, space: CameraSpace, e
     )
     image = generator.render(torch.tensor([seed]), cam)[0]
     fig.add_trace(go.Image(source=_png_source(image), hoverinfo="skip", name="render"), 1, 1)
-    if hasattr(generator, "truth"):
-        uv = cam.project(generator.truth(torch.tensor([seed])).landmarks3d[:1].cpu())[0].cpu()
+    if landmarks3d is None and hasattr(generator, "truth"):
+        landmarks3d = generator.truth(torch.tensor([seed])).landmarks3d[0]
+    if landmarks3d is not None:
+        uv = cam.project(landmarks3d.cpu()[None])[0].cpu()
         for name, sel, color in (("votes", votes, "#2ca02c"), ("masked", ~votes, "#9a9a9a")):
             hover = [s.names[j] for j in sel.nonzero()[:, 0].tolist()]
             marker = dict(size=5, color=color)
@@ -265,6 +270,7 @@ def view_mask_editor(
     groups = [g for g, idx in s.groups.items() if bool(s.liftable[idx].any())]
     space = CameraSpace(image_size=image_size)
     generator = generator or SyntheticHeads(scheme=s.name, image_size=image_size)
+    truth = generator.truth(torch.tensor([seed])).landmarks3d[0] if hasattr(generator, "truth") else None  # once
     checked = [[g in _trust_groups(view_set, v.trust) for g in groups] for v in view_set.views]
     boxes = [[W.Checkbox(value=c, indent=False, layout=W.Layout(width="28px")) for c in row] for row in checked]
     fig, status = go.FigureWidget(), W.HTML()
@@ -272,7 +278,7 @@ def view_mask_editor(
 
     def show(view):
         vs = edited()
-        return _show_in(fig, view_mask_preview(vs, view, generator, seed, space, vs.sha256 != view_set.sha256))
+        return _show_in(fig, view_mask_preview(vs, view, generator, seed, space, truth, vs.sha256 != view_set.sha256))
 
     def save(_=None):
         if path is None:
