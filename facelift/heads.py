@@ -5,18 +5,14 @@
 # %% ../nbs/03b_heads.ipynb #acae54e37e7d407bbb7b55eff062a284
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .camera import Camera
 from facelift.face_surface import (
-    brow_curve,
-    chart_to_direction,
     face_layout,
     head_surface,
     jaw_contour_chart,
@@ -24,65 +20,23 @@ from facelift.face_surface import (
 )
 from facelift.head_params import (
     EXPRESSIONS,
-    HAIR_PALETTE,
-    IRIS_PALETTE,
-    SKIN_PALETTE,
-    SKULL_RADII,
     Appearance,
     HeadDistribution,
     Identity,
-    gauss2d,
     get_distribution,
-    palette_colour,
     sample_appearance,
     sample_expression,
     sample_identity,
-    seeded_uniform,
-    smoothstep,
 )
+from .head_parts import albedo, ears, eyeballs, neck, surface_points, vertex_normals
 from .head_topology import HeadTopology
 from .landmarks import Scheme, get_scheme
 from .render import MeshRenderer, RenderResult, shade
 
 # %% auto #0
-__all__ = ['EYES', 'COLOURS', 'Eyes', 'Colours', 'HeadTruth', 'SyntheticHeads']
+__all__ = ['HeadTruth', 'SyntheticHeads']
 
 # %% ../nbs/03b_heads.ipynb #d4f88c32
-@dataclass(frozen=True)
-class Eyes:
-    "The eyeballs (canonical units) and their colours (RGB albedo)."
-
-    radius: float = 0.036  # × eye_size
-    behind_skin: float = 0.004  # the eyeball's front sits this far behind the skin of the eye's centre
-    gaze_gain: tuple = (0.35, 0.3)  # gaze_x, gaze_y at 1 turn the eye this far (tangent of the angle)
-    pupil_angle: float = 0.2  # angular radius of the pupil (radians) ...
-    iris_angle: float = 0.5  # ... and of the iris
-    pupil: float = 0.03  # the pupil's grey level
-    sclera: tuple = (0.93, 0.91, 0.88)
-
-
-@dataclass(frozen=True)
-class Colours:
-    "How the albedo is painted over the skin colour (RGB factors and shading amounts)."
-
-    lip_tint: tuple = (0.86, 0.55, 0.56)  # lips: skin × tint × (lip_base + lip_range × lip_color)
-    lip_base: float = 0.85
-    lip_range: float = 0.25
-    cheek_flush: float = 0.07  # green and blue taken out of the cheeks
-    socket_shade: float = 0.08  # darker eye sockets
-    brow_cover: float = 0.85  # how much of the skin the brows cover ...
-    brow_shade: float = 0.8  # ... with the hair colour times this
-    lash_shade: float = 0.6
-    mouth_cavity: tuple = (0.25, 0.06, 0.07)
-    teeth: tuple = (0.88, 0.86, 0.8)
-    nostril_shade: float = 0.6
-    ear_tint: tuple = (1.0, 0.93, 0.92)
-    neck_shade: float = 0.92
-
-
-EYES, COLOURS = Eyes(), Colours()
-
-
 def _take(value, index):
     "Rows `index` of one field of built heads: a tensor, an `Identity` or a dict of tensors (the expression)."
     return {k: v[index] for k, v in value.items()} if isinstance(value, dict) else value[index]
@@ -167,161 +121,22 @@ class SyntheticHeads:
         topo = self.topology
         head, masks = head_surface(topo.directions.to(self.device), I, X, layout)
         chart = wflw98_chart(I, X, layout)
-        lm96, normals96 = self._surface_points(chart, I, X, layout)
-        eyes, eye_colors, pupils, gaze = self._eyes(I, X, layout)
-        ears = self._ears(I)
-        neck = self._neck(I)
-        vertices = torch.cat([head, eyes, ears, neck], 1)
-        colors = self._colors(s, I, X, masks, eye_colors, ears, neck)
+        lm96, normals96 = surface_points(chart, I, X, layout)
+        eyes, eye_colors, pupils, gaze = eyeballs(topo, I, X, layout)
+        ear_v, neck_v = ears(topo, I), neck(topo, I)
+        vertices = torch.cat([head, eyes, ear_v, neck_v], 1)
+        colors = albedo(topo, s, I, X, masks, eye_colors, ear_v, neck_v)
         landmarks = torch.cat([lm96, pupils], 1)
         normals = torch.cat([normals96, gaze], 1)
         return dict(
             vertices=vertices,
             colors=colors,
-            vertex_normals=self._vertex_normals(head, I),
+            vertex_normals=vertex_normals(topo, head, I),
             landmarks=landmarks,
             normals=normals,
             identity=I,
             expression=X,
         )
-
-    def _vertex_normals(self, head: Tensor, I: Identity) -> Tensor:
-        "Unit normals of all mesh vertices [B,V,3]: central differences on the head's grid, analytic for the other parts."
-        B, (rows, cols) = len(head), self.topology.grid
-        g = head[:, : rows * cols].reshape(B, rows, cols, 3)
-        along = g.roll(-1, 2) - g.roll(1, 2)
-        up = torch.cat([g[:, 1:2] - g[:, :1], g[:, 2:] - g[:, :-2], g[:, -1:] - g[:, -2:-1]], 1)
-        n = F.normalize(torch.cross(along, up, dim=-1), dim=-1).reshape(B, -1, 3)
-        dev = head.device
-        poles = torch.tensor([[0.0, -1, 0], [0, 1, 0]], device=dev).expand(B, 2, 3)
-        eyes = self.topology.eye.to(dev).repeat(2, 1)[None].expand(B, -1, 3)
-        sphere = self.topology.ear.to(dev)
-        size = I.ear_size[:, None, None]
-        ear_r = torch.cat([torch.full_like(size, 0.014), 0.056 * size, 0.033 * size], -1)
-        ears = F.normalize(sphere[None] / ear_r, dim=-1).repeat(1, 2, 1)
-        th = self.topology.tube[:, 0].to(dev)[None]
-        neck = F.normalize(
-            torch.stack(
-                [th.sin() / (0.118 * I.width[:, None]), 0 * th.expand(B, -1), th.cos().expand(B, -1) / 0.12], -1
-            ),
-            dim=-1,
-        )
-        return torch.cat([n, poles, eyes, ears, neck], 1)
-
-    def _surface_points(self, chart: Tensor, I, X, layout, eps: float = 0.006) -> tuple[Tensor, Tensor]:
-        """Surface points [B,N,3] of chart points [B,N,2] and the direction each landmark faces [B,N,3]: the normal
-        of the skin with the eye and mouth openings closed, by central differences over ±6 mm (the scale of the
-        features), so that lid-margin and lip-border landmarks face where the eye and the lips face."""
-        p, _ = head_surface(chart_to_direction(chart, I), I, X, layout)
-        offs = torch.tensor([[eps, 0], [-eps, 0], [0, eps], [0, -eps]], device=chart.device)
-        pts = chart[:, None] + offs[None, :, None]  # [B,4,N,2]
-        B, _, N, _ = pts.shape
-        q, _ = head_surface(chart_to_direction(pts.reshape(B, -1, 2), I), I, X, layout, openings=False)
-        q = q.reshape(B, 4, N, 3)
-        return p, F.normalize(torch.cross(q[:, 0] - q[:, 1], q[:, 2] - q[:, 3], dim=-1), dim=-1)
-
-    def _eyes(self, I, X, layout):
-        "Eyeball vertices [B,2Ve,3] and colours, pupil landmarks [B,2,3] and gaze directions [B,2,3]."
-        B = len(I.width)
-        e = EYES
-        r = e.radius * I.eye_size[:, None, None]
-        centers = torch.stack([torch.cat([s * layout.eye_x, layout.eye_y], -1) for s in (-1, 1)], 1)  # [B,2,2]
-        skin, _ = head_surface(chart_to_direction(centers, I), I, X, layout, openings=False)
-        forward = F.normalize(torch.tensor([0.0, 0.0, 1.0], device=skin.device) + 0 * skin, dim=-1)
-        center = skin - forward * (r + e.behind_skin)
-        gaze = F.normalize(
-            torch.stack([e.gaze_gain[0] * X["gaze_x"], e.gaze_gain[1] * X["gaze_y"], torch.ones_like(X["gaze_x"])], -1),
-            dim=-1,
-        )
-        gaze = gaze[:, None].expand(B, 2, 3)
-        sphere = self.topology.eye.to(skin.device)
-        verts = center[:, :, None] + r[:, :, None] * sphere[None, None]  # [B,2,Ve,3]
-        cosang = (sphere[None, None] * gaze[:, :, None]).sum(-1)
-        iris = palette_colour(IRIS_PALETTE, I.iris_color)[:, None, None]
-        white = torch.tensor(e.sclera, device=skin.device)
-        col = torch.where(
-            (cosang > math.cos(e.pupil_angle))[..., None],
-            torch.full_like(iris, e.pupil).expand(-1, 2, sphere.shape[0], 3),
-            torch.where(
-                (cosang > math.cos(e.iris_angle))[..., None],
-                iris.expand(-1, 2, sphere.shape[0], 3),
-                white.expand(B, 2, sphere.shape[0], 3),
-            ),
-        )
-        return verts.reshape(B, -1, 3), col.reshape(B, -1, 3), center + r * gaze, gaze
-
-    def _ears(self, I) -> Tensor:
-        "Ear vertices [B,2Ve,3]: flattened ellipsoids against the sides of the head."
-        sphere = self.topology.ear.to(I.width.device)
-        size = I.ear_size[:, None, None]
-        radii = torch.cat([torch.full_like(size, 0.014), 0.056 * size, 0.033 * size], -1)
-        out = []
-        for s in (-1, 1):
-            c = torch.stack(
-                [
-                    s * (SKULL_RADII[0] * I.width + 0.004),
-                    torch.full_like(size[:, 0, 0], 0.0),
-                    torch.full_like(size[:, 0, 0], -0.035),
-                ],
-                -1,
-            )
-            out.append(c[:, None] + sphere[None] * radii)
-        return torch.cat(out, 1)
-
-    def _neck(self, I) -> Tensor:
-        "Neck vertices [B,Vn,3]: an elliptic tube from inside the head down to the shoulders."
-        tube = self.topology.tube.to(I.width.device)
-        th, hgt = tube[:, 0][None], tube[:, 1][None]
-        w = I.width[:, None]
-        return torch.stack([0.118 * w * th.sin(), -0.04 - 0.66 * hgt + 0 * w, -0.05 + 0.12 * th.cos() + 0 * w], -1)
-
-    def _colors(self, s, I, X, masks, eye_colors, ears, neck) -> Tensor:
-        "Albedo [B,V,3]: skin with texture noise, cheeks, lips, brows, hair, lash line, mouth cavity and teeth."
-        dev = s.device
-        skin = palette_colour(SKIN_PALETTE, I.skin_tone) * (
-            1 + 0.05 * (I.skin_warmth[:, None] - 0.5) * torch.tensor([1.0, 0.0, -1.0], device=dev)
-        )
-        hair = palette_colour(HAIR_PALETTE, I.hair_color**1.6)
-        k = COLOURS
-        lips = skin * torch.tensor(k.lip_tint, device=dev) * (k.lip_base + k.lip_range * I.lip_color[:, None])
-        nh = self.topology.parts["head"][1]
-        noise = seeded_uniform(s, 4, nh)[..., None] - 0.5
-        x, y = masks["x"], masks["y"]
-        c = skin[:, None] * (1 + 0.05 * noise * (0.5 + I.texture[:, None, None]))
-        cheek = sum(gauss2d(x, y, si * 0.1, -0.05, 0.04, 0.035) for si in (-1, 1))[..., None]
-        c = c * (1 - k.cheek_flush * cheek * torch.tensor([0.0, 1.0, 1.0], device=dev))
-        sockets = sum(gauss2d(x, y, si * 0.105, 0.05, 0.05, 0.03) for si in (-1, 1))[..., None]
-        c = c * (1 - k.socket_shade * sockets)
-        lip = (masks["upper_lip"] + masks["lower_lip"]).clamp(max=1)[..., None] * masks["front"][..., None]
-        c = c * (1 - lip) + lips[:, None] * lip
-        L0 = face_layout(I, X)
-        brow = torch.zeros_like(x)
-        for si in (-1, 1):
-            yb, half = brow_curve(x, si, I, L0)
-            brow = brow + smoothstep(half + 0.002, half - 0.001, (y - yb).abs()) * smoothstep(
-                0.2, 0.18, x * si
-            ) * smoothstep(0.025, 0.04, x * si)
-        brow = (brow.clamp(max=1) * masks["front"] * k.brow_cover)[..., None]
-        c = c * (1 - brow) + hair[:, None] * k.brow_shade * brow
-        lash = (masks["lash"].clamp(max=1) * masks["front"])[..., None]
-        c = c * (1 - k.lash_shade * lash)
-        cav = (masks["cavity"] * masks["front"])[..., None]
-        teeth = (masks["teeth"] * masks["front"])[..., None]
-        c = (
-            c * (1 - cav)
-            + torch.tensor(k.mouth_cavity, device=dev) * (cav - teeth)
-            + torch.tensor(k.teeth, device=dev) * teeth
-        )
-        hr = masks["hair"][..., None]
-        c = c * (1 - hr) + hair[:, None] * (1 + 0.15 * noise) * hr
-        nostrils = sum(
-            gauss2d(x, y, si * 0.012 * I.nose_width[:, None], face_layout(I, X).tip_y - 0.021, 0.006, 0.004)
-            for si in (-1, 1)
-        )
-        c = c * (1 - k.nostril_shade * (nostrils * masks["front"])[..., None])
-        ear_c = (skin * torch.tensor(k.ear_tint, device=dev))[:, None].expand(-1, ears.shape[1], 3)
-        neck_c = (skin * k.neck_shade)[:, None].expand(-1, neck.shape[1], 3)
-        return torch.cat([c, eye_colors, ear_c, neck_c], 1).clamp(0, 1)
 
     def truth(self, seeds, expression: dict | None = None) -> HeadTruth:
         "Ground truth for seeds [B]: landmarks of this scheme [B,N,3], their normals, the dense mesh and the parameters."
@@ -346,7 +161,7 @@ class SyntheticHeads:
         frac = torch.linspace(1, 0, steps, device=chart.device)[None, None, :, None]
         lines = torch.cat([chart[:, :, None, :1] * frac, chart[:, :, None, 1:].expand(-1, -1, steps, 1)], -1)
         B, C = chart.shape[:2]
-        p, n = self._surface_points(lines.reshape(B, -1, 2), I, X, layout)
+        p, n = surface_points(lines.reshape(B, -1, 2), I, X, layout)
         return p.reshape(B, C, steps, 3), n.reshape(B, C, steps, 3)
 
     def render_full(
