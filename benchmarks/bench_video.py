@@ -12,8 +12,9 @@ import numpy as np
 import torch
 
 from facelift.detect import DlibDetector, SimulatedLabeller, face_box
+from facelift.synthetic_clips import make_synthetic_clips, write_video
 from facelift.track import load_clip_truth
-from facelift.video import _decode, ingest_videos, make_synthetic_clips, write_video
+from facelift.video import _decode, ingest_videos
 
 
 def _ingest_rows(tmp: Path, quick: bool) -> list[dict]:

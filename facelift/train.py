@@ -56,7 +56,8 @@ def ensure_data(cfg: TrainConfig) -> tuple[Path, Path]:
     from facelift.detect import SimulatedLabeller
     from facelift.heads import SyntheticHeads
     from facelift.pseudolabels import prepare
-    from facelift.video import ingest_videos, make_synthetic_clips
+    from facelift.synthetic_clips import make_synthetic_clips
+    from facelift.video import ingest_videos
     from facelift.views import default_view_set
 
     run = Path(cfg.out)

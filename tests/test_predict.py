@@ -13,7 +13,7 @@ from facelift.camera import CameraSpace
 from facelift.heads import SyntheticHeads
 from facelift.model import FaceLiftRegressor, save_regressor
 from facelift.predict import regress_faces
-from facelift.video import make_synthetic_clips
+from facelift.synthetic_clips import make_synthetic_clips
 
 
 def _inputs(tmp_path):

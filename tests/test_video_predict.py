@@ -12,8 +12,8 @@ import torch
 from conftest import run
 from facelift.model import pretrained
 from facelift.smooth import filter_sequence, temporal_errors
+from facelift.synthetic_clips import make_synthetic_clips
 from facelift.track import load_clip_truth
-from facelift.video import make_synthetic_clips
 from facelift.video_predict import track_video
 
 
