@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from facelift.model import FaceLiftRegressor, RegressorConfig, export_onnx, for_inference, pretrained, shipped_models
+from facelift.model import FaceLiftRegressor, RegressorConfig, for_inference, pretrained, shipped_models
+from facelift.onnx_export import export_onnx
 
 
 def _rate(fn, batch: int, min_seconds: float) -> float:

@@ -21,7 +21,8 @@ def checkpoint_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _export_onnx(args) -> int:
-    from facelift.model import check_onnx, export_onnx, load_regressor
+    from facelift.model import load_regressor
+    from facelift.onnx_export import check_onnx, export_onnx
 
     model = load_regressor(args.checkpoint)
     path = export_onnx(model, args.out)

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,13 +14,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .camera import CameraSpace
-from .core import atomic_write_bytes, require
+from .core import atomic_write_bytes
+from .encoder_weights import load_encoder_weights
 from .landmarks import get_scheme
 
 # %% auto #0
-__all__ = ['PRESETS', 'ONNX_OUTPUTS', 'RegressorConfig', 'rotation_6d_to_matrix', 'DecoderBlock', 'build_encoder', 'Prediction',
-           'FaceLiftRegressor', 'farl_to_timm', 'load_encoder_weights', 'pretrained_dir', 'shipped_models',
-           'pretrained', 'save_regressor', 'load_regressor', 'for_inference', 'export_onnx', 'check_onnx']
+__all__ = ['PRESETS', 'RegressorConfig', 'rotation_6d_to_matrix', 'DecoderBlock', 'build_encoder', 'Prediction',
+           'FaceLiftRegressor', 'pretrained_dir', 'shipped_models', 'pretrained', 'save_regressor', 'load_regressor',
+           'for_inference']
 
 # %% ../nbs/08_model.ipynb #8612f868
 PRESETS = {
@@ -205,69 +205,6 @@ class FaceLiftRegressor(nn.Module):
         uvw = (points3d @ rotation.transpose(-1, -2) + translation[:, None]) @ self.K.T
         return uvw[..., :2] / uvw[..., 2:].clamp(min=1e-3)
 
-# %% ../nbs/08_model.ipynb #f93e8661
-def farl_to_timm(state: dict[str, Tensor]) -> dict[str, Tensor]:
-    "Map a FaRL / CLIP visual state dict (keys `visual.*`) onto timm's ViT key layout."
-    out = {}
-    for k, v in state.items():
-        if not k.startswith("visual."):
-            continue
-        k = k[len("visual.") :]
-        if k == "class_embedding":
-            out["cls_token"] = v.reshape(1, 1, -1)
-        elif k == "positional_embedding":
-            out["pos_embed"] = v.unsqueeze(0)
-        elif k == "conv1.weight":
-            out["patch_embed.proj.weight"] = v
-        elif k.startswith("ln_pre."):
-            out["norm_pre." + k[7:]] = v
-        elif k.startswith("ln_post."):
-            out["norm." + k[8:]] = v
-        elif k == "proj":
-            continue  # projection into CLIP's joint space: not used for image tokens
-        elif k.startswith("transformer.resblocks."):
-            i, rest = k[len("transformer.resblocks.") :].split(".", 1)
-            rest = (
-                rest.replace("ln_1.", "norm1.")
-                .replace("ln_2.", "norm2.")
-                .replace("attn.in_proj_", "attn.qkv.")
-                .replace("attn.out_proj.", "attn.proj.")
-                .replace("mlp.c_fc.", "mlp.fc1.")
-                .replace("mlp.c_proj.", "mlp.fc2.")
-            )
-            out[f"blocks.{i}.{rest}"] = v
-        else:
-            out["unmapped." + k] = v
-    return out
-
-
-def load_encoder_weights(encoder: nn.Module, path) -> None:
-    "Load a local encoder checkpoint (timm state dict, safetensors, or FaRL); raise naming missing/unexpected keys."
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"encoder weights not found: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(path))
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    if any(k.startswith("visual.") for k in state):
-        state = farl_to_timm(state)
-    own = encoder.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or wrong:
-        show = lambda ks: ", ".join(ks[:8]) + (f" (+{len(ks) - 8} more)" if len(ks) > 8 else "")
-        raise ValueError(
-            f"{path} does not fit the encoder: missing keys [{show(missing)}]; unexpected keys [{show(unexpected)}]; "
-            f"wrong shapes [{show(wrong)}]"
-        )
-    encoder.load_state_dict(state)
-
 # %% ../nbs/08_model.ipynb #b6e6853a
 def _weights_root() -> Path:
     "The package's `weights/` folder (one subfolder per shipped model)."
@@ -331,64 +268,3 @@ def load_regressor(path, device: str | torch.device = "cpu") -> FaceLiftRegresso
 def for_inference(model: FaceLiftRegressor, device: str | torch.device = "cpu") -> FaceLiftRegressor:
     "`model` on `device` in eval mode, its convolution weights channels-last (see above): how every loaded model runs."
     return model.to(device, memory_format=torch.channels_last).eval()
-
-# %% ../nbs/08_model.ipynb #a4058ba2
-ONNX_OUTPUTS = ("points3d", "rotation", "delta_t", "translation", "points2d", "scale_tril")
-
-
-class _PredictionTuple(nn.Module):
-    "The regressor with its `Prediction` flattened to a tuple (ONNX graphs return tensors)."
-
-    def __init__(self, model: FaceLiftRegressor):
-        super().__init__()
-        self.model = model
-
-    def forward(self, images: Tensor) -> tuple[Tensor, ...]:
-        p = self.model(images)
-        return tuple(getattr(p, k) for k in ONNX_OUTPUTS)
-
-
-def export_onnx(model: FaceLiftRegressor, path, opset: int = 18) -> Path:
-    "Export `model` (on CPU) to the ONNX file `path`, batch axis dynamic; written atomically."
-    import contextlib
-    import warnings
-
-    require("onnxscript", "ONNX export")  # torch.onnx's exporter imports onnx and onnxscript
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    S = model.config.image_size
-    net = _PredictionTuple(model.cpu().eval()).eval()
-    tmp = path.with_name(f".{path.name}.tmp")
-    with (
-        warnings.catch_warnings(),
-        contextlib.redirect_stdout(io.StringIO()),
-        contextlib.redirect_stderr(io.StringIO()),
-    ):
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            net,
-            (torch.randn(2, 3, S, S),),
-            str(tmp),
-            input_names=["images"],
-            output_names=list(ONNX_OUTPUTS),
-            dynamic_shapes=({0: torch.export.Dim.DYNAMIC},),
-            dynamo=True,
-            opset_version=opset,
-            external_data=False,
-            verbose=False,
-        )
-    os.replace(tmp, path)
-    return path
-
-
-def check_onnx(model: FaceLiftRegressor, path, batch: int = 3, seed: int = 0) -> dict[str, float]:
-    "Largest absolute difference per output between ONNX Runtime (CPU) and PyTorch on `batch` random images."
-    ort = require("onnxruntime", "checking an ONNX export")
-
-    S = model.config.image_size
-    x = torch.randn(batch, 3, S, S, generator=torch.Generator().manual_seed(seed))
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(list(ONNX_OUTPUTS), {"images": x.numpy()})
-    with torch.no_grad():
-        ref = _PredictionTuple(model.cpu().eval())(x)
-    return {k: float((torch.from_numpy(g) - r).abs().max()) for k, g, r in zip(ONNX_OUTPUTS, got, ref)}

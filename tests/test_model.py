@@ -7,10 +7,11 @@ import torch
 
 from facelift.camera import CameraSpace
 from facelift.data import to_model_input
+from facelift.encoder_weights import load_encoder_weights
 from facelift.heads import SyntheticHeads
 from facelift.landmarks import SCHEMES
 from facelift.losses import LossWeights, multiview_loss
-from facelift.model import FaceLiftRegressor, RegressorConfig, load_encoder_weights
+from facelift.model import FaceLiftRegressor, RegressorConfig
 
 
 def _farl_state(width=768, layers=12, patches=196, patch=16, embed=512) -> dict:
