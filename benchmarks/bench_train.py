@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import facelift.train as T
+from facelift.run_data import ensure_data
 
 
 def _rate(run_dir: Path) -> float:
@@ -59,7 +60,7 @@ def _run(tmp: Path, quick: bool) -> list[dict]:
         checkpoint_every=10**6,
         progress=False,
     )
-    T.ensure_data(base)
+    ensure_data(base)
     base = replace(base, pseudolabels=str(tmp / "data" / "pseudolabels"), frames=str(tmp / "data" / "frames"))
     rates = {"live0": [], "live1": [], "cached": []}
     for r in range(rounds):

@@ -9,7 +9,7 @@ import io
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
@@ -22,64 +22,20 @@ from .benchmarks import TestSet, evaluate, pose_errors, regressor_predictor, syn
 from .checkpoint import Checkpointer, MetricsLog, StepLog, TrainingDiverged  # noqa: F401 (TrainingDiverged: re-exported)
 from .core import atomic_write_bytes, atomic_write_text, git_sha
 from facelift.data import (
-    MixedBatches,
     MixedDataset,
-    MultiFrameDataset,
-    MultiViewDataset,
     RenderPool,
-    filled_template,
     loader,
     pooled_batches,
 )
 from .losses import LossWeights, multiframe_loss, multiview_loss
 from .model import FaceLiftRegressor, RegressorConfig, save_regressor
-from .pseudolabels import PseudoLabelStore
+from .run_data import TrainData, build_run_data
 from .train_config import TRAIN_PRESETS, TrainConfig, parse_overrides  # noqa: F401 (TRAIN_PRESETS, parse_overrides: re-exported)
-from .video import FrameStore
 from .views import landmark_normals
 
 # %% auto #0
-__all__ = ['ensure_data', 'validate', 'build_optimizer', 'build_schedule', 'TrainData', 'build_model_config', 'build_data',
-           'build_model', 'build_batches', 'train_step', 'apply_gradients', 'build_run_data', 'finish_run', 'train',
-           'ship_run']
-
-# %% ../nbs/11_train.ipynb #bbf40fa3
-def _data_dirs(cfg: TrainConfig) -> tuple[Path, Path]:
-    run = Path(cfg.out)
-    return (Path(cfg.pseudolabels) if cfg.pseudolabels else run / "pseudolabels"), (
-        Path(cfg.frames) if cfg.frames else run / "frames"
-    )
-
-
-def ensure_data(cfg: TrainConfig) -> tuple[Path, Path]:
-    "The pseudo-label and frame store folders of a run, preparing the embedded default's in the run directory when not given."
-    from facelift.detect import SimulatedLabeller
-    from facelift.heads import SyntheticHeads
-    from facelift.pseudolabels import prepare
-    from facelift.synthetic_clips import make_synthetic_clips
-    from facelift.video import ingest_videos
-    from facelift.views import default_view_set
-
-    run = Path(cfg.out)
-    pl, fr = _data_dirs(cfg)
-    if cfg.pseudolabels is None:
-        prepare(
-            SyntheticHeads(),
-            SimulatedLabeller(),
-            range(0, cfg.seeds or 512),
-            default_view_set(),
-            pl,
-            shard_size=256,
-            progress=cfg.progress,
-        )
-    elif not (pl / "manifest.json").exists():
-        raise FileNotFoundError(f"pseudolabels: no pseudo-label store at {pl}")
-    if cfg.frames is None and not cfg.mv_only:
-        clips = make_synthetic_clips(cfg.videos or 12, run / "clips", frames=cfg.clip_frames, progress=cfg.progress)
-        ingest_videos(clips, SimulatedLabeller(), fr, progress=cfg.progress)
-    elif cfg.frames is not None and not (fr / "manifest.json").exists():
-        raise FileNotFoundError(f"frames: no frame store at {fr}")
-    return pl, fr
+__all__ = ['validate', 'build_optimizer', 'build_schedule', 'build_model', 'build_batches', 'train_step', 'apply_gradients',
+           'finish_run', 'train', 'ship_run']
 
 # %% ../nbs/11_train.ipynb #ceedde03
 @torch.no_grad()
@@ -165,34 +121,6 @@ def build_schedule(
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warm(s) * 0.5 * (1 + math.cos(math.pi * min(s, end) / end)))
 
 # %% ../nbs/11_train.ipynb #acae54e37e7d407bbb7b55eff062a284
-@dataclass
-class TrainData:
-    "What a run trains on: the multi-view and multi-frame datasets (None when the mix leaves one out) and their batch plans."
-
-    mv: MultiViewDataset | None
-    mf: MultiFrameDataset | None
-    plans: MixedBatches
-
-
-def build_model_config(cfg: TrainConfig, scheme: str, template: Tensor) -> RegressorConfig:
-    "The regressor of `cfg.model` in the pseudo-labels' `scheme`, its `template` [N,3] their mean (`filled_template`)."
-    return RegressorConfig.preset(cfg.model, scheme=scheme, template=template.tolist(), **cfg.model_overrides)
-
-
-def build_data(cfg: TrainConfig, store: PseudoLabelStore, frames: Path, image_size: int, rank: int = 0, world: int = 1):
-    "The datasets of `cfg.batch_mix` at `image_size` and the batch plans of this process (`rank` of `world`)."
-    n_mv, n_mf = cfg.batch_mix
-    scheme = store.manifest["scheme"]
-    mv = MultiViewDataset(store, image_size, limit=cfg.seeds, limits=tuple(cfg.camera_limits)) if n_mv else None
-    mf = MultiFrameDataset(FrameStore(frames), image_size, videos=cfg.videos) if n_mf else None
-    if mf is not None and mf.scheme.name != scheme:
-        raise ValueError(f"frames are labelled in {mf.scheme.name}, pseudo-labels in {scheme}")
-    fresh = cfg.mv_per_batch if cfg.pool and n_mv else n_mv  # multi-view seeds rendered per step
-    n = (len(mv) if mv else 0, len(mf) if mf else 0)
-    plans = MixedBatches(*n, fresh, n_mf, seed=cfg.seed, rank=rank, world=world)
-    return TrainData(mv, mf, plans)
-
-
 def build_model(cfg: TrainConfig, mcfg: RegressorConfig, device: torch.device) -> FaceLiftRegressor:
     "The regressor, initialised from `cfg.seed` (the same weights on every process and on every fresh start)."
     torch.manual_seed(cfg.seed)
@@ -272,22 +200,6 @@ def _replica_spread(model, device) -> float:
     torch.distributed.all_reduce(hi, torch.distributed.ReduceOp.MAX)
     torch.distributed.all_reduce(lo, torch.distributed.ReduceOp.MIN)
     return (hi - lo).item()
-
-
-def build_run_data(cfg: TrainConfig, rank: int = 0, world: int = 1) -> tuple[RegressorConfig, Tensor, TrainData]:
-    """The run's data and the regressor that fits it. Rank 0 prepares the embedded default when no data is given (the
-    other processes wait); then the regressor's config in the pseudo-labels' scheme, its template [N, 3] and the data."""
-    if rank == 0:
-        Path(cfg.out).mkdir(parents=True, exist_ok=True)
-        ensure_data(cfg)
-    if world > 1:
-        torch.distributed.barrier()
-    pl_dir, fr_dir = _data_dirs(cfg)
-    store = PseudoLabelStore(pl_dir)
-    scheme = store.manifest["scheme"]
-    template = filled_template(store, scheme)
-    mcfg = build_model_config(cfg, scheme, template)
-    return mcfg, template, build_data(cfg, store, fr_dir, mcfg.image_size, rank, world)
 
 
 def finish_run(model: FaceLiftRegressor, run: Path, step: int, metrics: MetricsLog, device, rank: int, world: int):
