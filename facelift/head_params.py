@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 import torch
 from torch import Tensor
 
-from .render import Lighting
+from .lighting import Lighting
 
 # %% auto #0
 __all__ = ['IDENTITY_RANGES', 'EXPRESSIONS', 'SKIN_PALETTE', 'HAIR_PALETTE', 'IRIS_PALETTE', 'HEAD_CENTER', 'SKULL_RADII',

@@ -31,7 +31,8 @@ from facelift.head_params import (
 from .head_parts import albedo, ears, eyeballs, neck, surface_points, vertex_normals
 from .head_topology import HeadTopology
 from .landmarks import Scheme, get_scheme
-from .render import MeshRenderer, RenderResult, shade
+from .lighting import shade
+from .render import MeshRenderer, RenderResult
 
 # %% auto #0
 __all__ = ['HeadTruth', 'SyntheticHeads']

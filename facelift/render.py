@@ -15,22 +15,13 @@ from torch import Tensor
 
 from .camera import Camera
 from .core import check_tensor
+from .gl import create_gl_context, tiled_programs
+from .lighting import Lighting, shade, shading, vertex_normals
 
 # %% auto #0
-__all__ = ['vertex_normals', 'clip_coordinates', 'Lighting', 'shading', 'shade', 'create_gl_context', 'RenderResult',
-           'MeshRenderer', 'point_visibility']
+__all__ = ['clip_coordinates', 'RenderResult', 'MeshRenderer', 'point_visibility']
 
 # %% ../nbs/02_render.ipynb #49f08eba
-def vertex_normals(vertices: Tensor, faces: Tensor) -> Tensor:
-    "Area-weighted unit vertex normals: vertices [B,V,3], faces [F,3] (counter-clockwise seen from outside) -> [B,V,3]."
-    v0, v1, v2 = (vertices[:, faces[:, i]] for i in range(3))
-    fn = torch.cross(v1 - v0, v2 - v0, dim=-1)  # [B,F,3], length = 2 × area
-    n = torch.zeros_like(vertices)
-    for i in range(3):
-        n.index_add_(1, faces[:, i], fn)
-    return F.normalize(n, dim=-1, eps=1e-12)
-
-
 def clip_coordinates(points: Tensor, cameras: Camera, near: float, far: float) -> Tensor:
     "OpenGL clip coordinates [B,N,4] of world points [B,N,3] for our pinhole cameras (see above)."
     xc = cameras.world_to_camera(points)
@@ -42,94 +33,7 @@ def clip_coordinates(points: Tensor, cameras: Camera, near: float, far: float) -
     cz = ((far + near) * z - 2 * far * near) / (far - near)
     return torch.stack([cx, cy, cz, z], -1)
 
-
-@dataclass
-class Lighting:
-    "Directional light + ambient, per image: direction towards the light [B,3] (world), colours [B,3] in [0, 1]."
-
-    direction: Tensor
-    color: Tensor
-    ambient: Tensor
-
-    @classmethod
-    def frontal(cls, n: int, device=None) -> "Lighting":
-        "Soft light from the front, above and to the subject's left (+x)."
-        d = F.normalize(torch.tensor([0.3, 0.4, 1.0], device=device), dim=0)
-        return cls(d.expand(n, 3), torch.full((n, 3), 0.75, device=device), torch.full((n, 3), 0.35, device=device))
-
-
-def shading(normals: Tensor, light: Lighting) -> Tensor:
-    "Lambert + ambient light falling on unit normals [B,V,3]: the factor [B,V,3] (may exceed 1) that multiplies the albedo."
-    lam = (normals * light.direction[:, None]).sum(-1, keepdim=True).clamp(min=0)
-    return light.ambient[:, None] + light.color[:, None] * lam
-
-
-def shade(colors: Tensor, normals: Tensor, light: Lighting) -> Tensor:
-    "Lambert + ambient: albedo colors [B,V,3] and unit normals [B,V,3] -> colours [B,V,3] in [0, 1]."
-    return (colors * shading(normals, light)).clamp(0, 1)
-
 # %% ../nbs/02_render.ipynb #50d94f74
-_VERTEX_SHADER = """
-#version 330
-in vec4 in_clip;
-in vec3 in_color;
-uniform int n_vertices;
-uniform vec2 grid;
-out vec3 v_color;
-out float gl_ClipDistance[4];
-void main() {
-    int tile = gl_VertexID / n_vertices;
-    vec2 cell = vec2(tile % int(grid.x), tile / int(grid.x));
-    gl_ClipDistance[0] = in_clip.w + in_clip.x;
-    gl_ClipDistance[1] = in_clip.w - in_clip.x;
-    gl_ClipDistance[2] = in_clip.w + in_clip.y;
-    gl_ClipDistance[3] = in_clip.w - in_clip.y;
-    vec2 offset = -1.0 + (2.0 * cell + 1.0) / grid;
-    gl_Position = vec4(in_clip.xy / grid + offset * in_clip.w, in_clip.z, in_clip.w);
-    v_color = in_color;
-}
-"""
-_FRAGMENT_SHADER = """
-#version 330
-in vec3 v_color;
-out vec4 f_color;
-void main() { f_color = vec4(v_color, 1.0); }
-"""
-# textured meshes: the same tiling, plus texture coordinates; the per-vertex colour is then the shading factor of the albedo
-_TEXTURED_VERTEX_SHADER = _VERTEX_SHADER.replace(
-    "in vec3 in_color;", "in vec3 in_color;\nin vec2 in_uv;\nout vec2 v_uv;"
-).replace("v_color = in_color;", "v_color = in_color;\n    v_uv = in_uv;")
-_TEXTURED_FRAGMENT_SHADER = """
-#version 330
-uniform sampler2D albedo;
-in vec3 v_color;
-in vec2 v_uv;
-out vec4 f_color;
-void main() { f_color = vec4(texture(albedo, v_uv).rgb * v_color, 1.0); }
-"""
-_GL_CLIP_DISTANCE0 = 0x3000
-
-
-def create_gl_context():
-    "A headless OpenGL 3.3+ context through EGL, with an error that says what to install when it fails."
-    try:
-        import moderngl
-    except ImportError as e:
-        raise RuntimeError("MeshRenderer needs moderngl: pip install moderngl") from e
-    try:  # importing torchvision (timm does) *after* Mesa's EGL driver is loaded segfaults on this stack: load it first
-        import torchvision  # noqa: F401
-    except ImportError:
-        pass
-    try:
-        return moderngl.create_standalone_context(backend="egl")
-    except Exception as e:
-        raise RuntimeError(
-            "could not create a headless OpenGL context through EGL; install the system packages "
-            "libegl1 and libgl1-mesa-dri (Debian/Ubuntu: apt-get install libegl1 libgl1-mesa-dri), "
-            f"or the NVIDIA driver on a GPU machine. ({type(e).__name__}: {e})"
-        ) from e
-
-
 def _check_mesh(vertices: Tensor, faces: Tensor, colors, texture, uv, B: int) -> tuple:
     "`render`'s mesh arguments checked (clear errors naming the argument); colours default to white. Returns them."
     vertices = check_tensor(vertices, "vertices", (B, None, 3))
@@ -181,12 +85,7 @@ class MeshRenderer:
     def _gl(self):
         if self._ctx is None:
             self._ctx = create_gl_context()
-            self._prog = self._ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
-            self._textured_prog = self._ctx.program(
-                vertex_shader=_TEXTURED_VERTEX_SHADER, fragment_shader=_TEXTURED_FRAGMENT_SHADER
-            )
-            for i in range(4):
-                self._ctx.enable_direct(_GL_CLIP_DISTANCE0 + i)
+            self._prog, self._textured_prog = tiled_programs(self._ctx)
         return self._ctx
 
     def _framebuffer(self, cols: int, rows: int):

@@ -16,7 +16,8 @@ from torch import Tensor
 from .camera import Camera
 from .head_params import seeded_uniform
 from .landmarks import get_scheme
-from .render import Lighting, MeshRenderer
+from .lighting import Lighting
+from .render import MeshRenderer
 
 # %% auto #0
 __all__ = ['IBUG68_GROUPS', 'Scan', 'load_obj', 'load_ply', 'ljson_to_ibug68', 'similarity_fit', 'check_landmarks_on_mesh',
