@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from facelift.detect import DlibDetector, SimulatedLabeller, face_box
+from facelift.crop import face_box
+from facelift.detect import DlibDetector, SimulatedLabeller
 from facelift.synthetic_clips import make_synthetic_clips, write_video
 from facelift.track import load_clip_truth
 from facelift.video import _decode, ingest_videos

@@ -14,8 +14,8 @@ from torch import Tensor
 
 from .camera import Camera, CameraSpace
 from .core import require
+from .crop import face_box
 from .data import to_model_input
-from .detect import face_box
 from .heads import SyntheticHeads
 from .landmarks import get_scheme
 from .losses import geodesic

@@ -11,8 +11,8 @@ import torch
 from torch import Tensor
 
 from .camera import camera_angles
+from .crop import apply_similarity, check_images, crop_face, invert_similarity
 from .data import to_model_input
-from .detect import apply_similarity, check_images, crop_face, invert_similarity
 from .model import FaceLiftRegressor
 from .track import FaceDetect, dlib_faces
 

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from .benchmarks import TestSet, synthetic_testset
 from .camera import CameraSpace
-from .detect import apply_similarity, crop_face, face_box
+from .crop import apply_similarity, crop_face, face_box
 
 # %% auto #0
 __all__ = ['TESTSET_SPECS', 'dad3dheads', 'read_krt', 'read_obj_vertices', 'multiface', 'read_pts', 'pts_testset',

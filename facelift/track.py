@@ -14,7 +14,8 @@ import torch
 from torch import Tensor
 from torchvision.ops import box_iou
 
-from .detect import LabelTruth, face_box
+from .crop import face_box
+from .detect import LabelTruth
 
 # %% auto #0
 __all__ = ['FaceDetect', 'dlib_faces', 'load_clip_truth', 'truth_faces', 'box_relation', 'apply_box_relation', 'Track',

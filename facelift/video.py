@@ -16,7 +16,8 @@ from tqdm.auto import tqdm
 
 from .assets import sha256_of
 from .core import atomic_write_bytes, atomic_write_json
-from .detect import Detections, LabelTruth, SimulatedLabeller, apply_similarity, crop_face
+from .crop import apply_similarity, crop_face
+from .detect import Detections, LabelTruth, SimulatedLabeller
 
 # %% auto #0
 __all__ = ['VIDEO_SUFFIXES', 'FrameStore', 'video_info', 'stream_video', 'ingest_videos']
