@@ -124,7 +124,7 @@ def test_the_core_runs_without_the_extras():
     "Every module but the figures imports with the core dependencies only; a missing extra is named in the error."
     probe = BLOCK_EXTRAS + textwrap.dedent("""
         import importlib, pkgutil, facelift
-        skip = {"figures", "result_figures", "widgets", "report", "_modidx", "mediapipe_runner"}  # the [lab] modules
+        skip = {"figures", "result_figures", "widgets", "mask_editor", "report", "_modidx", "mediapipe_runner"}  # the [lab] modules
         for m in pkgutil.iter_modules(facelift.__path__):
             if m.name not in skip:
                 importlib.import_module(f"facelift.{m.name}")
