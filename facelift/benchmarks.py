@@ -159,7 +159,7 @@ def regressor_predictor(
 
     return predict
 
-
+# %% ../nbs/10a_benchmarks.ipynb #725818bd
 def table_rows(evaluations: list[Evaluation], kind: str = "regions") -> list[dict]:
     "Rows of a region (`kind='regions'`) or category table: the row name, then 'NMLC (95% interval)' per predictor."
     key = {"regions": "region", "categories": "category"}[kind]
@@ -184,7 +184,7 @@ def paper_table(evaluations: list[Evaluation], categories: bool = True) -> list[
         rows.append(row)
     return rows
 
-
+# %% ../nbs/10a_benchmarks.ipynb #6cd0e860
 def _markdown(rows: list[dict]) -> str:
     cell = lambda v: "–" if v != v else str(v)  # NaN (a category without images): a dash
     return (

@@ -285,7 +285,7 @@ class CameraSpace:
         ok = feasible & inside & (size.amin(-1) > self.min_box_fraction * S) & ((z + dt[:, 2:]) > 1e-3).all(1)
         return dt, ok
 
-
+# %% ../nbs/01a_camera.ipynb #24c8a97e
 def _camera_planes(cam: Camera, pts: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     "Camera-frame coordinates as three planes x, y, z [B,N] (one GEMM for shared points [N,3], bmm for [B,N,3])."
     if pts.ndim == 2:

@@ -49,7 +49,7 @@ def _stack(values: list):
         return {k: torch.stack([v[k] for v in values]) for k in values[0]}
     return Identity.stack(values) if isinstance(values[0], Identity) else torch.stack(values)
 
-
+# %% ../nbs/03b_heads.ipynb #c0d888d5
 @dataclass
 class HeadTruth:
     "Ground truth of synthetic heads: landmarks [B,N,3] and their surface normals [B,N,3], the dense mesh, parameters."
@@ -61,7 +61,7 @@ class HeadTruth:
     expression: dict[str, Tensor]  # name -> [B]
     identity: Identity  # the heads' identity parameters, each [B]
 
-
+# %% ../nbs/03b_heads.ipynb #2048ab7b
 class SyntheticHeads:
     "The embedded 3D-aware generator: parametric heads with known geometry, rendered at any camera (implements `Generator`)."
 

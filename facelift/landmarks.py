@@ -109,7 +109,7 @@ class Scheme:
                 )
         return m
 
-
+# %% ../nbs/01_landmarks.ipynb #ed801b31
 def _r(a: int, b: int) -> list[int]:
     return list(range(a, b + 1))
 
@@ -199,7 +199,7 @@ def _wflw98() -> Scheme:
     )
     return Scheme("wflw98", tuple(names), regions, g, tuple(flip), tuple(subset), _wflw98_template())
 
-
+# %% ../nbs/01_landmarks.ipynb #7b33581c
 def _restrict(src: Scheme, name: str, idx: list[int]) -> Scheme:
     "The scheme made of `src`'s landmarks `idx`, in that order (the subset must be closed under flip)."
     pos = {j: i for i, j in enumerate(idx)}

@@ -137,7 +137,7 @@ class PseudoLabelStore:
                     )
         return self
 
-
+# %% ../nbs/07c_pseudolabels.ipynb #44a637ea
 def parse_seeds(spec: str) -> range:
     "'0:10000' -> range(0, 10000)."
     try:
@@ -148,7 +148,7 @@ def parse_seeds(spec: str) -> range:
         raise ValueError(f"seeds {spec!r}: need 0 <= LO < HI")
     return range(lo, hi)
 
-
+# %% ../nbs/07c_pseudolabels.ipynb #8f424454
 def prepare(
     generator,  # a Generator (SyntheticHeads by default)
     detector,  # a Detector; SimulatedLabeller needs the SyntheticHeads generator
@@ -199,7 +199,7 @@ def prepare(
     bar.close()
     return store
 
-
+# %% ../nbs/07c_pseudolabels.ipynb #b15480ce
 def _shards_to_do(store: PseudoLabelStore, seeds: range, shard: tuple[int, int], shard_size: int):
     "This machine's chunks of seeds (`shard` = (i, n): chunks k with k % n == i), and those of them not yet in `store`."
     i, n = shard

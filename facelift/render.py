@@ -49,7 +49,7 @@ def _check_mesh(vertices: Tensor, faces: Tensor, colors, texture, uv, B: int) ->
         raise ValueError(f"faces index vertices outside [0, {vertices.shape[1]})")
     return vertices, colors, texture, uv
 
-
+# %% ../nbs/02_render.ipynb #e3f3c620
 @dataclass
 class RenderResult:
     "Rendered views: images uint8 [B,H,W,3], camera depth [B,H,W] (inf on background), coverage [B,H,W] in [0,1], visible [B,V]."
@@ -59,7 +59,7 @@ class RenderResult:
     coverage: Tensor
     visible: Tensor | None
 
-
+# %% ../nbs/02_render.ipynb #2d3ba9a8
 class MeshRenderer:
     "Batched rasteriser for vertex-coloured triangle meshes seen by `Camera`s (moderngl + EGL)."
 
@@ -281,7 +281,7 @@ class MeshRenderer:
                 depth = -F.max_pool2d(-depth[:, None], s)[:, 0]
         return rgba, depth
 
-
+# %% ../nbs/02_render.ipynb #8d204443
 def point_visibility(points: Tensor, cameras: Camera, depth: Tensor, tolerance: float = 0.01) -> Tensor:
     "Depth test of points [B,N,3] against rendered depth [B,H,W]: inside the image and not behind the surface -> [B,N] bool."
     uv, z = cameras.project(points, return_depth=True)

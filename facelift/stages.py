@@ -36,7 +36,7 @@ class Stage:
 class StageFailed(RuntimeError):
     "A pipeline stage raised inside its notebook."
 
-
+# %% ../nbs/14b_stages.ipynb #4de2312e
 def _sizes(quick: bool, **values: tuple) -> dict:
     "A stage's parameters given as (full, quick) pairs, resolved for `quick`."
     return {key: pair[1] if quick else pair[0] for key, pair in values.items()}
@@ -88,7 +88,7 @@ def demo_stages(quick: bool = False) -> list[Stage]:
         )
     return stages
 
-
+# %% ../nbs/14b_stages.ipynb #4580f110
 def _real_assets() -> str:
     from facelift.assets import assets_dir
 
@@ -104,7 +104,7 @@ def repo_dir() -> Path:
     "The source checkout the package was installed from (`facelift bench` runs its benchmarks/)."
     return Path(facelift.__file__).resolve().parent.parent
 
-
+# %% ../nbs/14b_stages.ipynb #d2fb20c9
 def export_html(notebook: Path) -> Path:
     """An executed notebook as an HTML page beside it that opens offline: JupyterLab's export without its CDN scripts
     (template `facelift/nbconvert/offline`), and without the CDN MathJax tag Plotly's notebook renderer adds to each figure."""

@@ -61,7 +61,7 @@ def _same_size(verts: list[Tensor], paths: list[Path]) -> None:
     if len(n) > 1:
         raise ValueError(f"meshes differ in vertex count ({sorted(n)}), e.g. {paths[0]} has {len(verts[0])}")
 
-
+# %% ../nbs/10b_testsets.ipynb #85160808
 def dad3dheads(root, split: str = "val", limit: int | None = None, image_size: int = 256, index68=None) -> TestSet:
     "DAD-3DHeads' `split` (see above) as a test set; `index68`: FLAME vertex indices [68] of the 68 landmarks (for NME)."
     d = Path(root) / split
@@ -116,7 +116,7 @@ def dad3dheads(root, split: str = "val", limit: int | None = None, image_size: i
         {k: torch.tensor(v) for k, v in cats.items()},
     )
 
-
+# %% ../nbs/10b_testsets.ipynb #6095e8ef
 def read_krt(path) -> dict[str, dict[str, Tensor]]:
     "Camera name -> K [3,3], dist [5], R [3,3], t [3] from a Multiface `KRT` file (see above)."
     path = Path(path)
@@ -159,7 +159,7 @@ def read_obj_vertices(path) -> Tensor:
         raise ValueError(f"{path}: no vertices")
     return X
 
-
+# %% ../nbs/10b_testsets.ipynb #34ee587f
 def multiface(root, limit: int | None = None, image_size: int = 256) -> TestSet:
     "One Multiface capture (see above) as a test set: every image whose frame has a tracked mesh."
     root = Path(root)

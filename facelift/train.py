@@ -61,7 +61,8 @@ def validate(model: FaceLiftRegressor, testset: TestSet, batch: int = 32) -> dic
 
 # %% ../nbs/11_train.ipynb #10185d26023b46108eb7d9f57d49d2b3
 def _distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
-    "(rank, world size, device); joins the process group under torchrun."
+    """(rank, world size, device); joins the process group under torchrun. On CPUs, Mesa's rasteriser gets no threads of
+    its own for the live renders: they would compete with PyTorch's for the cores."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     cuda = torch.cuda.is_available() and cfg.device in ("auto", "cuda")
     if world > 1 and not torch.distributed.is_initialized():
@@ -73,6 +74,7 @@ def _distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
         return rank, world, torch.device("cuda", local)
     if world > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
+    os.environ.setdefault("LP_NUM_THREADS", "0")
     return rank, world, torch.device(cfg.device if cfg.device not in ("auto", "cuda") else "cpu")
 
 
@@ -218,8 +220,6 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     "Train (or, with `resume`, continue) the run described by `cfg`; returns the run directory (see above)."
     # set-up: process group, device, checkpoints, data
     rank, world, device = _distributed(cfg)
-    if device.type == "cpu":  # live renders: Mesa's rasteriser threads would compete with PyTorch's for the cores
-        os.environ.setdefault("LP_NUM_THREADS", "0")
     main, run = rank == 0, Path(cfg.out)
     checkpointer = Checkpointer(run, cfg, enabled=main)
     state = checkpointer.load(resume)

@@ -87,6 +87,8 @@ class TrainConfig:
 
 
 # the two CPU presets share one recipe (11_train, "The CPU recipe"); they differ in data and length
+
+# %% ../nbs/10e_train_config.ipynb #c34b43f5
 _CPU_RECIPE = dict(
     model="cpu",
     mv_per_batch=16,
@@ -131,7 +133,7 @@ TRAIN_PRESETS = {
     ),
 }
 
-
+# %% ../nbs/10e_train_config.ipynb #1c0309bd
 def parse_overrides(pairs: list[str]) -> dict:
     "['epochs=3', 'mv_only=true', 'loss_weights={points3d: 10}'] -> typed values (YAML syntax), checked against TrainConfig."
     types = {f.name: str(f.type) for f in fields(TrainConfig)}
