@@ -1,5 +1,6 @@
 """Regressor inference on CPU: the shipped reference model against 3DDFA_V2's CPU network (MobileNetV1 at 120 px) in PyTorch and
-ONNX Runtime; images/s per preset at batch 1 and 32, PyTorch eager against ONNX Runtime; parameters and FLOPs.
+ONNX Runtime (float, and with int8 convolutions); images/s per preset at batch 1 and 32, PyTorch eager against ONNX
+Runtime; parameters and FLOPs.
 
 Each network runs in its faster memory layout: ours channels-last, as `load_regressor` gives it, MobileNetV1 in NCHW
 (channels-last measured slower for it at batch 1)."""
@@ -15,6 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from facelift.model import FaceLiftRegressor, RegressorConfig, for_inference, pretrained, shipped_models
 from facelift.onnx_export import export_onnx
+from facelift.quantize import calibration_inputs, quantize_onnx
 
 
 def _rate(fn, batch: int, min_seconds: float) -> float:
@@ -75,7 +77,10 @@ def reference_vs_mobilenet(batches: list[int], min_seconds: float, tmp: Path) ->
     )
     mobilenet = timm.create_model("mobilenetv1_100", pretrained=False, num_classes=62).eval()
     S = ref.config.image_size
-    ours_onnx = ort.InferenceSession(str(export_onnx(ref, tmp / "ref.onnx")), providers=["CPUExecutionProvider"])
+    ref_file = export_onnx(ref, tmp / "ref.onnx")
+    ours_onnx = ort.InferenceSession(str(ref_file), providers=["CPUExecutionProvider"])
+    int8_file = quantize_onnx(ref_file, tmp / "ref_int8.onnx", calibration_inputs(ref.config.image_size))
+    ours_int8 = ort.InferenceSession(str(int8_file), providers=["CPUExecutionProvider"])
     theirs_onnx = _onnx_session(mobilenet, 120, tmp / "mobilenet.onnx")
     rows = []
     for batch in batches:
@@ -101,6 +106,16 @@ def reference_vs_mobilenet(batches: list[int], min_seconds: float, tmp: Path) ->
                 unit="images/s",
                 baseline=onnx_theirs,
                 baseline_name="MobileNetV1-120, ONNX Runtime, same batch",
+                target=onnx_theirs,
+            )
+        )
+        rows.append(
+            dict(
+                name=f"reference cpu ({S} px): batch {batch}, ONNX Runtime, int8 convolutions",
+                value=_rate(lambda: ours_int8.run(None, {"images": x.numpy()}), batch, min_seconds),
+                unit="images/s",
+                baseline=onnx_theirs,
+                baseline_name="MobileNetV1-120 (float), ONNX Runtime, same batch",
                 target=onnx_theirs,
             )
         )

@@ -197,3 +197,20 @@ def test_evaluate_cli_writes_tables(tmp_path):
         and "--testset: a test set must be synthetic[:N], dad3dheads:ROOT, multiface:ROOT, pts:FOLDER or scan:PATH[:N]"
         in bad.stderr
     )
+
+
+@pytest.mark.slow
+def test_export_onnx_int8_cli_keeps_the_shipped_models_predictions(tmp_path):
+    "`--int8` writes a quantized model beside the float one; on held-out renders it stays close to the float model."
+    from conftest import run
+
+    r = run("facelift", "export-onnx", "--checkpoint", "cpu", "--out", tmp_path / "cpu.onnx", "--int8")
+    assert r.returncode == 0, r.stderr[-2000:]
+    int8 = tmp_path / "cpu_int8.onnx"
+    assert int8.stat().st_size < (tmp_path / "cpu.onnx").stat().st_size / 3
+    rotation, pixels = re.search(r"rotation ([\d.]+)° median .* 2D landmarks ([\d.]+) px median", r.stdout).groups()
+    assert float(rotation) < 1.0 and float(pixels) < 0.5, r.stdout
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(int8)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
