@@ -171,6 +171,15 @@ class Colours:
     nostril_shade: float = 0.6
     ear_tint: tuple = (1.0, 0.93, 0.92)
     neck_shade: float = 0.92
+    warmth: float = 0.05  # skin_warmth shifts red up and blue down by this × (warmth − 0.5)
+    texture: float = 0.05  # per-vertex albedo noise, × (0.5 + the identity's texture)
+    cheeks: tuple = (0.1, -0.05, 0.04, 0.035)  # flush: centre x (each side) and y on the face chart, spreads in x, y
+    sockets: tuple = (0.105, 0.05, 0.05, 0.03)  # eye-socket shading: the same
+    brow_span: tuple = (0.025, 0.04, 0.18, 0.2)  # |x| where a brow fades in (from, to) and out (from, to)
+    brow_edge: tuple = (0.002, 0.001)  # a brow's edge blends from this far outside its half-height to this far inside
+    hair_gamma: float = 1.6  # hair colour = palette(hair_color ** gamma): darker hair is more frequent
+    hair_noise: float = 0.15  # the texture noise, stronger in the hair
+    nostrils: tuple = (0.012, 0.021, 0.006, 0.004)  # centre x (× nose width, each side), depth below the tip, spreads
 
 
 COLOURS = Colours()
@@ -180,24 +189,25 @@ def _skin(s: Tensor, I: Identity, x: Tensor, y: Tensor, n: int) -> tuple[Tensor,
     "Skin albedo [B,3], and the head's n vertices' skin with texture, cheeks and sockets [B,n,3] and their noise."
     dev, k = s.device, COLOURS
     skin = palette_colour(SKIN_PALETTE, I.skin_tone) * (
-        1 + 0.05 * (I.skin_warmth[:, None] - 0.5) * torch.tensor([1.0, 0.0, -1.0], device=dev)
+        1 + k.warmth * (I.skin_warmth[:, None] - 0.5) * torch.tensor([1.0, 0.0, -1.0], device=dev)
     )
     noise = seeded_uniform(s, 4, n)[..., None] - 0.5
-    c = skin[:, None] * (1 + 0.05 * noise * (0.5 + I.texture[:, None, None]))
-    cheek = sum(gauss2d(x, y, si * 0.1, -0.05, 0.04, 0.035) for si in (-1, 1))[..., None]
+    c = skin[:, None] * (1 + k.texture * noise * (0.5 + I.texture[:, None, None]))
+    (cx, cy, sx, sy), (ox, oy, tx, ty) = k.cheeks, k.sockets
+    cheek = sum(gauss2d(x, y, si * cx, cy, sx, sy) for si in (-1, 1))[..., None]
     c = c * (1 - k.cheek_flush * cheek * torch.tensor([0.0, 1.0, 1.0], device=dev))
-    sockets = sum(gauss2d(x, y, si * 0.105, 0.05, 0.05, 0.03) for si in (-1, 1))[..., None]
+    sockets = sum(gauss2d(x, y, si * ox, oy, tx, ty) for si in (-1, 1))[..., None]
     return skin, c * (1 - k.socket_shade * sockets), noise
 
 
 def _brows(x: Tensor, y: Tensor, I: Identity, layout: FaceLayout) -> Tensor:
     "How much brow covers each head vertex [B,n], before the front mask."
+    (in0, in1, out0, out1), (outside, inside) = COLOURS.brow_span, COLOURS.brow_edge
     brow = torch.zeros_like(x)
     for si in (-1, 1):
         yb, half = brow_curve(x, si, I, layout)
-        brow = brow + smoothstep(half + 0.002, half - 0.001, (y - yb).abs()) * smoothstep(
-            0.2, 0.18, x * si
-        ) * smoothstep(0.025, 0.04, x * si)
+        across = smoothstep(half + outside, half - inside, (y - yb).abs())
+        brow = brow + across * smoothstep(out1, out0, x * si) * smoothstep(in0, in1, x * si)
     return brow.clamp(max=1)
 
 # %% ../nbs/03a_head_parts.ipynb #8627b0d2
@@ -215,7 +225,7 @@ def albedo(
     dev, k = seeds.device, COLOURS
     x, y, front = masks["x"], masks["y"], masks["front"]
     skin, c, noise = _skin(seeds, I, x, y, topology.parts["head"][1])
-    hair = palette_colour(HAIR_PALETTE, I.hair_color**1.6)
+    hair = palette_colour(HAIR_PALETTE, I.hair_color**k.hair_gamma)
     lips = skin * torch.tensor(k.lip_tint, device=dev) * (k.lip_base + k.lip_range * I.lip_color[:, None])
     lip = (masks["upper_lip"] + masks["lower_lip"]).clamp(max=1)[..., None] * front[..., None]
     c = c * (1 - lip) + lips[:, None] * lip
@@ -227,10 +237,9 @@ def albedo(
     cavity, white = torch.tensor(k.mouth_cavity, device=dev), torch.tensor(k.teeth, device=dev)
     c = c * (1 - cav) + cavity * (cav - teeth) + white * teeth
     hr = masks["hair"][..., None]
-    c = c * (1 - hr) + hair[:, None] * (1 + 0.15 * noise) * hr
-    nostrils = sum(
-        gauss2d(x, y, si * 0.012 * I.nose_width[:, None], layout.tip_y - 0.021, 0.006, 0.004) for si in (-1, 1)
-    )
+    c = c * (1 - hr) + hair[:, None] * (1 + k.hair_noise * noise) * hr
+    nx, depth, sx, sy = k.nostrils
+    nostrils = sum(gauss2d(x, y, si * nx * I.nose_width[:, None], layout.tip_y - depth, sx, sy) for si in (-1, 1))
     c = c * (1 - k.nostril_shade * (nostrils * front)[..., None])
     ear_c = (skin * torch.tensor(k.ear_tint, device=dev))[:, None].expand(-1, ears.shape[1], 3)
     neck_c = (skin * k.neck_shade)[:, None].expand(-1, neck.shape[1], 3)
