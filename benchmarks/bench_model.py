@@ -15,7 +15,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from facelift.model import FaceLiftRegressor, RegressorConfig, for_inference, pretrained, shipped_models
-from facelift.onnx_export import export_onnx
+from facelift.onnx_export import export_image_model, export_onnx
 from facelift.quantize import calibration_inputs, quantize_onnx
 
 
@@ -38,30 +38,10 @@ def _flops(model: FaceLiftRegressor) -> float:
 
 
 def _onnx_session(model: torch.nn.Module, size: int, path: Path):
-    "An ONNX Runtime session of a plain image model [B,3,size,size] -> tensor (batch axis dynamic), exported quietly."
-    import contextlib
-    import io
-    import warnings
-
+    "An ONNX Runtime session of a plain image model [B,3,size,size] -> tensor (batch axis dynamic)."
     import onnxruntime as ort
 
-    with (
-        warnings.catch_warnings(),
-        contextlib.redirect_stdout(io.StringIO()),
-        contextlib.redirect_stderr(io.StringIO()),
-    ):
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model.eval(),
-            (torch.randn(2, 3, size, size),),
-            str(path),
-            input_names=["images"],
-            dynamic_shapes=({0: torch.export.Dim.DYNAMIC},),
-            dynamo=True,
-            external_data=False,
-            verbose=False,
-        )
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(export_image_model(model, size, path)), providers=["CPUExecutionProvider"])
 
 
 def reference_vs_mobilenet(batches: list[int], min_seconds: float, tmp: Path) -> list[dict]:

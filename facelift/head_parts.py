@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .face_surface import FaceLayout, brow_curve, chart_to_direction, face_layout, head_surface
+from .face_surface import FaceLayout, brow_curve, chart_to_direction, head_surface
 from facelift.head_params import (
     HAIR_PALETTE,
     IRIS_PALETTE,
@@ -28,7 +28,7 @@ from .head_topology import HeadTopology
 
 # %% auto #0
 __all__ = ['EYES', 'EAR_RADII', 'EAR_CENTRE', 'NECK_RADII', 'NECK_TOP', 'NECK_LENGTH', 'NECK_Z', 'COLOURS', 'surface_points',
-           'Eyes', 'eyeballs', 'ears', 'neck', 'vertex_normals', 'Colours', 'albedo']
+           'Eyes', 'eyeballs', 'ears', 'neck', 'head_normals', 'Colours', 'albedo']
 
 # %% ../nbs/03a_head_parts.ipynb #230b492d
 def surface_points(
@@ -136,7 +136,7 @@ def neck(topology: HeadTopology, I: Identity) -> Tensor:
     )
 
 # %% ../nbs/03a_head_parts.ipynb #1cacb4a1
-def vertex_normals(topology: HeadTopology, head: Tensor, I: Identity) -> Tensor:
+def head_normals(topology: HeadTopology, head: Tensor, I: Identity) -> Tensor:
     "Unit normals [B,V,3] of a whole mesh, given its head-surface vertices [B,Vh,3] (grid then poles)."
     B, (rows, cols), dev = len(head), topology.grid, head.device
     g = head[:, : rows * cols].reshape(B, rows, cols, 3)
@@ -215,7 +215,7 @@ def albedo(
     topology: HeadTopology,
     seeds: Tensor,  # [B] (with the generator's offset): the texture noise's stream
     I: Identity,
-    X: dict,
+    layout: FaceLayout,  # the heads' face layout (`face_layout`)
     masks: dict,  # head_surface's masks, each [B,Vh]
     eye_colours: Tensor,  # [B,2Ve,3] from `eyeballs`
     ears: Tensor,  # [B,2Va,3] ear vertices
@@ -229,7 +229,6 @@ def albedo(
     lips = skin * torch.tensor(k.lip_tint, device=dev) * (k.lip_base + k.lip_range * I.lip_color[:, None])
     lip = (masks["upper_lip"] + masks["lower_lip"]).clamp(max=1)[..., None] * front[..., None]
     c = c * (1 - lip) + lips[:, None] * lip
-    layout = face_layout(I, X)
     brow = (_brows(x, y, I, layout) * front * k.brow_cover)[..., None]
     c = c * (1 - brow) + hair[:, None] * k.brow_shade * brow
     c = c * (1 - k.lash_shade * (masks["lash"].clamp(max=1) * front)[..., None])

@@ -28,7 +28,7 @@ from facelift.head_params import (
     sample_expression,
     sample_identity,
 )
-from .head_parts import albedo, ears, eyeballs, neck, surface_points, vertex_normals
+from .head_parts import albedo, ears, eyeballs, head_normals, neck, surface_points
 from .head_topology import HeadTopology
 from .landmarks import Scheme, get_scheme
 from .lighting import shade
@@ -126,13 +126,13 @@ class SyntheticHeads:
         eyes, eye_colors, pupils, gaze = eyeballs(topo, I, X, layout)
         ear_v, neck_v = ears(topo, I), neck(topo, I)
         vertices = torch.cat([head, eyes, ear_v, neck_v], 1)
-        colors = albedo(topo, s, I, X, masks, eye_colors, ear_v, neck_v)
+        colors = albedo(topo, s, I, layout, masks, eye_colors, ear_v, neck_v)
         landmarks = torch.cat([lm96, pupils], 1)
         normals = torch.cat([normals96, gaze], 1)
         return dict(
             vertices=vertices,
             colors=colors,
-            vertex_normals=vertex_normals(topo, head, I),
+            vertex_normals=head_normals(topo, head, I),
             landmarks=landmarks,
             normals=normals,
             identity=I,

@@ -16,7 +16,7 @@ from .core import require
 from .model import FaceLiftRegressor
 
 # %% auto #0
-__all__ = ['ONNX_OUTPUTS', 'export_onnx', 'check_onnx']
+__all__ = ['ONNX_OUTPUTS', 'export_image_model', 'export_onnx', 'check_onnx']
 
 # %% ../nbs/08a_onnx.ipynb #a873da81
 ONNX_OUTPUTS = ("points3d", "rotation", "delta_t", "translation", "points2d", "scale_tril")
@@ -34,16 +34,15 @@ class _PredictionTuple(nn.Module):
         return tuple(getattr(p, k) for k in ONNX_OUTPUTS)
 
 
-def export_onnx(model: FaceLiftRegressor, path, opset: int = 18) -> Path:
-    "Export `model` (on CPU) to the ONNX file `path`, batch axis dynamic; written atomically."
+def export_image_model(net: nn.Module, size: int, path, output_names: list[str] | None = None, opset: int = 18) -> Path:
+    """Export an image model (inputs `images` [B,3,size,size], batch axis dynamic) to the ONNX file `path`, quietly
+    (the exporter's warnings and prints are swallowed); written atomically."""
     import contextlib
     import warnings
 
     require("onnxscript", "ONNX export")  # torch.onnx's exporter imports onnx and onnxscript
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    S = model.config.image_size
-    net = _PredictionTuple(model.cpu().eval()).eval()
     tmp = path.with_name(f".{path.name}.tmp")
     with (
         warnings.catch_warnings(),
@@ -52,11 +51,11 @@ def export_onnx(model: FaceLiftRegressor, path, opset: int = 18) -> Path:
     ):
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            net,
-            (torch.randn(2, 3, S, S),),
+            net.eval(),
+            (torch.randn(2, 3, size, size),),
             str(tmp),
             input_names=["images"],
-            output_names=list(ONNX_OUTPUTS),
+            output_names=output_names,
             dynamic_shapes=({0: torch.export.Dim.DYNAMIC},),
             dynamo=True,
             opset_version=opset,
@@ -65,6 +64,12 @@ def export_onnx(model: FaceLiftRegressor, path, opset: int = 18) -> Path:
         )
     os.replace(tmp, path)
     return path
+
+
+def export_onnx(model: FaceLiftRegressor, path, opset: int = 18) -> Path:
+    "Export the regressor `model` (on CPU) to the ONNX file `path`, its outputs named after `Prediction`'s fields."
+    net = _PredictionTuple(model.cpu().eval())
+    return export_image_model(net, model.config.image_size, path, list(ONNX_OUTPUTS), opset)
 
 
 def check_onnx(model: FaceLiftRegressor, path, batch: int = 3, seed: int = 0) -> dict[str, float]:

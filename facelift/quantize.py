@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -16,7 +15,6 @@ from .benchmarks import synthetic_testset
 from .core import require
 from .data import to_model_input
 from .losses import geodesic
-from .onnx_export import ONNX_OUTPUTS
 
 # %% auto #0
 __all__ = ['calibration_inputs', 'quantize_onnx', 'int8_agreement']
@@ -74,16 +72,14 @@ def int8_agreement(float_path, int8_path, inputs: Tensor) -> dict[str, float]:
     and mean 2D landmark distance (input pixels) per image, their medians and maxima."""
     ort = require("onnxruntime", "comparing ONNX models")
     feeds = {"images": inputs.numpy()}
-    runs = [
-        dict(
-            zip(
-                ONNX_OUTPUTS,
-                ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(list(ONNX_OUTPUTS), feeds),
-            )
+
+    def predict(path) -> dict[str, Tensor]:
+        outputs = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+            ["rotation", "points2d"], feeds
         )
-        for p in (float_path, int8_path)
-    ]
-    (a, b) = ({k: torch.from_numpy(np.asarray(v)) for k, v in r.items()} for r in runs)
+        return dict(zip(["rotation", "points2d"], map(torch.from_numpy, outputs)))
+
+    a, b = predict(float_path), predict(int8_path)
     degrees = geodesic(a["rotation"], b["rotation"]).rad2deg()
     pixels = (a["points2d"] - b["points2d"]).norm(dim=-1).mean(-1)
     return {
