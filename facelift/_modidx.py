@@ -688,6 +688,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                   'facelift/video_predict.py'),
                                         'facelift.video_predict.face_detector': ( 'video_predict.html#face_detector',
                                                                                   'facelift/video_predict.py'),
+                                        'facelift.video_predict.live_runs': ('video_predict.html#live_runs', 'facelift/video_predict.py'),
                                         'facelift.video_predict.live_scores': ( 'video_predict.html#live_scores',
                                                                                 'facelift/video_predict.py'),
                                         'facelift.video_predict.raw_tracks': ('video_predict.html#raw_tracks', 'facelift/video_predict.py'),

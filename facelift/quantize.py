@@ -73,15 +73,14 @@ def int8_agreement(float_path, int8_path, inputs: Tensor) -> dict[str, float]:
     ort = require("onnxruntime", "comparing ONNX models")
     feeds = {"images": inputs.numpy()}
 
-    def predict(path) -> dict[str, Tensor]:
-        outputs = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
-            ["rotation", "points2d"], feeds
-        )
-        return dict(zip(["rotation", "points2d"], map(torch.from_numpy, outputs)))
+    def predict(path) -> list[Tensor]:
+        "Rotations [B,3,3] and 2D landmarks [B,N,2] of the ONNX model at `path`."
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return [torch.from_numpy(x) for x in session.run(["rotation", "points2d"], feeds)]
 
-    a, b = predict(float_path), predict(int8_path)
-    degrees = geodesic(a["rotation"], b["rotation"]).rad2deg()
-    pixels = (a["points2d"] - b["points2d"]).norm(dim=-1).mean(-1)
+    (rot_a, p2d_a), (rot_b, p2d_b) = predict(float_path), predict(int8_path)
+    degrees = geodesic(rot_a, rot_b).rad2deg()
+    pixels = (p2d_a - p2d_b).norm(dim=-1).mean(-1)
     return {
         "rotation_deg_median": degrees.median().item(),
         "rotation_deg_max": degrees.max().item(),

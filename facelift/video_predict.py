@@ -23,7 +23,8 @@ from .track import FaceDetect, FaceTracker, dlib_faces, load_clip_truth, truth_f
 from .video import stream_video, video_info
 
 # %% auto #0
-__all__ = ['face_detector', 'VideoTracks', 'track_video', 'raw_tracks', 'smoothing_scores', 'live_scores']
+__all__ = ['REPORTED_FILTERS', 'face_detector', 'VideoTracks', 'track_video', 'raw_tracks', 'smoothing_scores', 'live_runs',
+           'live_scores']
 
 # %% ../nbs/13a_video_predict.ipynb #7e5c3e1b
 def face_detector(name: str, video: Path | None = None, min_score: float = 0.0) -> FaceDetect:
@@ -110,9 +111,8 @@ def track_video(
                         filtered=out | dict(angles=camera_angles(out["rotation"][None])[0]),
                     )
                 )
-            steadied = torch.stack(
-                [f["filtered"]["points2d"] for f in faces]
-            )  # the next crops follow these (see above)
+            # the next crops follow the filtered landmarks (see above)
+            steadied = torch.stack([f["filtered"]["points2d"] for f in faces])
             tracker.update(ids, steadied, res.uncertainty, frame.shape[:2])
         live = {t_.id for t_ in tracker.tracks}
         filters = {i: f for i, f in filters.items() if i in live}
@@ -184,6 +184,16 @@ def smoothing_scores(tracks: list[dict], settings: dict[str, tuple[str, Smoothin
             name, [_track_scores(f["points2d"], f["points3d"], tr) for f, tr in zip(filtered, tracks)]
         )
     return rows
+
+
+REPORTED_FILTERS = {"none (raw)": "none", "One Euro": "oneeuro", "uncertainty Kalman": "uncertainty"}
+
+
+def live_runs(
+    model: FaceLiftRegressor, clips: list[Path], filters: dict[str, str] = REPORTED_FILTERS
+) -> dict[str, list[dict]]:
+    "Per named filter (name -> `smooth` method, default settings): every clip tracked with it live, for `live_scores`."
+    return {name: raw_tracks(model, clips, smooth=method) for name, method in filters.items()}
 
 
 def live_scores(runs: dict[str, list[dict]]) -> list[dict]:
