@@ -19,7 +19,7 @@ from .model import save_regressor
 from .train_config import TrainConfig
 
 # %% auto #0
-__all__ = ['RESUMABLE', 'MetricsLog', 'TrainingDiverged', 'StepLog', 'Checkpointer']
+__all__ = ['RESUMABLE', 'MetricsLog', 'TrainingDiverged', 'StepLog', 'TimeBudget', 'Checkpointer']
 
 # %% ../nbs/10f_checkpoint.ipynb #005037ee
 class MetricsLog:
@@ -109,6 +109,27 @@ class StepLog:
         self.window, self.t_data, self.t0 = [], 0.0, time.perf_counter()
         return row
 
+# %% ../nbs/10f_checkpoint.ipynb #8c28b91f
+class TimeBudget:
+    """A wall-clock budget of `minutes` from now. `fit(step)` at each epoch end: None at the first call (it starts the
+    rate's clock), then the last step that fits in the time left at the mean time per step since then. `clock`: seconds
+    (a stand-in for tests)."""
+
+    def __init__(self, minutes: float, clock=time.perf_counter):
+        if not minutes > 0:
+            raise ValueError(f"a time budget must be positive minutes, got {minutes!r}")
+        self.clock, self.deadline, self.origin = clock, clock() + 60.0 * minutes, None
+        self.seconds_per_step = None
+
+    def fit(self, step: int) -> int | None:
+        "The last step that fits, or None while there is no rate yet."
+        now = self.clock()
+        if self.origin is None or step <= self.origin[0]:
+            self.origin = (step, now)
+            return None
+        self.seconds_per_step = (now - self.origin[1]) / (step - self.origin[0])
+        return step + int(max(0.0, self.deadline - now) / self.seconds_per_step)
+
 # %% ../nbs/10f_checkpoint.ipynb #8763a12b2bbd4a93a75aff182afb95dc
 def _rng_state() -> dict:
     s = np.random.get_state()
@@ -129,7 +150,15 @@ def _set_rng_state(s: dict) -> None:
     random.setstate((3, tuple(s["python"]), None))
 
 
-RESUMABLE = {"steps", "epochs", "workers", "progress", "device", "out"}  # may change between a run and its resume
+RESUMABLE = {
+    "steps",
+    "epochs",
+    "minutes",
+    "workers",
+    "progress",
+    "device",
+    "out",
+}  # may change between a run and its resume
 
 
 def _check_resume(cfg: TrainConfig, saved: dict, path: Path) -> None:

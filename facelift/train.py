@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 import facelift
 from .benchmarks import TestSet, evaluate, pose_errors, regressor_predictor, synthetic_testset
-from .checkpoint import Checkpointer, MetricsLog, StepLog, TrainingDiverged  # noqa: F401 (TrainingDiverged: re-exported)
+from .checkpoint import Checkpointer, MetricsLog, StepLog, TimeBudget, TrainingDiverged  # noqa: F401 (TrainingDiverged: re-exported)
 from .core import atomic_write_bytes, atomic_write_text, git_sha
 from facelift.data import (
     MixedDataset,
@@ -34,8 +34,8 @@ from .train_config import TRAIN_PRESETS, TrainConfig, parse_overrides  # noqa: F
 from .views import landmark_normals
 
 # %% auto #0
-__all__ = ['validate', 'build_optimizer', 'build_schedule', 'build_model', 'build_batches', 'train_step', 'apply_gradients',
-           'finish_run', 'train', 'ship_run']
+__all__ = ['validate', 'build_optimizer', 'build_schedule', 'WarmupCosine', 'build_model', 'build_batches', 'train_step',
+           'apply_gradients', 'finish_run', 'restored_end', 'fit_to_budget', 'train', 'ship_run']
 
 # %% ../nbs/11_train.ipynb #ceedde03
 @torch.no_grad()
@@ -119,8 +119,19 @@ def build_schedule(
     if cfg.schedule != "cosine":
         raise ValueError(f"schedule must be step or cosine, got {cfg.schedule!r}")
     end = cfg.epochs * steps_per_epoch  # not `steps`: a run stopped early and resumed follows the same curve
-    warm = lambda s: min(1.0, (s + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warm(s) * 0.5 * (1 + math.cos(math.pi * min(s, end) / end)))
+    return torch.optim.lr_scheduler.LambdaLR(opt, WarmupCosine(cfg.warmup_steps, end))
+
+
+class WarmupCosine:
+    """The cosine schedule's factor at step `s`: a linear warm-up over `warmup` steps, then a cosine to 0 at step `end`.
+    An object, not a lambda: a time budget moves `end`, and the scheduler's state (the checkpoint) keeps it."""
+
+    def __init__(self, warmup: int, end: int):
+        self.warmup, self.end = warmup, end
+
+    def __call__(self, s: int) -> float:
+        warm = min(1.0, (s + 1) / self.warmup) if self.warmup else 1.0
+        return warm * 0.5 * (1 + math.cos(math.pi * min(s, self.end) / self.end))
 
 # %% ../nbs/11_train.ipynb #acae54e37e7d407bbb7b55eff062a284
 def build_model(cfg: TrainConfig, mcfg: RegressorConfig, device: torch.device) -> FaceLiftRegressor:
@@ -215,17 +226,46 @@ def finish_run(model: FaceLiftRegressor, run: Path, step: int, metrics: MetricsL
     if world > 1:
         torch.distributed.barrier()
 
+
+def _move_end(sched, end: int) -> int:
+    "Move a cosine schedule's end to step `end` (the paper's step decay has none); returns `end`."
+    for f in sched.lr_lambdas:
+        if isinstance(f, WarmupCosine):
+            f.end = end
+    return end
+
+
+def restored_end(sched, plan: int, budgeted: bool) -> int:
+    """The step a (resumed) run ends at: its `plan` (`epochs` x steps per epoch); with a time budget, the end a restored
+    cosine schedule was moved to, if earlier. Without one, a resume that extends `epochs` extends the cosine too."""
+    moved = [f.end for f in sched.lr_lambdas if isinstance(f, WarmupCosine)]
+    return _move_end(sched, min(moved + [plan]) if budgeted else plan)
+
+
+def fit_to_budget(budget: TimeBudget, step: int, sched, plan: int, device, world: int = 1) -> int | None:
+    """At an epoch end: the run's new end under `budget`, at most `plan`, the same on every process; the cosine's end
+    moves there. None while the budget has no rate yet."""
+    end = budget.fit(step)
+    if end is None:
+        return None
+    if world > 1:  # the slowest process decides
+        t = torch.tensor(end, device=device)
+        torch.distributed.all_reduce(t, torch.distributed.ReduceOp.MIN)
+        end = int(t)
+    return _move_end(sched, min(end, plan))
+
 # %% ../nbs/11_train.ipynb #ec2949e8
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
     "Train (or, with `resume`, continue) the run described by `cfg`; returns the run directory (see above)."
     # set-up: process group, device, checkpoints, data
+    budget = TimeBudget(cfg.minutes) if cfg.minutes else None  # counts the set-up too
     rank, world, device = _distributed(cfg)
     main, run = rank == 0, Path(cfg.out)
     checkpointer = Checkpointer(run, cfg, enabled=main)
     state = checkpointer.load(resume)
     mcfg, template, data = build_run_data(cfg, rank, world)
     spe = data.plans.steps_per_epoch
-    total = min(cfg.steps or cfg.epochs * spe, cfg.epochs * spe)
+    plan = cfg.epochs * spe
 
     # model, optimiser, schedule, precision; restored on resume
     model = build_model(cfg, mcfg, device)
@@ -235,6 +275,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     dtype = _autocast_dtype(cfg, device)
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     step = checkpointer.restore(state, model, opt, sched, scaler) if state else 0
+    total = min(cfg.steps or plan, restored_end(sched, plan, budget is not None))
     ddp_ids = [device.index] if device.type == "cuda" else None
     net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ddp_ids) if world > 1 else model
 
@@ -270,6 +311,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             if testset is not None and (epoch_end or step == total):
                 metrics.write(step=step, epoch=step / spe, **validate(model, testset))
                 model.train()
+            if budget and epoch_end and (end := fit_to_budget(budget, step, sched, plan, device, world)) is not None:
+                total = bar.total = min(cfg.steps or plan, end)
+                if main:
+                    metrics.write(step=step, budget_end=end, seconds_per_step=budget.seconds_per_step)
             if world > 1 and at_checkpoint:
                 torch.distributed.barrier()
 

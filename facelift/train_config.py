@@ -40,6 +40,9 @@ class TrainConfig:
     )
     epochs: int = 6
     steps: int | None = None  # stop after this many steps in total (None: after `epochs`)
+    # wall-clock budget of one `train` call: at each epoch end the run's end (and the cosine's) moves to the last step
+    # that fits, never past `epochs` (None: no budget)
+    minutes: float | None = None
     lr: float = 1e-4
     encoder_lr_scale: float = 1.0  # encoder lr = lr * scale
     optimizer: str = "adam"  # adam (the paper) or adamw
@@ -114,8 +117,8 @@ TRAIN_PRESETS = {
     | dict(seeds=4096, videos=24, epochs=30),  # the shipped model, pretrained("cpu"): about an hour on 2 cores
     "demo": _CPU_RECIPE
     | dict(
-        seeds=256, videos=6, epochs=25, pool=2048, warmup_steps=50, checkpoint_every=100, log_every=10
-    ),  # what `make demo` trains: about 4 minutes on 2 cores
+        seeds=256, videos=6, epochs=25, minutes=4.0, pool=2048, warmup_steps=50, checkpoint_every=100, log_every=10
+    ),  # what `make demo` trains: 25 epochs, or fewer when they would take more than 4 minutes
     "paper": dict(
         model="paper",
         epochs=225,
