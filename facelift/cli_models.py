@@ -253,9 +253,10 @@ def add_predict(sub) -> None:
     pr.add_argument(
         "--smooth",
         default="oneeuro",
-        choices=["none", "oneeuro", "uncertainty"],
-        help="videos: temporal filter of the landmarks and pose (default oneeuro, the measured best; the JSON and "
-        "CSV keep the raw values too)",
+        choices=["none", "oneeuro", "uncertainty", "kalman"],
+        help="videos: temporal filter of the landmarks and pose (default oneeuro; uncertainty: One Euro gated by the "
+        "predicted covariances, steadier 2D landmarks; kalman: a Kalman filter driven by them; the JSON and CSV keep "
+        "the raw values too)",
     )
     pr.add_argument(
         "--redetect-every",

@@ -139,7 +139,7 @@ def test_demo_quick_end_to_end(quick_demo):
     assert {c for c, _ in got} == {"still", "turn", "walk"} and {f for _, f in got} == {
         "none (raw)",
         "One Euro",
-        "uncertainty Kalman",
+        "uncertainty",
     }
     assert (
         got[("still", "One Euro")][1] < 0.5 * got[("still", "none (raw)")][1]

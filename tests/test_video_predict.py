@@ -35,7 +35,7 @@ def test_filters_lower_jitter_against_truth_without_raising_nme(still_clip):
     truth = load_clip_truth(still_clip)
     uv = truth.cameras.project(truth.landmarks3d)[tr["frames"]]
     nme_raw, jit_raw = _scores(tr["points2d"], uv)
-    for method in ("uncertainty", "oneeuro"):
+    for method in ("uncertainty", "oneeuro", "kalman"):
         f = filter_sequence(
             tr["points2d"], tr["cov2d"], tr["points3d"], tr["rotation"], tr["translation"], tr["times"], method
         )
