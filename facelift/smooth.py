@@ -219,9 +219,10 @@ class FaceFilter:
         if method not in SMOOTHERS:
             raise ValueError(f"method must be one of {SMOOTHERS}, got {method!r}")
         self.method, p = method, params or SmoothingParams()
+        one_euro = lambda: OneEuroFilter(p.min_cutoff, p.beta)
         make = dict(
-            oneeuro=lambda: OneEuroFilter(p.min_cutoff, p.beta), kalman=lambda: CovarianceKalman(p.q, p.r_scale, p.gate)
-        ).get(method, lambda: None)
+            oneeuro=one_euro, uncertainty=one_euro, kalman=lambda: CovarianceKalman(p.q, p.r_scale, p.gate)
+        ).get(method, lambda: None)  # uncertainty: for its 3D landmarks (see _gated)
         self.filters = {k: make() for k in ("points2d", "points3d", "quaternion", "translation")}
         self.gated = CovarianceGatedFilter(p.u_min_cutoff, p.u_beta, p.u_d_cutoff, p.u_own)
         self.held: dict[str, Tensor] = {}  # the gated method's other signals
@@ -265,10 +266,15 @@ class FaceFilter:
         )
 
     def _gated(self, signals: dict, cov2d: Tensor, dt: float) -> dict[str, Tensor]:
-        "The 2.5D landmarks through the covariance-gated filter; the 3D landmarks and the pose follow at the face's cut-off."
-        out = {"points2d": self.gated(signals["points2d"][0], cov2d, dt)}
+        """The 2.5D landmarks through the covariance-gated filter, the pose at the face's cut-off; the 3D landmarks, a
+        shape in the head's frame that a head turn does not move, by One Euro on their own speed."""
+        points3d, size3 = signals["points3d"]
+        out = {
+            "points2d": self.gated(signals["points2d"][0], cov2d, dt),
+            "points3d": self.filters["points3d"](points3d, dt, scale=size3),
+        }
         a = _alpha(self.gated.face_cutoff, dt)
-        for k in ("points3d", "quaternion", "translation"):
+        for k in ("quaternion", "translation"):
             x, prev = signals[k][0], self.held.get(k)
             self.held[k] = x.clone() if prev is None else prev + a * (x - prev)
             out[k] = self.held[k].clone()
