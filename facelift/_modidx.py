@@ -594,6 +594,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'facelift.smooth.OneEuroFilter.__init__': ('smooth.html#oneeurofilter.__init__', 'facelift/smooth.py'),
                                  'facelift.smooth.SmoothingParams': ('smooth.html#smoothingparams', 'facelift/smooth.py'),
                                  'facelift.smooth._alpha': ('smooth.html#_alpha', 'facelift/smooth.py'),
+                                 'facelift.smooth._check_measurements': ('smooth.html#_check_measurements', 'facelift/smooth.py'),
                                  'facelift.smooth._spread': ('smooth.html#_spread', 'facelift/smooth.py'),
                                  'facelift.smooth.align_quaternions': ('smooth.html#align_quaternions', 'facelift/smooth.py'),
                                  'facelift.smooth.face_size': ('smooth.html#face_size', 'facelift/smooth.py'),

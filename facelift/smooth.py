@@ -97,6 +97,14 @@ class OneEuroFilter:
         return self.x.clone()
 
 # %% ../nbs/12_smooth.ipynb #eb8eaa97
+def _check_measurements(z: Tensor, R: Tensor, dt: float) -> None:
+    "The shape and time-step guard of the filters that take measurements z [M, D] with covariances R [M, D, D]."
+    if dt <= 0:
+        raise ValueError(f"dt must be > 0 seconds, got {dt}")
+    if z.ndim != 2 or R.shape != (*z.shape, z.shape[1]):
+        raise ValueError(f"z must be [M, D] and R [M, D, D]; got {list(z.shape)}, {list(R.shape)}")
+
+
 class CovarianceKalman:
     "Constant-velocity Kalman filter over M points in D dims, measurement noise given per point and frame (see above)."
 
@@ -120,10 +128,7 @@ class CovarianceKalman:
 
     def __call__(self, z: Tensor, R: Tensor, dt: float, scale: Tensor | float = 1.0) -> Tensor:
         "Filtered positions [M, D] for measurements z [M, D] with covariances R [M, D, D] (units of z; `scale` scalar or [M, 1])."
-        if dt <= 0:
-            raise ValueError(f"dt must be > 0 seconds, got {dt}")
-        if z.ndim != 2 or R.shape != (*z.shape, z.shape[1]):
-            raise ValueError(f"z must be [M, D] and R [M, D, D]; got {list(z.shape)}, {list(R.shape)}")
+        _check_measurements(z, R, dt)
         s = torch.as_tensor(scale, dtype=z.dtype).reshape(-1, 1).expand(len(z), 1)
         R = self.r_scale * R
         D = z.shape[1]
@@ -167,10 +172,7 @@ class CovarianceGatedFilter:
 
     def __call__(self, z: Tensor, R: Tensor, dt: float) -> Tensor:
         "Filtered points [M, D] for measurements z [M, D] with covariances R [M, D, D] (units of z)."
-        if dt <= 0:
-            raise ValueError(f"dt must be > 0 seconds, got {dt}")
-        if z.ndim != 2 or R.shape != (*z.shape, z.shape[1]):
-            raise ValueError(f"z must be [M, D] and R [M, D, D]; got {list(z.shape)}, {list(R.shape)}")
+        _check_measurements(z, R, dt)
         if self.x is None or self.x.shape != z.shape:
             self.x, self.evidence = z.clone(), z.new_zeros(len(z))
             return z.clone()
@@ -219,13 +221,19 @@ class FaceFilter:
         if method not in SMOOTHERS:
             raise ValueError(f"method must be one of {SMOOTHERS}, got {method!r}")
         self.method, p = method, params or SmoothingParams()
-        one_euro = lambda: OneEuroFilter(p.min_cutoff, p.beta)
-        make = dict(
-            oneeuro=one_euro, uncertainty=one_euro, kalman=lambda: CovarianceKalman(p.q, p.r_scale, p.gate)
-        ).get(method, lambda: None)  # uncertainty: for its 3D landmarks (see _gated)
-        self.filters = {k: make() for k in ("points2d", "points3d", "quaternion", "translation")}
-        self.gated = CovarianceGatedFilter(p.u_min_cutoff, p.u_beta, p.u_d_cutoff, p.u_own)
-        self.held: dict[str, Tensor] = {}  # the gated method's other signals
+        make = (
+            (lambda: CovarianceKalman(p.q, p.r_scale, p.gate))
+            if method == "kalman"
+            else (lambda: OneEuroFilter(p.min_cutoff, p.beta))
+        )
+        used = {"none": (), "uncertainty": ("points3d",)}.get(
+            method, ("points2d", "points3d", "quaternion", "translation")
+        )
+        self.filters = {k: make() for k in used}  # uncertainty: One Euro for its 3D landmarks only (see _gated)
+        self.gated = (
+            CovarianceGatedFilter(p.u_min_cutoff, p.u_beta, p.u_d_cutoff, p.u_own) if method == "uncertainty" else None
+        )
+        self.held: dict[str, Tensor] = {}  # the gated method's pose
         self.quaternion: Tensor | None = None
 
     def __call__(
