@@ -252,10 +252,11 @@ def add_predict(sub) -> None:
     )
     pr.add_argument(
         "--smooth",
-        default="oneeuro",
+        default="uncertainty",
         choices=["none", "oneeuro", "uncertainty", "kalman"],
-        help="videos: temporal filter of the landmarks and pose (default oneeuro; uncertainty: One Euro gated by the "
-        "predicted covariances, steadier 2D landmarks; kalman: a Kalman filter driven by them; the JSON and CSV keep "
+        help="videos: temporal filter of the landmarks and pose (default uncertainty: a low-pass whose cut-off opens "
+        "with motion measured in the predicted covariances; oneeuro: the classic One Euro filter; kalman: a Kalman "
+        "filter driven by the covariances; the JSON and CSV keep "
         "the raw values too)",
     )
     pr.add_argument(

@@ -292,7 +292,7 @@ def predict_files(
     # 'dlib' (HOG face boxes, cropped with a 25% margin), 'none' (each image is a face crop), 'truth' (clips of the
     # embedded default) or your own FaceDetect
     | FaceDetect = "dlib",
-    smooth: str = "oneeuro",  # videos: 'none', 'oneeuro', 'uncertainty' or 'kalman'
+    smooth: str = "uncertainty",  # videos: 'none', 'oneeuro', 'uncertainty' or 'kalman'
     redetect_every: int = 30,  # videos: frames between face detections while faces are followed
     batch: int = 16,
     every_k: int = 1,  # videos: every k-th frame

@@ -156,14 +156,15 @@ class CovarianceGatedFilter:
     """Low-pass of M points in D dims whose cut-off opens with the evidence of motion measured in their predicted
     covariances (see above): cut-off = `min_cutoff` + `beta` x evidence (Hz)."""
 
-    def __init__(self, min_cutoff: float = 0.05, beta: float = 3.0, d_cutoff: float = 20.0, own: float = 0.0):
+    def __init__(self, min_cutoff: float = 0.03, beta: float = 4.0, d_cutoff: float = 3.0, own: float = 0.0):
         if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0 or own < 0:
             raise ValueError(
                 f"need min_cutoff, d_cutoff > 0 and beta, own >= 0; got {min_cutoff}, {d_cutoff}, {beta}, {own}"
             )
         self.min_cutoff, self.beta, self.d_cutoff, self.own = min_cutoff, beta, d_cutoff, own
         self.x: Tensor | None = None  # [M, D] filtered points
-        self.evidence: Tensor | None = None  # [M] low-passed covariance-normalised innovation
+        self.motion: Tensor | None = None  # [M, D] low-passed whitened innovations
+        self.evidence: Tensor | None = None  # [M] the evidence of motion each point's cut-off follows
 
     @property
     def face_cutoff(self) -> float:
@@ -174,13 +175,13 @@ class CovarianceGatedFilter:
         "Filtered points [M, D] for measurements z [M, D] with covariances R [M, D, D] (units of z)."
         _check_measurements(z, R, dt)
         if self.x is None or self.x.shape != z.shape:
-            self.x, self.evidence = z.clone(), z.new_zeros(len(z))
+            self.x, self.motion, self.evidence = z.clone(), torch.zeros_like(z), z.new_zeros(len(z))
             return z.clone()
         d = z - self.x
-        distance = (d[:, None, :] @ torch.linalg.solve(R, d[..., None]))[:, 0, 0].clamp(min=0).sqrt()  # [M]
-        self.evidence = self.evidence + _alpha(self.d_cutoff, dt) * (
-            distance.mean() + self.own * distance - self.evidence
-        )
+        white = torch.linalg.solve_triangular(torch.linalg.cholesky(R), d[..., None], upper=False)[..., 0]  # [M, D]
+        self.motion = self.motion + _alpha(self.d_cutoff, dt) * (white - self.motion)
+        drift = self.motion.norm(dim=-1)  # [M] trembling cancels in the low-pass, a steady move adds up
+        self.evidence = drift.mean() + self.own * drift
         self.x = self.x + _alpha(self.min_cutoff + self.beta * self.evidence, dt)[:, None] * d
         return self.x.clone()
 
@@ -194,9 +195,9 @@ class SmoothingParams:
 
     min_cutoff: float = 0.1  # One Euro: cut-off at rest (Hz)
     beta: float = 10.0  # One Euro: cut-off rise per unit of speed (face sizes per second)
-    u_min_cutoff: float = 0.05  # uncertainty (covariance-gated): cut-off at rest (Hz)
-    u_beta: float = 3.0  # uncertainty: cut-off rise per unit of evidence (covariance-normalised motion)
-    u_d_cutoff: float = 20.0  # uncertainty: cut-off of the evidence's own low-pass (Hz)
+    u_min_cutoff: float = 0.03  # uncertainty (covariance-gated): cut-off at rest (Hz)
+    u_beta: float = 4.0  # uncertainty: cut-off rise per unit of evidence (covariance-normalised motion)
+    u_d_cutoff: float = 3.0  # uncertainty: cut-off of the low-pass of the whitened innovations (Hz)
     u_own: float = 0.0  # uncertainty: weight of a landmark's own evidence beside the face's mean
     q: float = 1.0  # Kalman: acceleration noise density (face sizes² per s³)
     r_scale: float = 1.0  # Kalman: measurement noise = r_scale x predicted covariance

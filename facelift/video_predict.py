@@ -67,7 +67,7 @@ def track_video(
     path: Path,
     model: FaceLiftRegressor,
     detector: str | FaceDetect = "dlib",  # a name (see face_detector) or your own face detector
-    smooth: str = "oneeuro",  # 'none', 'oneeuro', 'uncertainty' or 'kalman' (see 12_smooth and the measurements below)
+    smooth: str = "uncertainty",  # 'none', 'oneeuro', 'uncertainty' or 'kalman' (see 12_smooth and the measurements below)
     params: SmoothingParams | None = None,
     redetect_every: int = 30,  # frames between detector runs while every face is followed
     every_k: int = 1,
