@@ -102,9 +102,7 @@ def _predict_rows(tmp: Path, quick: bool) -> list[dict]:
     model = pretrained("cpu")
     detect = _dlib_cost_truth_boxes(uv)
     t0 = time.perf_counter()
-    s = predict_files(
-        video, model, tmp / "predicted", detector=detect, smooth="oneeuro", redetect_every=30, progress=False
-    )
+    s = predict_files(video, model, tmp / "predicted", detector=detect, redetect_every=30, progress=False)
     fps = s["frames"] / (time.perf_counter() - t0)
     decoded, _ = _decode(video, 1, None)
     mp = _mediapipe_fps(decoded, repeat=4 if quick else 2)
@@ -114,7 +112,7 @@ def _predict_rows(tmp: Path, quick: bool) -> list[dict]:
             value=fps,
             target=30.0,
             unit=f"frames/s (decode, dlib HOG on {s['detector_calls']} of {s['frames']} frames, track, regress with "
-            f"the shipped model, One Euro, "
+            f"the shipped model, the default uncertainty filter, "
             "write JSON, CSV and overlay video)",
             baseline=mp[0] if mp else None,
             baseline_name="MediaPipe Face Mesh (478 points, static-image mode, its own environment), same frames"
