@@ -182,7 +182,7 @@ class VideoSink:
             )
             if not self._w.isOpened():
                 raise RuntimeError(f"OpenCV cannot write {self.path} (mp4v)")
-        self._w.write(np.ascontiguousarray(frame[..., ::-1]))
+        self._w.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
 
     def close(self) -> None:
         if self._w is not None:
