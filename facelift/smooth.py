@@ -156,7 +156,11 @@ class CovarianceGatedFilter:
     """Low-pass of M points in D dims whose cut-off opens with the evidence of motion measured in their predicted
     covariances (see above): cut-off = `min_cutoff` + `beta` x evidence (Hz)."""
 
-    def __init__(self, min_cutoff: float = 0.03, beta: float = 4.0, d_cutoff: float = 3.0, own: float = 0.0):
+    MIN_CUTOFF, BETA, D_CUTOFF, OWN = 0.03, 4.0, 3.0, 0.0  # the defaults, tuned on clips with truth in 13a
+
+    def __init__(
+        self, min_cutoff: float = MIN_CUTOFF, beta: float = BETA, d_cutoff: float = D_CUTOFF, own: float = OWN
+    ):
         if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0 or own < 0:
             raise ValueError(
                 f"need min_cutoff, d_cutoff > 0 and beta, own >= 0; got {min_cutoff}, {d_cutoff}, {beta}, {own}"
@@ -195,10 +199,10 @@ class SmoothingParams:
 
     min_cutoff: float = 0.1  # One Euro: cut-off at rest (Hz)
     beta: float = 10.0  # One Euro: cut-off rise per unit of speed (face sizes per second)
-    u_min_cutoff: float = 0.03  # uncertainty (covariance-gated): cut-off at rest (Hz)
-    u_beta: float = 4.0  # uncertainty: cut-off rise per unit of evidence (covariance-normalised motion)
-    u_d_cutoff: float = 3.0  # uncertainty: cut-off of the low-pass of the whitened innovations (Hz)
-    u_own: float = 0.0  # uncertainty: weight of a landmark's own evidence beside the face's mean
+    u_min_cutoff: float = CovarianceGatedFilter.MIN_CUTOFF  # uncertainty (covariance-gated): cut-off at rest (Hz)
+    u_beta: float = CovarianceGatedFilter.BETA  # uncertainty: cut-off rise per unit of evidence (normalised motion)
+    u_d_cutoff: float = CovarianceGatedFilter.D_CUTOFF  # uncertainty: cut-off of the whitened innovations' low-pass
+    u_own: float = CovarianceGatedFilter.OWN  # uncertainty: weight of a landmark's own evidence beside the mean
     q: float = 1.0  # Kalman: acceleration noise density (face sizes² per s³)
     r_scale: float = 1.0  # Kalman: measurement noise = r_scale x predicted covariance
     gate: float | None = 9.0  # Kalman: normalised innovation beyond which a measurement is taken as it is
