@@ -13,10 +13,11 @@ from pathlib import Path
 __all__ = ['checkpoint_argument', 'add_export_onnx', 'add_evaluate', 'add_predict']
 
 # %% ../nbs/14d_cli_models.ipynb #938c804e27f84196a10c8828c723f798
-def checkpoint_argument(parser: argparse.ArgumentParser) -> None:
-    "The `--checkpoint` option of the subcommands that load a regressor."
+def checkpoint_argument(parser: argparse.ArgumentParser, onnx: bool = False) -> None:
+    "The `--checkpoint` option of the subcommands that load a regressor (`onnx`: an ONNX export is accepted too)."
+    extra = ", or an ONNX export (.onnx from export-onnx, run by ONNX Runtime: faster on CPUs)" if onnx else ""
     parser.add_argument(
-        "--checkpoint", required=True, help="regressor or training checkpoint (.pt), or a shipped model: cpu"
+        "--checkpoint", required=True, help=f"regressor or training checkpoint (.pt), or a shipped model: cpu{extra}"
     )
 
 
@@ -201,10 +202,10 @@ def add_evaluate(sub) -> None:
 
 # %% ../nbs/14d_cli_models.ipynb #33b0902fd34d4ace834912fa1002cf8e
 def _predict(args) -> int:
-    from facelift.model import load_regressor
+    from facelift.onnx_export import load_inference_model
     from facelift.predict_files import predict_files
 
-    model = load_regressor(args.checkpoint, args.device)
+    model = load_inference_model(args.checkpoint, args.device)
     s = predict_files(
         args.inputs,
         model,
@@ -242,7 +243,7 @@ def add_predict(sub) -> None:
     pr.add_argument(
         "inputs", nargs="+", type=Path, metavar="IMAGE|VIDEO|FOLDER", help="images, videos and/or folders of them"
     )
-    checkpoint_argument(pr)
+    checkpoint_argument(pr, onnx=True)
     pr.add_argument("--out", required=True, type=Path, help="output folder")
     pr.add_argument(
         "--detector",

@@ -71,14 +71,26 @@ def crop_face(
     M = torch.zeros(len(box), 2, 3)
     M[:, 0, 0] = M[:, 1, 1] = s
     M[:, :, 2] = size / 2 - s[:, None] * centre
-    # crop pixel centres (u + 0.5) back to image coordinates, then to grid_sample's [-1, 1] (align_corners=False)
-    H, W = images.shape[1:3]
+    crops = _sample_crops(images, M, size)
+    return (crops[0], M[0]) if single else (crops, M)
+
+
+def _sample_crops(images: Tensor, M: Tensor, size: int) -> Tensor:
+    """Bilinear crops [B,size,size,3] uint8 of images [B,H,W,3] under image-to-crop matrices M [B,2,3]. Only the window
+    of pixels the crops touch is converted to float: a face in a large frame costs its own size, not the frame's."""
+    # crop pixel centres (u + 0.5) back to image coordinates
     uv = torch.stack(torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="xy"), -1).reshape(
         1, -1, 2
     )
-    xy = apply_similarity(invert_similarity(M), uv.expand(len(M), -1, -1))
-    grid = (xy / torch.tensor([W, H]) * 2 - 1).reshape(len(M), size, size, 2)
-    src = images.permute(0, 3, 1, 2).float()
+    xy = apply_similarity(invert_similarity(M), uv.expand(len(M), -1, -1))  # [B, size², 2]
+    H, W = images.shape[1:3]
+    lo = (xy.reshape(-1, 2).amin(0) - 1.5).floor().clamp(min=0).minimum(torch.tensor([W - 1, H - 1]))  # 1 px spare
+    hi = (xy.reshape(-1, 2).amax(0) + 1.5).ceil().minimum(torch.tensor([W, H]))
+    x0, y0 = lo.int().tolist()
+    x1, y1 = (hi.int().maximum(lo.int() + 1)).tolist()
+    window = images[:, y0:y1, x0:x1]
+    # to grid_sample's [-1, 1] over the window (align_corners=False); outside the image stays zero as before
+    grid = ((xy - lo) / torch.tensor([x1 - x0, y1 - y0]) * 2 - 1).reshape(len(M), size, size, 2)
+    src = window.permute(0, 3, 1, 2).float()
     crops = F.grid_sample(src, grid.to(src.device), mode="bilinear", padding_mode="zeros", align_corners=False)
-    crops = crops.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
-    return (crops[0], M[0]) if single else (crops, M)
+    return crops.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)

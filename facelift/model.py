@@ -161,6 +161,11 @@ class FaceLiftRegressor(nn.Module):
         self.register_buffer("K", torch.tensor([[cfg.focal * S, 0, S / 2], [0, cfg.focal * S, S / 2], [0, 0, 1.0]]))
         self.register_buffer("look_at", torch.tensor(cfg.look_at))
 
+    @property
+    def device(self) -> torch.device:
+        "Where the weights are (inputs go there)."
+        return self.K.device
+
     def _feature_cells(self) -> int:
         "Cells of the CNN encoder's last feature map at the input size (one token each)."
         S, was = self.config.image_size, self.encoder.training

@@ -6,17 +6,20 @@
 from __future__ import annotations
 
 import io
+import json
 import os
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from .core import require
-from .model import FaceLiftRegressor
+from .model import FaceLiftRegressor, Prediction, RegressorConfig, load_regressor
 
 # %% auto #0
-__all__ = ['ONNX_OUTPUTS', 'export_image_model', 'export_onnx', 'check_onnx']
+__all__ = ['ONNX_OUTPUTS', 'CONFIG_KEY', 'export_image_model', 'set_metadata', 'export_onnx', 'check_onnx', 'OnnxRegressor',
+           'load_inference_model']
 
 # %% ../nbs/08a_onnx.ipynb #a873da81
 ONNX_OUTPUTS = ("points3d", "rotation", "delta_t", "translation", "points2d", "scale_tril")
@@ -34,9 +37,16 @@ class _PredictionTuple(nn.Module):
         return tuple(getattr(p, k) for k in ONNX_OUTPUTS)
 
 
-def export_image_model(net: nn.Module, size: int, path, output_names: list[str] | None = None, opset: int = 18) -> Path:
+def export_image_model(
+    net: nn.Module,
+    size: int,
+    path,
+    output_names: list[str] | None = None,
+    opset: int = 18,
+    metadata: dict[str, str] | None = None,
+) -> Path:
     """Export an image model (inputs `images` [B,3,size,size], batch axis dynamic) to the ONNX file `path`, quietly
-    (the exporter's warnings and prints are swallowed); written atomically."""
+    (the exporter's warnings and prints are swallowed), with `metadata` as the model's properties; written atomically."""
     import contextlib
     import warnings
 
@@ -62,14 +72,33 @@ def export_image_model(net: nn.Module, size: int, path, output_names: list[str] 
             external_data=False,
             verbose=False,
         )
+    if metadata:
+        set_metadata(tmp, metadata)
     os.replace(tmp, path)
     return path
 
 
+def set_metadata(path, metadata: dict[str, str]) -> None:
+    "Set properties (key -> text) of the ONNX model at `path`, in place."
+    import onnx
+
+    m = onnx.load(str(path))
+    kept = {p.key: p.value for p in m.metadata_props} | metadata
+    del m.metadata_props[:]
+    for k, v in kept.items():
+        m.metadata_props.add(key=k, value=v)
+    onnx.save(m, str(path))
+
+
+CONFIG_KEY = "facelift_config"  # the ONNX property holding the regressor's config (JSON)
+
+
 def export_onnx(model: FaceLiftRegressor, path, opset: int = 18) -> Path:
-    "Export the regressor `model` (on CPU) to the ONNX file `path`, its outputs named after `Prediction`'s fields."
+    """Export the regressor `model` (on CPU) to the ONNX file `path`, its outputs named after `Prediction`'s fields
+    and its config in the property `facelift_config`, so `OnnxRegressor` can run it alone."""
     net = _PredictionTuple(model.cpu().eval())
-    return export_image_model(net, model.config.image_size, path, list(ONNX_OUTPUTS), opset)
+    meta = {CONFIG_KEY: json.dumps(asdict(model.config))}
+    return export_image_model(net, model.config.image_size, path, list(ONNX_OUTPUTS), opset, meta)
 
 
 def check_onnx(model: FaceLiftRegressor, path, batch: int = 3, seed: int = 0) -> dict[str, float]:
@@ -83,3 +112,46 @@ def check_onnx(model: FaceLiftRegressor, path, batch: int = 3, seed: int = 0) ->
     with torch.no_grad():
         ref = _PredictionTuple(model.cpu().eval())(x)
     return {k: float((torch.from_numpy(g) - r).abs().max()) for k, g, r in zip(ONNX_OUTPUTS, got, ref)}
+
+# %% ../nbs/08a_onnx.ipynb #a523ab32
+class OnnxRegressor:
+    """A regressor exported by `export_onnx` (float or int8), run by ONNX Runtime on the CPU: images [B,3,S,S] ->
+    `Prediction`, like `FaceLiftRegressor`; `config` comes from the file."""
+
+    training = False  # an inference engine: `regress_faces` never has to switch it to eval mode
+    device = torch.device("cpu")
+
+    def __init__(self, path, threads: int = 1):
+        ort = require("onnxruntime", "running an ONNX regressor")
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"ONNX model not found: {self.path}")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads leave the core free
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:
+            raise ValueError(f"{self.path} is not a model ONNX Runtime can load: {e}") from e
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if CONFIG_KEY not in meta:
+            raise ValueError(f"{self.path} holds no FaceLift regressor config: export it with `facelift export-onnx`")
+        cfg = json.loads(meta[CONFIG_KEY])
+        tuples = {f.name for f in fields(RegressorConfig) if isinstance(f.default, tuple)}  # JSON turned them to lists
+        self.config = RegressorConfig(**{k: tuple(v) if k in tuples else v for k, v in cfg.items()})
+
+    def __call__(self, images: Tensor) -> Prediction:
+        out = self.session.run(list(ONNX_OUTPUTS), {"images": images.float().contiguous().numpy()})
+        return Prediction(**{k: torch.from_numpy(v) for k, v in zip(ONNX_OUTPUTS, out)})
+
+    def eval(self) -> OnnxRegressor:
+        return self
+
+
+def load_inference_model(checkpoint, device: str = "cpu") -> FaceLiftRegressor | OnnxRegressor:
+    "A regressor to predict with: an `.onnx` export runs in ONNX Runtime (CPU), anything else goes to `load_regressor`."
+    if Path(checkpoint).suffix.lower() != ".onnx":
+        return load_regressor(checkpoint, device)
+    if torch.device(device).type != "cpu":
+        raise ValueError(f"an ONNX model runs on the CPU here, got device {device!r}")
+    return OnnxRegressor(checkpoint)

@@ -50,8 +50,9 @@ def regress_faces(
         raise ValueError(f"boxes must be [{len(index)}, 4] (one per face), got {list(boxes.shape)}")
     if len(index) and not 0 <= int(index.min()) <= int(index.max()) < len(images):
         raise ValueError(f"index must point into the {len(images)} images")
-    model.eval()
-    dev = next(model.parameters()).device
+    if model.training:  # eval() walks every module: a cost per call on a video's single frames
+        model.eval()
+    dev = model.device
     S = model.config.image_size
     parts = []
     for i in range(0, len(index), batch):

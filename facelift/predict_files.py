@@ -5,8 +5,10 @@
 # %% ../nbs/13b_predict_files.ipynb #9a63283cbaf04dbcab1f6479b197f3a8
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +21,11 @@ from .model import FaceLiftRegressor
 from .predict import FaceResults, find_faces, regress_faces
 from .smooth import SMOOTHERS
 from .track import FaceDetect
-from .video import VIDEO_SUFFIXES, video_info
+from .video import VIDEO_SUFFIXES, VideoSink, video_info
 from .video_predict import VideoTracks, track_video
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'list_inputs', 'read_input', 'draw_overlay', 'VideoSink', 'predict_files']
+__all__ = ['IMAGE_SUFFIXES', 'list_inputs', 'read_input', 'draw_overlay', 'predict_files']
 
 # %% ../nbs/13b_predict_files.ipynb #1fc9644f
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -83,111 +85,104 @@ def _output_names(files: list[Path]) -> list[str]:
     return names
 
 
+_ANGLES = ("azimuth", "elevation", "roll")
+_POSE = ["azimuth", "elevation", "roll", "tx", "ty", "tz"]
+
+
 def _csv_header(names: list[str]) -> list[str]:
     per = [f"{k}{j}" for j in range(len(names)) for k in ("x", "y", "u", "X", "Y", "Z")]
-    return [
-        "source",
-        "frame",
-        "time",
-        "face",
-        "track",
-        "values",
-        "score",
-        "x0",
-        "y0",
-        "x1",
-        "y1",
-        "azimuth",
-        "elevation",
-        "roll",
-        "tx",
-        "ty",
-        "tz",
-        "uncertainty_px",
-    ] + per
+    face = ["source", "frame", "time", "face", "track", "values", "score", "x0", "y0", "x1", "y1"]
+    return face + _POSE + ["uncertainty_px"] + per
 
 
-_r3 = lambda t: torch.round(t.float(), decimals=3).tolist()
+def _rounded(t: Tensor) -> list:
+    "A tensor as nested lists of floats rounded to 3 decimals, converted in one call (per-face calls cost more than the network)."
+    return torch.round(t.float(), decimals=3).tolist()
 
 
-def _face_record(
-    raw: dict, box: Tensor, score: float | None, track: int | None = None, filtered: dict | None = None
-) -> dict:
-    "One face as JSON: the raw outputs, and the track id and filtered outputs on videos."
-    rec = dict(
-        box=_r3(box),
-        score=score,
-        points2d=_r3(raw["points2d"]),
-        cov2d=_r3(raw["cov2d"]),
-        uncertainty_px=_r3(raw["uncertainty"]),
-        points3d=_r3(raw["points3d"]),
-        rotation=_r3(raw["rotation"]),
-        translation=_r3(raw["translation"]),
-        angles=dict(zip(("azimuth", "elevation", "roll"), _r3(raw["angles"]))),
-    )
-    if track is not None:
-        rec["track"] = track
-    if filtered is not None:
-        rec["filtered"] = {k: _r3(v) for k, v in filtered.items() if k != "angles"} | dict(
-            angles=dict(zip(("azimuth", "elevation", "roll"), _r3(filtered["angles"])))
+def _stacked(faces: list[dict], key: str) -> dict[str, Tensor] | None:
+    "The `key` outputs ('raw' or 'filtered') of F faces, each field stacked [F, ...]; None when the faces have none."
+    if not faces or faces[0].get(key) is None:
+        return None
+    return {k: torch.stack([f[key][k] for f in faces]) for k in faces[0][key]}
+
+
+def _face_records(boxes: Tensor, raw: dict, scores: list | None = None, tracks: list | None = None, filtered=None):
+    """F faces as JSON records: boxes [F,4], raw = {field: [F,...]} (`FaceResults`' fields), their scores or track ids,
+    and on videos the filtered outputs {field: [F,...]}. Each field is rounded once for all faces."""
+    r, box = {k: _rounded(v) for k, v in raw.items()}, _rounded(boxes)
+    f = {k: _rounded(v) for k, v in filtered.items()} if filtered is not None else None
+    recs = []
+    for i in range(len(box)):
+        rec = dict(box=box[i], score=None if scores is None else scores[i])
+        rec |= {k: r[k][i] for k in ("points2d", "cov2d")} | dict(uncertainty_px=r["uncertainty"][i])
+        rec |= {k: r[k][i] for k in ("points3d", "rotation", "translation")} | dict(
+            angles=dict(zip(_ANGLES, r["angles"][i]))
         )
-    return rec
+        if tracks is not None:
+            rec["track"] = tracks[i]
+        if f is not None:
+            rec["filtered"] = {k: v[i] for k, v in f.items() if k != "angles"} | dict(
+                angles=dict(zip(_ANGLES, f["angles"][i]))
+            )
+        recs.append(rec)
+    return recs
 
 
-def _csv_rows(source: str, frame: int, time_s: float, face: int, raw: dict, rec: dict) -> list[list]:
-    "The CSV rows of one face: 'raw', and 'filtered' when there is a filtered version (its uncertainty column is the raw one)."
+def _csv_rows(
+    source: str, where: list[tuple[int, float, int]], raw: dict, recs: list[dict], filtered=None
+) -> list[list]:
+    """The CSV rows of F faces, each at (frame, time, face index) in `where`: 'raw', then 'filtered' when there are
+    filtered outputs (their uncertainty columns are the raw ones). raw, filtered = {field: [F,...]}; recs from
+    `_face_records`."""
+    u = raw["uncertainty"][..., None]
+    per = {
+        k: _rounded(torch.cat([o["points2d"], u, o["points3d"]], -1).flatten(1))
+        for k, o in (("raw", raw), ("filtered", filtered))
+        if o is not None
+    }
+    u_mean = _rounded(raw["uncertainty"].mean(-1))
     rows = []
-    for kind, out in [("raw", raw)] + ([("filtered", rec["filtered"])] if "filtered" in rec else []):
-        p2 = torch.as_tensor(out["points2d"])
-        p3 = torch.as_tensor(out["points3d"])
-        ang = (
-            out["angles"]
-            if isinstance(out["angles"], dict)
-            else dict(zip(("azimuth", "elevation", "roll"), _r3(out["angles"])))
-        )
-        per = torch.cat([p2, raw["uncertainty"][:, None], p3], -1).reshape(-1)
-        rows.append(
-            [
-                source,
-                frame,
-                round(time_s, 4),
-                face,
-                rec.get("track", ""),
-                kind,
-                "" if rec["score"] is None else rec["score"],
-                *rec["box"],
-                *ang.values(),
-                *_r3(torch.as_tensor(out["translation"])),
-                round(float(raw["uncertainty"].mean()), 3),
-                *_r3(per),
-            ]
-        )
+    for i, ((frame, time_s, face), rec) in enumerate(zip(where, recs)):
+        head = [
+            source,
+            frame,
+            round(time_s, 4),
+            face,
+            rec.get("track", ""),
+            None,
+            "" if rec["score"] is None else rec["score"],
+            *rec["box"],
+        ]
+        for kind, values in per.items():
+            out = rec if kind == "raw" else rec["filtered"]
+            head[5] = kind
+            rows.append([*head, *out["angles"].values(), *out["translation"], u_mean[i], *values[i]])
     return rows
 
-# %% ../nbs/13b_predict_files.ipynb #24a62af0
-class VideoSink:
-    "An .mp4 (mp4v) written frame by frame under a temporary name and renamed into place by `close()`: a reader never sees half a file."
+# %% ../nbs/13b_predict_files.ipynb #a458d7c9
+def _draw_faces(marks: list[tuple[np.ndarray, np.ndarray, np.ndarray]], frame: np.ndarray) -> np.ndarray:
+    "A copy of `frame` with each face's (points [N,2], uncertainty [N], box [4]) of `marks` drawn (`draw_overlay`)."
+    for points, uncertainty, box in marks:
+        frame = draw_overlay(frame, points, uncertainty, box)
+    return frame
 
-    def __init__(self, path: Path, fps: float):
-        self.path, self.fps, self._w = Path(path), fps, None
-        self._tmp = self.path.with_name(f".{self.path.stem}.tmp.mp4")
 
-    def write(self, frame: np.ndarray) -> None:
-        import cv2
-
-        if self._w is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._w = cv2.VideoWriter(
-                str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (frame.shape[1], frame.shape[0])
-            )
-            if not self._w.isOpened():
-                raise RuntimeError(f"OpenCV cannot write {self.path} (mp4v)")
-        self._w.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-
-    def close(self) -> None:
-        if self._w is not None:
-            self._w.release()
-            self._tmp.replace(self.path)
+def _video_records(vt: VideoTracks, path: Path, smooth: str) -> tuple[list[dict], list]:
+    "The JSON frames and CSV rows of what `track_video` saw, every face's outputs rounded in one go."
+    faces = [f for fr in vt.frames for f in fr["faces"]]
+    if not faces:
+        return [dict(frame=fr["frame"], time=round(fr["time"], 4), faces=[]) for fr in vt.frames], []
+    raw, filtered = _stacked(faces, "raw"), _stacked(faces, "filtered") if smooth != "none" else None
+    boxes, tracks = torch.stack([f["box"] for f in faces]), [f["track"] for f in faces]
+    recs = _face_records(boxes, raw, tracks=tracks, filtered=filtered)
+    where = [(fr["frame"], fr["time"], j) for fr in vt.frames for j in range(len(fr["faces"]))]
+    rows = _csv_rows(str(path), where, raw, recs, filtered)
+    it = iter(recs)
+    frames = [
+        dict(frame=fr["frame"], time=round(fr["time"], 4), faces=[next(it) for _ in fr["faces"]]) for fr in vt.frames
+    ]
+    return frames, rows
 
 
 def _predict_video(
@@ -206,35 +201,14 @@ def _predict_video(
     "Track one video; returns its JSON record, its CSV rows and what track_video saw."
     sink = VideoSink(out_dir / "overlays" / f"{name}.mp4", video_info(path)["fps"] / every_k) if overlays else None
 
-    def draw(frame, faces):
-        for f in faces:
-            frame = draw_overlay(
-                frame, f["filtered"]["points2d"].numpy(), f["raw"]["uncertainty"].numpy(), f["box"].numpy()
-            )
-        sink.write(frame)
+    def draw(frame, faces):  # the drawing happens on the sink's thread
+        marks = [(f["filtered"]["points2d"].numpy(), f["raw"]["uncertainty"].numpy(), f["box"].numpy()) for f in faces]
+        sink.write(frame, partial(_draw_faces, marks))
 
-    vt = track_video(
-        path,
-        model,
-        detector,
-        smooth,
-        redetect_every=redetect_every,
-        every_k=every_k,
-        max_frames=max_frames,
-        on_frame=draw if sink else None,
-        progress=progress,
-    )
-    if sink:
-        sink.close()
-    rows, frames = [], []
-    for fr in vt.frames:
-        recs = [
-            _face_record(f["raw"], f["box"], None, f["track"], f["filtered"] if smooth != "none" else None)
-            for f in fr["faces"]
-        ]
-        for j, (f, rec) in enumerate(zip(fr["faces"], recs)):
-            rows += _csv_rows(str(path), fr["frame"], fr["time"], j, f["raw"], rec)
-        frames.append(dict(frame=fr["frame"], time=round(fr["time"], 4), faces=recs))
+    with sink or contextlib.nullcontext():
+        video = dict(redetect_every=redetect_every, every_k=every_k, max_frames=max_frames, progress=progress)
+        vt = track_video(path, model, detector, smooth, on_frame=draw if sink else None, **video)
+    frames, rows = _video_records(vt, path, smooth)
     meta = dict(
         kind="video",
         width=vt.info["width"],
@@ -260,20 +234,16 @@ def _predict_image(
 
     frames = read_input(path)[0]
     idx, boxes, scores = find_faces(torch.from_numpy(frames), detector)
-    res = (
-        regress_faces(
-            model, torch.from_numpy(frames), boxes, idx, margin=0.0 if detector == "none" else 0.25, batch=batch
-        )
-        if len(idx)
-        else None
-    )
-    recs, rows, drawn = [], [], frames[0].copy()
-    for k in range(len(idx)):
-        raw = {f: getattr(res, f)[k] for f in FaceResults.__dataclass_fields__}
-        recs.append(_face_record(raw, boxes[k], round(float(scores[k]), 4)))
-        rows += _csv_rows(str(path), 0, 0.0, k, raw, recs[-1])
-        drawn = draw_overlay(drawn, raw["points2d"].numpy(), raw["uncertainty"].numpy(), boxes[k].numpy())
+    recs, rows, marks = [], [], []
+    if len(idx):
+        margin = 0.0 if detector == "none" else 0.25
+        res = regress_faces(model, torch.from_numpy(frames), boxes, idx, margin=margin, batch=batch)
+        raw = {f: getattr(res, f) for f in FaceResults.__dataclass_fields__}
+        recs = _face_records(boxes, raw, scores=[round(float(s), 4) for s in scores])
+        rows = _csv_rows(str(path), [(0, 0.0, k) for k in range(len(idx))], raw, recs)
+        marks = [(res.points2d[k].numpy(), res.uncertainty[k].numpy(), boxes[k].numpy()) for k in range(len(idx))]
     if overlays:
+        drawn = _draw_faces(marks, frames[0])
         atomic_write_bytes(out_dir / "overlays" / f"{name}.jpg", cv2.imencode(".jpg", drawn[..., ::-1])[1].tobytes())
     return dict(
         kind="image",

@@ -5,6 +5,7 @@
 # %% ../nbs/12a_track.ipynb #a8849396
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -88,6 +89,16 @@ class Track:
     relation: Tensor = field(default_factory=lambda: torch.tensor([0.0, 0.0, 1.0, 1.0]))
     since_detection: int = 0
     detected_now: bool = True
+    landmark_box: Tensor | None = None  # the box of its latest landmarks
+
+
+@dataclass
+class _Pending:
+    "A detection running on the background thread: its result, its frame and the tracks' landmark boxes on that frame."
+
+    future: Future
+    frame: int
+    landmark_boxes: dict[int, Tensor] = field(default_factory=dict)
 
 
 class FaceTracker:
@@ -100,47 +111,82 @@ class FaceTracker:
         min_iou: float = 0.3,
         max_uncertainty: float = 0.1,
         merge_iou: float = 0.6,
+        detection_delay: int = 0,  # > 0: periodic detections run on a background thread, applied this many frames later
     ):
         if redetect_every < 1:
             raise ValueError(f"redetect_every must be >= 1 frame, got {redetect_every}")
+        if detection_delay < 0:
+            raise ValueError(f"detection_delay must be >= 0 frames, got {detection_delay}")
         self.detect, self.redetect_every, self.min_iou = detect, redetect_every, min_iou
-        self.max_uncertainty, self.merge_iou = max_uncertainty, merge_iou
+        self.max_uncertainty, self.merge_iou, self.detection_delay = max_uncertainty, merge_iou, detection_delay
         self.tracks: list[Track] = []
-        self.detector_calls, self._next_id, self._frames = 0, 0, 0
+        self.detector_calls, self._next_id, self._frame = 0, 0, -1
+        self._pending: _Pending | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     def _needs_detection(self) -> bool:
         return not self.tracks or any(t.since_detection >= self.redetect_every for t in self.tracks)
 
-    def _associate(self, boxes: Tensor) -> None:
-        "Match detected boxes [K, 4] to the tracks by overlap; unmatched detections become new tracks."
+    def _associate(
+        self, boxes: Tensor, known: list[Track], known_boxes: Tensor | None, since: int = 0
+    ) -> list[tuple[Track, Tensor]]:
+        """Match detected boxes [K, 4] to the `known` tracks (their boxes [T, 4]) by overlap; unmatched detections
+        become new tracks; every track counts `since` frames from this detection. Returns the matched (track, box) pairs."""
         from scipy.optimize import linear_sum_assignment
 
-        matched: set[int] = set()
-        if self.tracks and len(boxes):
-            iou = box_iou(torch.stack([t.box for t in self.tracks]), boxes.float())
-            for ti, di in zip(*linear_sum_assignment(-iou.numpy())):
-                if iou[ti, di] >= self.min_iou:
-                    self.tracks[ti].box, self.tracks[ti].since_detection, self.tracks[ti].detected_now = (
-                        boxes[di].float(),
-                        0,
-                        True,
-                    )
-                    matched.add(int(di))
+        pairs = []
+        if known and len(boxes):
+            iou = box_iou(known_boxes, boxes.float())
+            pairs = [(t, d) for t, d in zip(*linear_sum_assignment(-iou.numpy())) if iou[t, d] >= self.min_iou]
+        matched = {int(d) for _, d in pairs}
         for di in sorted(set(range(len(boxes))) - matched):
             self.tracks.append(Track(self._next_id, boxes[di].float()))
             self._next_id += 1
+        for t in self.tracks:
+            t.since_detection = since
+        return [(known[t], boxes[d].float()) for t, d in pairs]
+
+    def _detect_now(self, frame: np.ndarray, number: int) -> None:
+        "Detect on this frame; matched tracks crop the detector's box and learn their relation from it."
+        self.detector_calls += 1
+        boxes = torch.as_tensor(self.detect(frame, number)[0]).reshape(-1, 4)
+        known = list(self.tracks)
+        for t, box in self._associate(boxes, known, torch.stack([t.box for t in known]) if known else None):
+            t.box, t.detected_now = box, True
+
+    def _land(self) -> None:
+        """Apply the background detection: a matched track learns its relation from the detector's box and its
+        landmarks on the detection's own frame, and moves its next box by it; unmatched detections become tracks."""
+        p, self._pending = self._pending, None
+        boxes = torch.as_tensor(p.future.result()[0]).reshape(-1, 4)
+        known = [t for t in self.tracks if t.id in p.landmark_boxes and t.landmark_box is not None]
+        then = torch.stack([apply_box_relation(t.relation, p.landmark_boxes[t.id]) for t in known]) if known else None
+        for t, box in self._associate(boxes, known, then, since=self._frame - p.frame):
+            t.relation = box_relation(box, p.landmark_boxes[t.id])
+            t.box = apply_box_relation(t.relation, t.landmark_box)
 
     def boxes(self, frame: np.ndarray, number: int) -> tuple[Tensor, Tensor]:
         "Track ids [K] and face boxes [K, 4] to crop in this frame; runs the detector when a detection is due."
+        self._frame = number
+        if self._pending is not None and (not self.tracks or number >= self._pending.frame + self.detection_delay):
+            self._land()  # waits for the thread if it is not done: the outcome never depends on timing
         if self._needs_detection():
-            self.detector_calls += 1
-            boxes, _ = self.detect(frame, number)
-            self._associate(torch.as_tensor(boxes).reshape(-1, 4))
-            for t in self.tracks:
-                t.since_detection = 0
+            if self.detection_delay and self.tracks:
+                if self._pending is None:
+                    self.detector_calls += 1
+                    self._pool = self._pool or ThreadPoolExecutor(1, thread_name_prefix="face-detect")
+                    self._pending = _Pending(self._pool.submit(self.detect, frame, number), number)
+            else:
+                self._detect_now(frame, number)
         if not self.tracks:
             return torch.zeros(0, dtype=torch.long), torch.zeros(0, 4)
         return torch.tensor([t.id for t in self.tracks]), torch.stack([t.box for t in self.tracks])
+
+    def close(self) -> None:
+        "Wait for a background detection and stop its thread."
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool, self._pending = None, None
 
 # %% ../nbs/12a_track.ipynb #c48b6525
 def _update(self: FaceTracker, ids: Tensor, points2d: Tensor, uncertainty: Tensor, image_size: tuple[int, int]) -> None:
@@ -152,8 +198,11 @@ def _update(self: FaceTracker, ids: Tensor, points2d: Tensor, uncertainty: Tenso
     centre = (lmk[:, :2] + lmk[:, 2:]) / 2
     outside = (centre[:, 0] < 0) | (centre[:, 0] > W) | (centre[:, 1] < 0) | (centre[:, 1] > H)
     by_id = {t.id: t for t in self.tracks}
+    if self._pending is not None and self._pending.frame == self._frame:  # a background detection's frame
+        self._pending.landmark_boxes = {i: lmk[k] for k, i in enumerate(ids.tolist())}
     for k, i in enumerate(ids.tolist()):  # a handful of faces per frame
         t = by_id[i]
+        t.landmark_box = lmk[k]
         if t.detected_now:
             t.relation, t.detected_now = box_relation(t.box, lmk[k]), False
         t.box, t.since_detection = apply_box_relation(t.relation, lmk[k]), t.since_detection + 1

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import io
 import json
+import queue
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -20,7 +23,7 @@ from .crop import apply_similarity, crop_face
 from .detect import Detections, LabelTruth, SimulatedLabeller
 
 # %% auto #0
-__all__ = ['VIDEO_SUFFIXES', 'FrameStore', 'video_info', 'stream_video', 'ingest_videos']
+__all__ = ['VIDEO_SUFFIXES', 'FrameStore', 'video_info', 'stream_video', 'VideoSink', 'ingest_videos']
 
 # %% ../nbs/06_video.ipynb #74252210
 class FrameStore:
@@ -137,6 +140,78 @@ def stream_video(path: Path, every_k: int = 1, max_frames: int | None = None):
         cap.release()
     if kept == 0:
         raise ValueError("no decodable frames")
+
+# %% ../nbs/06_video.ipynb #1bcf586a
+class VideoSink:
+    """An .mp4 (mp4v) drawn and encoded on a background thread as frames arrive, so the encoding overlaps the
+    regression; written under a temporary name and renamed into place by `close()`: a reader never sees half a file.
+    Use it as a context manager: an error on the way removes the partial file."""
+
+    def __init__(self, path: Path, fps: float, queue_size: int = 8):
+        self.path, self.fps = Path(path), fps
+        self._tmp = self.path.with_name(f".{self.path.stem}.tmp.mp4")
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)  # bounds the frames held in memory
+        self._thread, self._writer, self._error = None, None, None
+
+    def write(self, frame: np.ndarray, draw: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        "Queue an RGB frame [H,W,3] uint8, to be passed through `draw` (e.g. an overlay) on the writer thread."
+        if self._error is not None:
+            raise self._error
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"write {self.path.name}", daemon=True)
+            self._thread.start()
+        self._queue.put((frame, draw))
+
+    def _run(self) -> None:
+        import cv2
+
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # keep draining so `write` never blocks; the error surfaces there and in `close`
+            try:
+                frame = item[0] if item[1] is None else item[1](item[0])
+                if self._writer is None:
+                    self._writer = self._open(frame.shape[1], frame.shape[0])
+                self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            except Exception as e:  # noqa: BLE001 - handed to the caller's thread
+                self._error = e
+
+    def _open(self, width: int, height: int):
+        import cv2
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        w = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
+        if not w.isOpened():
+            raise RuntimeError(f"OpenCV cannot write {self.path} (mp4v)")
+        return w
+
+    def _finish(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+    def close(self) -> None:
+        "Encode what is queued and move the file into place; raises what went wrong on the writer thread."
+        self._finish()
+        if self._error is not None:
+            self._tmp.unlink(missing_ok=True)
+            raise self._error
+        if self._tmp.exists():
+            self._tmp.replace(self.path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self._finish()
+            self._tmp.unlink(missing_ok=True)
 
 # %% ../nbs/06_video.ipynb #4ff15742
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")

@@ -63,6 +63,25 @@ class VideoTracks:
         )
 
 # %% ../nbs/13a_video_predict.ipynb #c1aaf9b0
+def _faces_of_frame(
+    model, frame: np.ndarray, ids: Tensor, boxes: Tensor, margin: float, filters: dict, new_filter, dt: float
+) -> list[dict]:
+    "Regress the faces `ids` [K] at `boxes` [K,4] of one frame and filter each in its track's filter (made on first sight)."
+    if not len(ids):
+        return []
+    res = regress_faces(
+        model, torch.from_numpy(frame)[None], boxes, torch.zeros(len(ids), dtype=torch.long), margin=margin
+    )
+    faces = []
+    for k, i in enumerate(ids.tolist()):  # a handful of faces
+        raw = {f: getattr(res, f)[k] for f in FaceResults.__dataclass_fields__}
+        keys = ("points2d", "cov2d", "points3d", "rotation", "translation")
+        out = filters.setdefault(i, new_filter())(*(raw[k_] for k_ in keys), dt)
+        filtered = out | dict(angles=camera_angles(out["rotation"][None])[0])
+        faces.append(dict(track=i, box=boxes[k], raw=raw, filtered=filtered))
+    return faces
+
+
 def track_video(
     path: Path,
     model: FaceLiftRegressor,
@@ -70,6 +89,9 @@ def track_video(
     smooth: str = "uncertainty",  # 'none', 'oneeuro', 'uncertainty' or 'kalman' (see 12_smooth and the measurements below)
     params: SmoothingParams | None = None,
     redetect_every: int = 30,  # frames between detector runs while every face is followed
+    # those runs go on a background thread and land this many frames later; None: 8 for a detector that costs
+    # (dlib, yours), 0 (at once) for 'none' and 'truth'
+    detection_delay: int | None = None,
     every_k: int = 1,
     max_frames: int | None = None,
     on_frame: Callable[[np.ndarray, list[dict]], None]
@@ -79,7 +101,9 @@ def track_video(
     "Track, regress and filter every face of a video, frame by frame (see above)."
     info = video_info(path)
     detect = detector if callable(detector) else face_detector(detector, path)
-    tracker = FaceTracker(detect, redetect_every=1 if detector == "none" else redetect_every)
+    free = detector in ("none", "truth")
+    delay = (0 if free else 8) if detection_delay is None else detection_delay
+    tracker = FaceTracker(detect, 1 if detector == "none" else redetect_every, detection_delay=delay)
     margin = 0.0 if detector == "none" else 0.25
     filters: dict[int, FaceFilter] = {}
     frames, last, t0 = [], None, time.perf_counter()
@@ -90,37 +114,23 @@ def track_video(
         unit="frame",
         disable=not progress,
     )
-    for number, t, frame in stream_video(path, every_k, max_frames):
-        dt, last = (t - last if last is not None else 1 / info["fps"]), t
-        ids, boxes = tracker.boxes(frame, number)
-        faces = []
-        if len(ids):
-            res = regress_faces(
-                model, torch.from_numpy(frame)[None], boxes, torch.zeros(len(ids), dtype=torch.long), margin=margin
-            )
-            for k, i in enumerate(ids.tolist()):  # a handful of faces
-                raw = {f: getattr(res, f)[k] for f in FaceResults.__dataclass_fields__}
-                out = filters.setdefault(i, FaceFilter(smooth, params))(
-                    raw["points2d"], raw["cov2d"], raw["points3d"], raw["rotation"], raw["translation"], dt
-                )
-                faces.append(
-                    dict(
-                        track=i,
-                        box=boxes[k],
-                        raw=raw,
-                        filtered=out | dict(angles=camera_angles(out["rotation"][None])[0]),
-                    )
-                )
-            # the next crops follow the filtered landmarks (see above)
-            steadied = torch.stack([f["filtered"]["points2d"] for f in faces])
-            tracker.update(ids, steadied, res.uncertainty, frame.shape[:2])
-        live = {t_.id for t_ in tracker.tracks}
-        filters = {i: f for i, f in filters.items() if i in live}
-        frames.append(dict(frame=number, time=t, faces=faces))
-        if on_frame is not None:
-            on_frame(frame, faces)
-        bar.update(1)
-        bar.set_postfix(fps=f"{len(frames) / (time.perf_counter() - t0):.1f}", faces=len(faces), refresh=False)
+    try:
+        for number, t, frame in stream_video(path, every_k, max_frames):
+            dt, last = (t - last if last is not None else 1 / info["fps"]), t
+            ids, boxes = tracker.boxes(frame, number)
+            faces = _faces_of_frame(model, frame, ids, boxes, margin, filters, lambda: FaceFilter(smooth, params), dt)
+            if faces:  # the next crops follow the filtered landmarks (see above)
+                steadied = torch.stack([f["filtered"]["points2d"] for f in faces])
+                tracker.update(ids, steadied, torch.stack([f["raw"]["uncertainty"] for f in faces]), frame.shape[:2])
+            live = {t_.id for t_ in tracker.tracks}
+            filters = {i: f for i, f in filters.items() if i in live}
+            frames.append(dict(frame=number, time=t, faces=faces))
+            if on_frame is not None:
+                on_frame(frame, faces)
+            bar.update(1)
+            bar.set_postfix(fps=f"{len(frames) / (time.perf_counter() - t0):.1f}", faces=len(faces), refresh=False)
+    finally:
+        tracker.close()
     bar.close()
     return VideoTracks(info, frames, tracker.detector_calls, time.perf_counter() - t0)
 
