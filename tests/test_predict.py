@@ -135,3 +135,8 @@ def test_predict_bad_arguments_are_clear_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     r = run("facelift", "predict", tmp_path / "empty", "--checkpoint", tmp_path / "net.pt", "--out", tmp_path / "out")
     assert r.returncode == 1 and "no images or videos found" in r.stderr
+    r = run("facelift", "predict", tmp_path, "--checkpoint", tmp_path / "missing.onnx", "--out", tmp_path / "out")
+    assert r.returncode == 1 and "ONNX model not found" in r.stderr and "missing.onnx" in r.stderr
+    (tmp_path / "text.onnx").write_text("not a model")
+    r = run("facelift", "predict", tmp_path, "--checkpoint", tmp_path / "text.onnx", "--out", tmp_path / "out")
+    assert r.returncode == 1 and "is not a model ONNX Runtime can load" in r.stderr

@@ -87,6 +87,28 @@ def test_predict_video_tracks_and_keeps_raw_and_filtered(still_clip, tmp_path):
     cap.release()
 
 
+@pytest.mark.slow
+def test_predict_runs_the_onnx_exports_like_pytorch(still_clip, tmp_path):
+    "`predict --checkpoint X.onnx` runs the shipped model's exports in ONNX Runtime: PyTorch's landmarks (float), as accurate (int8)."
+    r = run("facelift", "export-onnx", "--checkpoint", "cpu", "--out", tmp_path / "cpu.onnx", "--int8")
+    assert r.returncode == 0, r.stderr[-2000:]
+    truth = load_clip_truth(still_clip)
+    uv = truth.cameras.project(truth.landmarks3d)
+    points = {}
+    for name, checkpoint in (("torch", "cpu"), ("float", tmp_path / "cpu.onnx"), ("int8", tmp_path / "cpu_int8.onnx")):
+        args = ("--detector", "truth", "--no-progress", "--no-overlays")
+        r = run("facelift", "predict", still_clip, "--checkpoint", checkpoint, "--out", tmp_path / name, *args)
+        assert r.returncode == 0, r.stderr[-3000:]
+        rec = json.loads((tmp_path / name / f"{still_clip.stem}_mp4.json").read_text())
+        points[name] = torch.tensor([f["faces"][0]["points2d"] for f in rec["frames"]])
+    assert len(points["float"]) == len(points["torch"]) == 48
+    # crops follow the output, so last-digit differences move later crops a little: the same landmarks, not the same bits
+    moved = (points["float"] - points["torch"]).norm(dim=-1)
+    nme = {k: _scores(v, uv)[0] for k, v in points.items()}
+    assert float(moved.median()) < 0.05 and float(moved.max()) < 1.0, (moved.median(), moved.max())  # px, 192 px clip
+    assert abs(nme["float"] - nme["torch"]) < 0.01 * nme["torch"] and nme["int8"] < 1.05 * nme["torch"], nme
+
+
 def _ffmpeg(*args):
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", *map(str, args)], check=True)
