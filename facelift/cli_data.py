@@ -25,12 +25,13 @@ def subcommand_help(add, *argv) -> str:
 
 # %% ../nbs/14c_cli_data.ipynb #7fb27b941602401d91542211134fc71a
 def make_generator(spec: str, image_size: int = 224, eg3d_repo: str | None = None, device: str | None = None):
-    """A generator by CLI spec: `synthetic` (the embedded heads), `eg3d:PATH.pkl` (an EG3D/IDE-3D network pickle) or
-    `scan:PATH` (a head scan; seeds pick its lighting)."""
-    if spec == "synthetic":
+    """A generator by CLI spec: `synthetic` (the embedded heads; `synthetic:video` with the expressions and light of the
+    videos and test set), `eg3d:PATH.pkl` (an EG3D/IDE-3D network pickle) or `scan:PATH` (a head scan; seeds pick its
+    lighting)."""
+    if spec in ("synthetic", "synthetic:multiview", "synthetic:video"):
         from facelift.heads import SyntheticHeads
 
-        return SyntheticHeads(image_size=image_size)
+        return SyntheticHeads(image_size=image_size, distribution=spec.partition(":")[2] or "multiview")
     if spec.startswith("eg3d:"):
         from facelift.generators import EG3DGenerator
 
@@ -39,7 +40,7 @@ def make_generator(spec: str, image_size: int = 224, eg3d_repo: str | None = Non
         from facelift.scan import MeshGenerator
 
         return MeshGenerator.from_file(spec[5:], image_size=image_size, lighting="random", background="random")
-    raise ValueError(f"unknown generator {spec!r}; use synthetic, eg3d:PATH.pkl or scan:PATH")
+    raise ValueError(f"unknown generator {spec!r}; use synthetic, synthetic:video, eg3d:PATH.pkl or scan:PATH")
 
 
 def make_detector(name: str, scheme: str = "wflw98"):
@@ -135,7 +136,8 @@ def add_prepare(sub) -> None:
     q.add_argument(
         "--generator",
         default="synthetic",
-        help="synthetic (default), eg3d:PATH.pkl, or scan:PATH (an .obj with MTL and texture, or a coloured .ply; "
+        help="synthetic (default), synthetic:video (the test's expressions and light), eg3d:PATH.pkl, "
+        "or scan:PATH (an .obj with MTL and texture, or a coloured .ply; "
         "seeds pick lighting and background)",
     )
     q.add_argument("--eg3d-repo", default=None, help="source folder of the EG3D/IDE-3D repository (for eg3d: pickles)")

@@ -92,7 +92,10 @@ class MultiViewDataset:
         self.template = filled_template(store, self.scheme.name)
         self.image_size = image_size
         self.space = CameraSpace(*limits, image_size=image_size)
-        self.generator_factory = generator_factory or partial(SyntheticHeads, image_size=image_size, cache=min(n, 2048))
+        heads = store.manifest.get("generator", "").partition("SyntheticHeads:")[2] or "multiview"  # as prepared
+        self.generator_factory = generator_factory or partial(
+            SyntheticHeads, distribution=heads, image_size=image_size, cache=min(n, 2048)
+        )
         self._generator, self._pid = None, None
 
     def __len__(self) -> int:

@@ -84,6 +84,9 @@ class SyntheticHeads:
         self.renderer = MeshRenderer(image_size, supersample=supersample)
         self._index = torch.tensor(get_scheme("wflw98").subset68 if self.scheme.name == "ibug68" else range(98))
         self.cache, self._cache = int(cache), OrderedDict()
+        # what stores record as their generator; the training's renders rebuild the same heads from it
+        label = distribution if isinstance(distribution, str) else "custom"  # a custom one needs its own factory
+        self.name = "SyntheticHeads" if label == "multiview" else f"SyntheticHeads:{label}"
 
     def _seeds(self, seeds) -> Tensor:
         s = torch.as_tensor(seeds, dtype=torch.long, device=self.device).reshape(-1)

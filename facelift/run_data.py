@@ -41,7 +41,7 @@ def ensure_data(cfg: TrainConfig) -> tuple[Path, Path]:
     pl, fr = _data_dirs(cfg)
     if cfg.pseudolabels is None:
         prepare(
-            SyntheticHeads(),
+            SyntheticHeads(distribution=cfg.heads),
             SimulatedLabeller(),
             range(0, cfg.seeds or 512),
             default_view_set(),

@@ -24,6 +24,9 @@ class TrainConfig:
     pseudolabels: str | None = None  # PseudoLabelStore folder; None: the embedded default, prepared in out/pseudolabels
     frames: str | None = None  # FrameStore folder; None: synthetic clips ingested into out/frames
     seeds: int | None = 512  # multi-view seeds used (the first N of the store; prepared if embedded); None: all
+    heads: str = (
+        "multiview"  # the embedded default's multi-view heads: multiview, or video (the test's expressions and light)
+    )
     videos: int | None = 12  # videos used (the first N of the frame store); None: all
     clip_frames: int = 48  # frames per synthetic clip of the embedded default
     camera_limits: list = field(
