@@ -86,13 +86,12 @@ def _output_names(files: list[Path]) -> list[str]:
 
 
 _ANGLES = ("azimuth", "elevation", "roll")
-_POSE = ["azimuth", "elevation", "roll", "tx", "ty", "tz"]
 
 
 def _csv_header(names: list[str]) -> list[str]:
     per = [f"{k}{j}" for j in range(len(names)) for k in ("x", "y", "u", "X", "Y", "Z")]
-    face = ["source", "frame", "time", "face", "track", "values", "score", "x0", "y0", "x1", "y1"]
-    return face + _POSE + ["uncertainty_px"] + per
+    face = ["source", "frame", "time", "face", "track", "values", "score", "box_x0", "box_y0", "box_x1", "box_y1"]
+    return face + [*_ANGLES, "tx", "ty", "tz", "uncertainty_px"] + per
 
 
 def _rounded(t: Tensor) -> list:
@@ -114,17 +113,21 @@ def _face_records(boxes: Tensor, raw: dict, scores: list | None = None, tracks: 
     f = {k: _rounded(v) for k, v in filtered.items()} if filtered is not None else None
     recs = []
     for i in range(len(box)):
-        rec = dict(box=box[i], score=None if scores is None else scores[i])
-        rec |= {k: r[k][i] for k in ("points2d", "cov2d")} | dict(uncertainty_px=r["uncertainty"][i])
-        rec |= {k: r[k][i] for k in ("points3d", "rotation", "translation")} | dict(
-            angles=dict(zip(_ANGLES, r["angles"][i]))
+        rec = dict(
+            box=box[i],
+            score=None if scores is None else scores[i],
+            points2d=r["points2d"][i],
+            cov2d=r["cov2d"][i],
+            uncertainty_px=r["uncertainty"][i],
+            points3d=r["points3d"][i],
+            rotation=r["rotation"][i],
+            translation=r["translation"][i],
+            angles=dict(zip(_ANGLES, r["angles"][i])),
         )
         if tracks is not None:
             rec["track"] = tracks[i]
         if f is not None:
-            rec["filtered"] = {k: v[i] for k, v in f.items() if k != "angles"} | dict(
-                angles=dict(zip(_ANGLES, f["angles"][i]))
-            )
+            rec["filtered"] = {k: v[i] for k, v in f.items()} | dict(angles=dict(zip(_ANGLES, f["angles"][i])))
         recs.append(rec)
     return recs
 
@@ -144,20 +147,12 @@ def _csv_rows(
     u_mean = _rounded(raw["uncertainty"].mean(-1))
     rows = []
     for i, ((frame, time_s, face), rec) in enumerate(zip(where, recs)):
-        head = [
-            source,
-            frame,
-            round(time_s, 4),
-            face,
-            rec.get("track", ""),
-            None,
-            "" if rec["score"] is None else rec["score"],
-            *rec["box"],
-        ]
+        where_who = [source, frame, round(time_s, 4), face, rec.get("track", "")]
+        detected = ["" if rec["score"] is None else rec["score"], *rec["box"]]
         for kind, values in per.items():
             out = rec if kind == "raw" else rec["filtered"]
-            head[5] = kind
-            rows.append([*head, *out["angles"].values(), *out["translation"], u_mean[i], *values[i]])
+            pose = [*out["angles"].values(), *out["translation"]]
+            rows.append([*where_who, kind, *detected, *pose, u_mean[i], *values[i]])
     return rows
 
 # %% ../nbs/13b_predict_files.ipynb #a458d7c9
