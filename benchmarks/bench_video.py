@@ -139,10 +139,10 @@ def _predict_rows(tmp: Path, quick: bool) -> list[dict]:
     )
     return [
         dict(
-            name=f"predict video end to end, 640x480, {engine.split(' (')[0]}",
+            name=f"predict video 640x480, {engine.split(' (')[0]}",
             value=fps,
             target=30.0 if engine.startswith("int8") else None,  # real time with the engine made for it
-            unit=f"frames/s, best of {1 if quick else 2} (decode, dlib HOG on {s['detector_calls']} of {s['frames']} frames "
+            unit=f"frames/s end to end, best of {1 if quick else 2} (decode, dlib HOG on {s['detector_calls']} of {s['frames']} frames "
             f"in the background, track, regress with the shipped model: {engine}, the default uncertainty filter, "
             "write JSON, CSV and overlay video)",
             baseline=mp[0] if mp else None,
