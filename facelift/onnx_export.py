@@ -18,8 +18,8 @@ from .core import require
 from .model import FaceLiftRegressor, Prediction, RegressorConfig, load_regressor
 
 # %% auto #0
-__all__ = ['ONNX_OUTPUTS', 'CONFIG_KEY', 'export_image_model', 'set_metadata', 'export_onnx', 'check_onnx', 'OnnxRegressor',
-           'load_inference_model']
+__all__ = ['ONNX_OUTPUTS', 'CONFIG_KEY', 'export_image_model', 'get_metadata', 'set_metadata', 'export_onnx', 'check_onnx',
+           'OnnxRegressor', 'load_inference_model']
 
 # %% ../nbs/08a_onnx.ipynb #a873da81
 ONNX_OUTPUTS = ("points3d", "rotation", "delta_t", "translation", "points2d", "scale_tril")
@@ -76,6 +76,13 @@ def export_image_model(
         set_metadata(tmp, metadata)
     os.replace(tmp, path)
     return path
+
+
+def get_metadata(path) -> dict[str, str]:
+    "The properties (key -> text) of the ONNX model at `path`."
+    import onnx
+
+    return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
 
 
 def set_metadata(path, metadata: dict[str, str]) -> None:

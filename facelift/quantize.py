@@ -15,7 +15,7 @@ from .benchmarks import synthetic_testset
 from .core import require
 from .data import to_model_input
 from .losses import geodesic
-from .onnx_export import set_metadata
+from .onnx_export import get_metadata, set_metadata
 
 # %% auto #0
 __all__ = ['calibration_inputs', 'quantize_onnx', 'int8_agreement']
@@ -24,13 +24,6 @@ __all__ = ['calibration_inputs', 'quantize_onnx', 'int8_agreement']
 def calibration_inputs(image_size: int, n: int = 64, seed_offset: int = 700_000) -> Tensor:
     "Model inputs [n,3,S,S] for calibration: renders of `n` synthetic heads over the full camera space, normalised."
     return to_model_input(synthetic_testset(n, image_size=image_size, seed_offset=seed_offset).images, image_size)
-
-
-def _metadata(path) -> dict[str, str]:
-    "The properties of the ONNX model at `path`."
-    import onnx
-
-    return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
 
 
 def quantize_onnx(path, out, calibration: Tensor, batch: int = 8) -> Path:
@@ -68,7 +61,7 @@ def quantize_onnx(path, out, calibration: Tensor, batch: int = 8) -> Path:
             weight_type=QuantType.QInt8,
             op_types_to_quantize=["Conv"],
         )
-        set_metadata(tmp, _metadata(path))  # the regressor's config travels with it
+        set_metadata(tmp, get_metadata(path))  # the regressor's config travels with it
         os.replace(tmp, out)
     finally:
         prepared.unlink(missing_ok=True)
