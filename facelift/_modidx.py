@@ -682,6 +682,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'facelift.train.build_schedule': ('train.html#build_schedule', 'facelift/train.py'),
                                 'facelift.train.finish_run': ('train.html#finish_run', 'facelift/train.py'),
                                 'facelift.train.fit_to_budget': ('train.html#fit_to_budget', 'facelift/train.py'),
+                                'facelift.train.load_init_weights': ('train.html#load_init_weights', 'facelift/train.py'),
                                 'facelift.train.restored_end': ('train.html#restored_end', 'facelift/train.py'),
                                 'facelift.train.ship_run': ('train.html#ship_run', 'facelift/train.py'),
                                 'facelift.train.train': ('train.html#train', 'facelift/train.py'),

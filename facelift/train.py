@@ -28,14 +28,14 @@ from facelift.data import (
     pooled_batches,
 )
 from .losses import LossWeights, multiframe_loss, multiview_loss
-from .model import FaceLiftRegressor, RegressorConfig, save_regressor
+from .model import FaceLiftRegressor, RegressorConfig, load_regressor, save_regressor
 from .run_data import TrainData, build_run_data
 from .train_config import TRAIN_PRESETS, TrainConfig, parse_overrides  # noqa: F401 (TRAIN_PRESETS, parse_overrides: re-exported)
 from .views import landmark_normals
 
 # %% auto #0
-__all__ = ['validate', 'build_optimizer', 'build_schedule', 'WarmupCosine', 'build_model', 'build_batches', 'train_step',
-           'apply_gradients', 'finish_run', 'restored_end', 'fit_to_budget', 'train', 'ship_run']
+__all__ = ['validate', 'build_optimizer', 'build_schedule', 'WarmupCosine', 'load_init_weights', 'build_model', 'build_batches',
+           'train_step', 'apply_gradients', 'finish_run', 'restored_end', 'fit_to_budget', 'train', 'ship_run']
 
 # %% ../nbs/11_train.ipynb #ceedde03
 @torch.no_grad()
@@ -134,10 +134,29 @@ class WarmupCosine:
         return warm * 0.5 * (1 + math.cos(math.pi * min(s, self.end) / self.end))
 
 # %% ../nbs/11_train.ipynb #acae54e37e7d407bbb7b55eff062a284
+def load_init_weights(model: FaceLiftRegressor, init: str) -> None:
+    """Copy the weights of `init` (a regressor or training checkpoint, or a shipped name such as `cpu`) into `model`, all
+    but its template: the run keeps the mean of its own pseudo-labels."""
+    theirs = load_regressor(init).state_dict()
+    mine = model.state_dict()
+    theirs.pop("template")
+    wrong = [k for k in mine if k != "template" and (k not in theirs or theirs[k].shape != mine[k].shape)]
+    if wrong or len(theirs) != len(mine) - 1:
+        raise ValueError(
+            f"init {init!r} does not fit this run's regressor ({model.config.encoder}, depth {model.config.depth}): "
+            f"{len(wrong)} of its weights differ in name or shape, e.g. {wrong[:2]}"
+        )
+    model.load_state_dict(theirs | {"template": mine["template"]})
+
+
 def build_model(cfg: TrainConfig, mcfg: RegressorConfig, device: torch.device) -> FaceLiftRegressor:
-    "The regressor, initialised from `cfg.seed` (the same weights on every process and on every fresh start)."
+    """The regressor, initialised from `cfg.seed` (the same weights on every process and on every fresh start), or from
+    the weights of `cfg.init`."""
     torch.manual_seed(cfg.seed)
-    return FaceLiftRegressor(mcfg).to(device)
+    model = FaceLiftRegressor(mcfg)
+    if cfg.init:
+        load_init_weights(model, cfg.init)
+    return model.to(device)
 
 
 def build_batches(cfg: TrainConfig, data: TrainData, step: int):
