@@ -156,7 +156,7 @@ class CovarianceGatedFilter:
     """Low-pass of M points in D dims whose cut-off opens with the evidence of motion measured in their predicted
     covariances (see above): cut-off = `min_cutoff` + `beta` x evidence (Hz)."""
 
-    MIN_CUTOFF, BETA, D_CUTOFF, OWN = 0.03, 4.0, 3.0, 0.0  # the defaults, tuned on clips with truth in 13a
+    MIN_CUTOFF, BETA, D_CUTOFF, OWN = 0.03, 5.0, 3.0, 0.0  # the defaults, tuned on clips with truth in 13a
 
     def __init__(
         self, min_cutoff: float = MIN_CUTOFF, beta: float = BETA, d_cutoff: float = D_CUTOFF, own: float = OWN
