@@ -674,6 +674,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'facelift.train._move_end': ('train.html#_move_end', 'facelift/train.py'),
                                 'facelift.train._part': ('train.html#_part', 'facelift/train.py'),
                                 'facelift.train._replica_spread': ('train.html#_replica_spread', 'facelift/train.py'),
+                                'facelift.train._ship_init_record': ('train.html#_ship_init_record', 'facelift/train.py'),
+                                'facelift.train._validation_summary': ('train.html#_validation_summary', 'facelift/train.py'),
                                 'facelift.train._write_run_config': ('train.html#_write_run_config', 'facelift/train.py'),
                                 'facelift.train.apply_gradients': ('train.html#apply_gradients', 'facelift/train.py'),
                                 'facelift.train.build_batches': ('train.html#build_batches', 'facelift/train.py'),

@@ -137,16 +137,14 @@ class WarmupCosine:
 def load_init_weights(model: FaceLiftRegressor, init: str) -> None:
     """Copy the weights of `init` (a regressor or training checkpoint, or a shipped name such as `cpu`) into `model`, all
     but its template: the run keeps the mean of its own pseudo-labels."""
-    theirs = load_regressor(init).state_dict()
-    mine = model.state_dict()
-    theirs.pop("template")
-    wrong = [k for k in mine if k != "template" and (k not in theirs or theirs[k].shape != mine[k].shape)]
-    if wrong or len(theirs) != len(mine) - 1:
+    theirs = load_regressor(init).state_dict() | {"template": model.template.clone()}
+    try:
+        model.load_state_dict(theirs)  # strict: refuses missing, unexpected and mis-shaped weights
+    except RuntimeError as e:
         raise ValueError(
             f"init {init!r} does not fit this run's regressor ({model.config.encoder}, depth {model.config.depth}): "
-            f"{len(wrong)} of its weights differ in name or shape, e.g. {wrong[:2]}"
-        )
-    model.load_state_dict(theirs | {"template": mine["template"]})
+            f"{str(e)[:300]}"
+        ) from e
 
 
 def build_model(cfg: TrainConfig, mcfg: RegressorConfig, device: torch.device) -> FaceLiftRegressor:
@@ -341,8 +339,34 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     return run
 
 # %% ../nbs/11_train.ipynb #10df521c
-def ship_run(run, name: str, command: str, root=None) -> Path:
-    "Write run `run`'s final model (fp16) and record into `root/name` (default: the package's `weights/` folder); returns that folder."
+def _validation_summary(rows: list[dict]) -> str:
+    "The last validation of a run's metrics rows, as a Markdown list headed by its step."
+    val = [r for r in rows if "val/nmlc" in r]
+    if not val:
+        return "No validation.\n"
+    items = "\n".join(f"- {k}: {v:.4g}" for k, v in val[-1].items() if k.startswith("val/"))
+    return f"Last validation (step {val[-1]['step']}):\n\n{items}\n"
+
+
+def _ship_init_record(run: Path, init: str | None, init_run: Path, dest: Path) -> str:
+    """Copy the record of `init_run`, whose checkpoint `init` started `run` (`TrainConfig.init`), beside the shipped
+    model as `init_config.yaml` and `init_metrics.jsonl`, its curves cut at that checkpoint's step; returns its summary."""
+    if not init:
+        raise ValueError(f"{run} did not start from another run's weights (its config has no init): drop init_run")
+    step = torch.load(init, map_location="cpu", weights_only=True).get("step") if Path(init).is_file() else None
+    rows = [r for r in MetricsLog(init_run / "metrics.jsonl").read() if step is None or r["step"] <= step]
+    atomic_write_bytes(dest / "init_config.yaml", (init_run / "config.yaml").read_bytes())
+    atomic_write_text(dest / "init_metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    info = yaml.safe_load((init_run / "config.yaml").read_text())
+    return (
+        f"\n## Its initial weights\n\nRun `{init_run.name}` (code: git {info.get('git_sha')}), its checkpoint at step "
+        f"{step if step is not None else 'unknown'}: `init_config.yaml`, `init_metrics.jsonl`. {_validation_summary(rows)}"
+    )
+
+
+def ship_run(run, name: str, command: str, root=None, init_run=None) -> Path:
+    """Write run `run`'s final model (fp16) and record into `root/name` (default: the package's `weights/` folder);
+    returns that folder. A run fine-tuned from another run's checkpoint (`init`) ships that run's record too (`init_run`)."""
     run = Path(run)
     if not (run / "model.pt").is_file():
         raise FileNotFoundError(f"{run} has no final model.pt: finish the run (--resume) before shipping it")
@@ -355,13 +379,12 @@ def ship_run(run, name: str, command: str, root=None) -> Path:
     atomic_write_bytes(dest / "model.pt", buf.getvalue())
     for f in ("config.yaml", "metrics.jsonl"):
         atomic_write_bytes(dest / f, (run / f).read_bytes())
-    val = [r for r in MetricsLog(run / "metrics.jsonl").read() if "val/nmlc" in r]
-    last = "\n".join(f"- {k}: {v:.4g}" for k, v in val[-1].items() if k.startswith("val/")) if val else "- none"
     info = yaml.safe_load((run / "config.yaml").read_text())
+    stage1 = _ship_init_record(run, info["config"].get("init"), Path(init_run), dest) if init_run else ""
     atomic_write_text(
         dest / "RECORD.md",
         f"# Shipped model `{name}`\n\nTrained by:\n\n```sh\n{command}\n```\n\n"
         f"Code: git {info.get('git_sha')}, facelift {info.get('facelift')}, torch {info.get('torch')}, {info.get('device')}.\n"
-        f"Steps: {ck.get('step')}. Last validation (step {val[-1]['step'] if val else '-'}):\n\n{last}\n",
+        f"Steps: {ck.get('step')}. {_validation_summary(MetricsLog(run / 'metrics.jsonl').read())}{stage1}",
     )
     return dest

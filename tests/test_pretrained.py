@@ -26,26 +26,27 @@ def scored():
 
 def test_shipped_model_learned_pose(scored):
     _, _, _, _, v = scored
-    # the reference run reached a median rotation error of about 6° on these renders; a constant frontal guess scores over 60°
+    # the reference run reached a median rotation error of 5.0° on these renders; a constant frontal guess scores over 60°
     assert v["val/rot_deg"] < 10, v
     assert v["val/rot_deg_frontal"] > 50, v
 
 
-def test_shipped_model_scores_well_and_keeps_up_with_its_template(scored):
+def test_shipped_model_scores_well_and_beats_its_template(scored):
     _, _, ours, template, v = scored
-    assert ours.scores.mean < 0.09, (
-        ours.scores.mean
-    )  # the reference reached about 0.06 (dlib scores about 0.16 on such renders)
-    # its shape offsets do not yet beat its template at its own pose (11_train: the shipped model's run); they must not lose to it
+    # the reference reached NMLC 0.045 on these renders (dlib scores about 0.16 on such renders)
+    assert ours.scores.mean < 0.07, ours.scores.mean
+    # its shape offsets beat its own template at its own pose (on these 64: -0.0006 per image; on the 200 of
+    # `evaluate`, -0.0015 with a bootstrap interval that excludes zero) and the mean template's 3D error (5.35 vs 5.67)
     paired = ours.scores.per_image - template.scores.per_image
-    assert paired.mean() < 0.003, (ours.scores.mean, template.scores.mean)
-    assert v["val/err3d"] < v["val/err3d_template"] * 1.1, v
+    assert paired.mean() < 0, (ours.scores.mean, template.scores.mean)
+    assert v["val/err3d"] < v["val/err3d_template"], v
 
 
 def test_shipped_model_carries_its_record():
     d = pretrained_dir("cpu")
     record = (d / "RECORD.md").read_text()
     assert "facelift train --preset cpu" in record and "git " in record
+    assert "init=" in record and "Its initial weights" in record  # the two stages: the pose, then the shape
     assert (d / "model.pt").stat().st_size < 25e6  # the budget: at most 25 MB inside the package
     weights = torch.load(d / "model.pt", weights_only=True)["model"]
     assert all(v.dtype in (torch.float16, torch.int64) for v in weights.values())
@@ -63,7 +64,10 @@ def test_a_non_editable_install_carries_the_shipped_model(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     wheel = next((tmp_path / "dist").glob("facelift-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {f"facelift/weights/cpu/{n}" for n in ("model.pt", "config.yaml", "metrics.jsonl", "RECORD.md")} <= names
+    assert {
+        f"facelift/weights/cpu/{n}"
+        for n in ("model.pt", "config.yaml", "metrics.jsonl", "RECORD.md", "init_metrics.jsonl")
+    } <= names
     assert {"facelift/viewsets/default.yaml", "facelift/nbconvert/offline/index.html.j2"} <= names
     pipelines = {p.name for p in (REPO / "nbs" / "pipelines").glob("*.ipynb")}
     assert {f"facelift/pipelines/{n}" for n in pipelines} <= names
