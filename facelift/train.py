@@ -355,9 +355,10 @@ def _ship_init_record(run: Path, init: str | None, init_run: Path, dest: Path) -
         raise ValueError(f"{run} did not start from another run's weights (its config has no init): drop init_run")
     step = torch.load(init, map_location="cpu", weights_only=True).get("step") if Path(init).is_file() else None
     rows = [r for r in MetricsLog(init_run / "metrics.jsonl").read() if step is None or r["step"] <= step]
-    atomic_write_bytes(dest / "init_config.yaml", (init_run / "config.yaml").read_bytes())
+    config = (init_run / "config.yaml").read_bytes()
+    atomic_write_bytes(dest / "init_config.yaml", config)
     atomic_write_text(dest / "init_metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-    info = yaml.safe_load((init_run / "config.yaml").read_text())
+    info = yaml.safe_load(config)
     return (
         f"\n## Its initial weights\n\nRun `{init_run.name}` (code: git {info.get('git_sha')}), its checkpoint at step "
         f"{step if step is not None else 'unknown'}: `init_config.yaml`, `init_metrics.jsonl`. {_validation_summary(rows)}"
