@@ -25,7 +25,9 @@ __all__ = ['PRESETS', 'RegressorConfig', 'rotation_6d_to_matrix', 'DecoderBlock'
 
 # %% ../nbs/08_model.ipynb #8612f868
 PRESETS = {
-    "cpu": dict(encoder="resnet18", image_size=64, dim=128, depth=2, heads=4, mlp_ratio=2.0),  # the shipped CPU model
+    "cpu": dict(
+        encoder="regnetx_004", image_size=64, dim=128, depth=2, heads=4, mlp_ratio=2.0
+    ),  # the shipped CPU model
     "vit_tiny": dict(encoder="vit_tiny_patch16_224", image_size=112, dim=192, depth=3, heads=4, mlp_ratio=4.0),
     "paper": dict(encoder="vit_base_patch16_clip_quickgelu_224", image_size=224, dim=384, heads=8),  # FaRL's ViT-B/16
     "resnet50": dict(encoder="resnet50", image_size=224, dim=384, heads=8),
@@ -37,7 +39,7 @@ PRESETS = {
 class RegressorConfig:
     "Architecture of the regressor; `RegressorConfig.preset(name)` for the named presets."
 
-    encoder: str = "resnet18"  # any timm model name (ViT: patch tokens; CNN: feature map as tokens)
+    encoder: str = "regnetx_004"  # any timm model name (ViT: patch tokens; CNN: feature map as tokens)
     image_size: int = 64  # input images [B,3,S,S]
     dim: int = 128  # decoder width
     depth: int = 2  # decoder blocks

@@ -204,7 +204,7 @@ class SmoothingParams:
     u_d_cutoff: float = CovarianceGatedFilter.D_CUTOFF  # uncertainty: cut-off of the whitened innovations' low-pass
     u_own: float = CovarianceGatedFilter.OWN  # uncertainty: weight of a landmark's own evidence beside the mean
     q: float = 1.0  # Kalman: acceleration noise density (face sizes² per s³)
-    r_scale: float = 1.0  # Kalman: measurement noise = r_scale x predicted covariance
+    r_scale: float = 4.0  # Kalman: measurement noise = r_scale x predicted covariance
     gate: float | None = 9.0  # Kalman: normalised innovation beyond which a measurement is taken as it is
 
 

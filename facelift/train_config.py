@@ -120,7 +120,7 @@ _CPU_RECIPE = dict(
 
 TRAIN_PRESETS = {
     "cpu": _CPU_RECIPE
-    | dict(seeds=4096, videos=24, epochs=30),  # 82 min on 2 dedicated cores; pretrained("cpu")'s first stage
+    | dict(seeds=4096, videos=24, epochs=30),  # pretrained("cpu")'s first stage: its first 4,200 steps
     "demo": _CPU_RECIPE
     | dict(
         seeds=256, videos=6, epochs=25, minutes=4.0, pool=2048, warmup_steps=50, checkpoint_every=100, log_every=10
