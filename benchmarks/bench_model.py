@@ -1,6 +1,6 @@
 """Regressor inference on CPU: the shipped reference model against 3DDFA_V2's CPU network (MobileNetV1 at 120 px) in PyTorch and
-ONNX Runtime (float, and with int8 convolutions); images/s per preset at batch 1 and 32, PyTorch eager against ONNX
-Runtime; parameters and FLOPs.
+ONNX Runtime (float, and with int8 convolutions), on all threads and, at batch 1, on the one thread of the video path;
+images/s per preset at batch 1 and 32, PyTorch eager against ONNX Runtime; parameters and FLOPs.
 
 Each network runs in its faster memory layout: ours channels-last, as `load_regressor` gives it, MobileNetV1 in NCHW
 (channels-last measured slower for it at batch 1)."""
@@ -44,6 +44,37 @@ def _onnx_session(model: torch.nn.Module, size: int, path: Path):
     return ort.InferenceSession(str(export_image_model(model, size, path)), providers=["CPUExecutionProvider"])
 
 
+def _one_thread(path: Path):
+    "An ONNX Runtime session on one intra-op thread, as `facelift predict` runs an exported regressor (`OnnxRegressor`)."
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads = 1, 1
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def video_path_rows(files: dict[str, Path], mobilenet: Path, S: int, min_seconds: float) -> list[dict]:
+    """Batch 1 on one thread, the video path's setting (`facelift predict --checkpoint X.onnx` leaves the other core
+    to face detection and the overlay writer): each of `files` (label -> ONNX file) against MobileNetV1-120 alike."""
+    x, y = torch.randn(1, 3, S, S).numpy(), torch.randn(1, 3, 120, 120).numpy()
+    theirs = _one_thread(mobilenet)
+    baseline = _rate(lambda: theirs.run(None, {"images": y}), 1, min_seconds)
+    rows = []
+    for label, path in files.items():
+        ours = _one_thread(path)
+        rows.append(
+            dict(
+                name=f"reference cpu ({S} px): batch 1, ONNX Runtime{label}, 1 thread (the video path)",
+                value=_rate(lambda: ours.run(None, {"images": x}), 1, min_seconds),  # noqa: B023
+                unit="images/s",
+                baseline=baseline,
+                baseline_name="MobileNetV1-120, ONNX Runtime, 1 thread",
+                target=baseline,
+            )
+        )
+    return rows
+
+
 def reference_vs_mobilenet(batches: list[int], min_seconds: float, tmp: Path) -> list[dict]:
     """The shipped `cpu` model (its architecture with random weights when none is shipped: the cost does not depend on the
     weights) against a MobileNetV1 at 120 px with 3DDFA_V2's 62 outputs, built from timm with random weights."""
@@ -62,7 +93,7 @@ def reference_vs_mobilenet(batches: list[int], min_seconds: float, tmp: Path) ->
     int8_file = quantize_onnx(ref_file, tmp / "ref_int8.onnx", calibration_inputs(ref.config.image_size))
     ours_int8 = ort.InferenceSession(str(int8_file), providers=["CPUExecutionProvider"])
     theirs_onnx = _onnx_session(mobilenet, 120, tmp / "mobilenet.onnx")
-    rows = []
+    rows = video_path_rows({"": ref_file, ", int8 convolutions": int8_file}, tmp / "mobilenet.onnx", S, min_seconds)
     for batch in batches:
         x, y = torch.randn(batch, 3, S, S), torch.randn(batch, 3, 120, 120)
         with torch.no_grad():
