@@ -25,9 +25,8 @@ __all__ = ['PRESETS', 'RegressorConfig', 'rotation_6d_to_matrix', 'DecoderBlock'
 
 # %% ../nbs/08_model.ipynb #8612f868
 PRESETS = {
-    "cpu": dict(
-        encoder="regnetx_004", image_size=64, dim=128, depth=2, heads=4, mlp_ratio=2.0
-    ),  # the shipped CPU model
+    # the shipped CPU model, pretrained("cpu")
+    "cpu": dict(encoder="regnetx_004", image_size=64, dim=128, depth=2, heads=4, mlp_ratio=2.0),
     "vit_tiny": dict(encoder="vit_tiny_patch16_224", image_size=112, dim=192, depth=3, heads=4, mlp_ratio=4.0),
     "paper": dict(encoder="vit_base_patch16_clip_quickgelu_224", image_size=224, dim=384, heads=8),  # FaRL's ViT-B/16
     "resnet50": dict(encoder="resnet50", image_size=224, dim=384, heads=8),
