@@ -1,14 +1,17 @@
 """Run the benchmarks in this folder and print each figure beside its same-run baseline.
 
-Usage: python benchmarks/run.py [--only camera ...] [--quick]   (or `make bench`, `facelift bench`)
+Usage: python benchmarks/run.py [--only camera ...] [--quick] [--json FILE]   (or `make bench`, `facelift bench`)
 Each `bench_<name>.py` defines `run(quick: bool) -> list[dict]` with keys
 name, value, unit, baseline, baseline_name, target (value >= target is met; None: information only).
+`--json FILE` also writes every row, with its benchmark's name and whether its target was met, to FILE (atomically).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import os
 import platform
 import sys
 import time
@@ -36,7 +39,7 @@ def _fmt(v) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
-def main(only: list[str] | None = None, quick: bool = False) -> int:
+def main(only: list[str] | None = None, quick: bool = False, json_path: str | None = None) -> int:
     found = discover()
     unknown = sorted(set(only or []) - set(found))
     if unknown:
@@ -46,7 +49,7 @@ def main(only: list[str] | None = None, quick: bool = False) -> int:
         f"# FaceLift benchmarks: python {platform.python_version()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, {'quick' if quick else 'full'} sizes"
     )
-    missed = 0
+    missed, records = 0, []
     for name in only or found:
         t0 = time.perf_counter()
         rows = _load(found[name]).run(quick=quick)
@@ -57,6 +60,7 @@ def main(only: list[str] | None = None, quick: bool = False) -> int:
             target = r.get("target")
             met = "" if target is None else ("  met" if r["value"] >= target else "  MISSED")
             missed += met == "  MISSED"
+            records.append(dict(benchmark=name, **r, met=None if target is None else bool(r["value"] >= target)))
             print(
                 f"{r['name']:44s} {_fmt(r['value']):>14s} {_fmt(r.get('baseline')):>14s} "
                 f"{(f'{speedup:.{0 if speedup >= 10 else 1}f}x' if speedup else '-'):>9s} {_fmt(target):>12s}  {r['unit']}{met}"
@@ -64,12 +68,25 @@ def main(only: list[str] | None = None, quick: bool = False) -> int:
             if r.get("baseline_name"):
                 print(f"{'':44s} baseline: {r['baseline_name']}")
     print(f"\n{missed} target(s) missed")
+    if json_path:
+        _write_json(
+            Path(json_path), dict(python=platform.python_version(), torch=torch.__version__, quick=quick, rows=records)
+        )
     return 0
+
+
+def _write_json(path: Path, data: dict) -> None:
+    "Write `data` as JSON to `path` through a temp file and a rename."
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="+", default=None)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", default=None, metavar="FILE", help="also write the rows to FILE as JSON")
     a = ap.parse_args()
-    sys.exit(main(a.only, a.quick))
+    sys.exit(main(a.only, a.quick, a.json))

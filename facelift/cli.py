@@ -51,7 +51,7 @@ def _bench(args) -> int:
     spec = importlib.util.spec_from_file_location("facelift_benchmarks_run", runner)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.main(only=args.only, quick=args.quick)
+    return mod.main(only=args.only, quick=args.quick, json_path=args.json)
 
 
 def add_bench(sub) -> None:
@@ -62,6 +62,7 @@ def add_bench(sub) -> None:
     )
     b.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these benchmarks (e.g. camera)")
     b.add_argument("--quick", action="store_true", help="smaller sizes")
+    b.add_argument("--json", default=None, metavar="FILE", help="also write every row to FILE as JSON")
     b.add_argument("--dir", default=None, help="benchmarks folder (default: benchmarks/ of the checkout)")
     b.set_defaults(func=_bench)
 

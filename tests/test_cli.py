@@ -224,14 +224,20 @@ def test_bench_quick_prints_figure_and_same_run_baseline():
 
 
 @pytest.mark.slow
-def test_bench_model_quick_compares_with_mobilenet():
-    "The reference model's images/s beside 3DDFA_V2's CPU network (MobileNetV1 at 120 px) in PyTorch and ONNX Runtime, same run."
-    r = run("facelift", "bench", "--only", "model", "--quick")
+def test_bench_model_quick_compares_with_mobilenet(tmp_path):
+    """The reference model's images/s beside 3DDFA_V2's CPU network (MobileNetV1 at 120 px) in PyTorch and ONNX Runtime,
+    same run; `--json` writes the printed rows, each with its benchmark and whether it met its target."""
+    r = run("facelift", "bench", "--only", "model", "--quick", "--json", tmp_path / "out" / "bench.json")
     assert r.returncode == 0, r.stderr[-3000:]
+    rows = json.loads((tmp_path / "out" / "bench.json").read_text())["rows"]
     for runtime in ("PyTorch", "ONNX Runtime"):
-        row = next(l for l in r.stdout.splitlines() if l.startswith(f"reference cpu (64 px): batch 1, {runtime}"))
-        value, baseline = (float(v.replace(",", "")) for v in row.split()[-6:-4])
+        name = f"reference cpu (64 px): batch 1, {runtime}"
+        line = next(l for l in r.stdout.splitlines() if re.match(re.escape(name) + r" +[\d,.]+ ", l))
+        value, baseline = (float(v.replace(",", "")) for v in line.split()[-6:-4])
         assert value > 0 and baseline > 0
+        row = next(x for x in rows if x["name"] == name)
+        assert row["benchmark"] == "model" and row["met"] == (row["value"] >= row["target"])
+        assert row["value"] == pytest.approx(value, rel=0.01, abs=0.5)  # as printed (rounded)
     assert "baseline: MobileNetV1-120 (3DDFA_V2's CPU network), PyTorch, same batch" in r.stdout
 
 
