@@ -118,7 +118,11 @@ def build_encoder(config: RegressorConfig) -> nn.Module:
         raise ValueError(
             f"feature_stride={config.feature_stride} is not a stage of {config.encoder} (its stage strides: {strides})"
         )
-    return FeatureListNet(encoder, out_indices=(strides.index(config.feature_stride),))
+    stage = strides.index(config.feature_stride)
+    nested = (
+        "." in encoder.feature_info[stage]["module"]
+    )  # a stage inside a Sequential (lcnet's blocks.4), not resnet's layer3
+    return FeatureListNet(encoder, out_indices=(stage,), flatten_sequential=nested)
 
 # %% ../nbs/08_model.ipynb #8141a980
 @dataclass
