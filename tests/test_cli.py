@@ -239,6 +239,8 @@ def test_bench_model_quick_compares_with_mobilenet(tmp_path):
         assert row["benchmark"] == "model" and row["met"] == (row["value"] >= row["target"])
         assert row["value"] == pytest.approx(value, rel=0.01, abs=0.5)  # as printed (rounded)
     assert "baseline: MobileNetV1-120 (3DDFA_V2's CPU network), PyTorch, same batch" in r.stdout
+    paired = [x for x in rows if "MobileNetV1-120" in (x.get("baseline_name") or "")]
+    assert len(paired) >= 5 and all(x["target"] == x["baseline"] for x in paired)  # judged against its own pair
 
 
 @pytest.mark.slow
