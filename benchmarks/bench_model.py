@@ -66,31 +66,31 @@ def _one_thread(path: Path):
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
+def _versus_mobilenet(name: str, ours, theirs, batch: int, min_seconds: float, baseline_name: str) -> dict:
+    "One row: `ours` against MobileNetV1-120's `theirs` (one batch per call), measured in turns, its target their rate."
+    value, baseline = _paired_rates(ours, theirs, batch, min_seconds)
+    return dict(
+        name=name, value=value, unit="images/s", baseline=baseline, baseline_name=baseline_name, target=baseline
+    )
+
+
 def video_path_rows(files: dict[str, Path], mobilenet: Path, S: int, min_seconds: float) -> list[dict]:
     """Batch 1 on one thread, the video path's setting (`facelift predict --checkpoint X.onnx` leaves the other core
     to face detection and the overlay writer): each of `files` (label -> ONNX file) against MobileNetV1-120 alike."""
     x, y = torch.randn(1, 3, S, S).numpy(), torch.randn(1, 3, 120, 120).numpy()
     theirs = _one_thread(mobilenet)
-    rows = []
-    for label, path in files.items():
-        ours = _one_thread(path)
-        value, baseline = _paired_rates(
-            lambda: ours.run(None, {"images": x}),  # noqa: B023
+    sessions = {label: _one_thread(path) for label, path in files.items()}
+    return [
+        _versus_mobilenet(
+            f"reference cpu ({S} px): batch 1, ONNX Runtime{label}, 1 thread (the video path)",
+            lambda ours=ours: ours.run(None, {"images": x}),
             lambda: theirs.run(None, {"images": y}),
             1,
             min_seconds,
+            "MobileNetV1-120, ONNX Runtime, 1 thread",
         )
-        rows.append(
-            dict(
-                name=f"reference cpu ({S} px): batch 1, ONNX Runtime{label}, 1 thread (the video path)",
-                value=value,
-                unit="images/s",
-                baseline=baseline,
-                baseline_name="MobileNetV1-120, ONNX Runtime, 1 thread",
-                target=baseline,
-            )
-        )
-    return rows
+        for label, ours in sessions.items()
+    ]
 
 
 def reference_vs_mobilenet(batches: list[int], min_seconds: float, tmp: Path) -> list[dict]:
@@ -114,50 +114,32 @@ def reference_vs_mobilenet(batches: list[int], min_seconds: float, tmp: Path) ->
     rows = video_path_rows({"": ref_file, ", int8 convolutions": int8_file}, tmp / "mobilenet.onnx", S, min_seconds)
     for batch in batches:
         x, y = torch.randn(batch, 3, S, S), torch.randn(batch, 3, 120, 120)
+        xn, yn = x.numpy(), y.numpy()
         with torch.no_grad():
-            ours, theirs = _paired_rates(lambda: ref(x), lambda: mobilenet(y), batch, min_seconds)
-        rows.append(
-            dict(
-                name=f"reference cpu ({S} px): batch {batch}, PyTorch",
-                value=ours,
-                unit="images/s",
-                baseline=theirs,
-                baseline_name="MobileNetV1-120 (3DDFA_V2's CPU network), PyTorch, same batch",
-                target=theirs,
+            rows.append(
+                _versus_mobilenet(
+                    f"reference cpu ({S} px): batch {batch}, PyTorch",
+                    lambda: ref(x),  # noqa: B023
+                    lambda: mobilenet(y),  # noqa: B023
+                    batch,
+                    min_seconds,
+                    "MobileNetV1-120 (3DDFA_V2's CPU network), PyTorch, same batch",
+                )
             )
-        )
-        onnx_ours, onnx_theirs = _paired_rates(
-            lambda: ours_onnx.run(None, {"images": x.numpy()}),
-            lambda: theirs_onnx.run(None, {"images": y.numpy()}),
-            batch,
-            min_seconds,
-        )
-        rows.append(
-            dict(
-                name=f"reference cpu ({S} px): batch {batch}, ONNX Runtime",
-                value=onnx_ours,
-                unit="images/s",
-                baseline=onnx_theirs,
-                baseline_name="MobileNetV1-120, ONNX Runtime, same batch",
-                target=onnx_theirs,
+        for label, ours, baseline_name in (
+            ("", ours_onnx, "MobileNetV1-120, ONNX Runtime, same batch"),
+            (", int8 convolutions", ours_int8, "MobileNetV1-120 (float), ONNX Runtime, same batch"),
+        ):
+            rows.append(
+                _versus_mobilenet(
+                    f"reference cpu ({S} px): batch {batch}, ONNX Runtime{label}",
+                    lambda ours=ours: ours.run(None, {"images": xn}),  # noqa: B023
+                    lambda: theirs_onnx.run(None, {"images": yn}),  # noqa: B023
+                    batch,
+                    min_seconds,
+                    baseline_name,
+                )
             )
-        )
-        int8_ours, int8_theirs = _paired_rates(
-            lambda: ours_int8.run(None, {"images": x.numpy()}),
-            lambda: theirs_onnx.run(None, {"images": y.numpy()}),
-            batch,
-            min_seconds,
-        )
-        rows.append(
-            dict(
-                name=f"reference cpu ({S} px): batch {batch}, ONNX Runtime, int8 convolutions",
-                value=int8_ours,
-                unit="images/s",
-                baseline=int8_theirs,
-                baseline_name="MobileNetV1-120 (float), ONNX Runtime, same batch",
-                target=int8_theirs,  # the baseline measured alongside, in the same bursts
-            )
-        )
     return rows
 
 

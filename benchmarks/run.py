@@ -58,9 +58,10 @@ def main(only: list[str] | None = None, quick: bool = False, json_path: str | No
         for r in rows:
             speedup = r["value"] / r["baseline"] if r.get("baseline") else None
             target = r.get("target")
-            met = "" if target is None else ("  met" if r["value"] >= target else "  MISSED")
-            missed += met == "  MISSED"
-            records.append(dict(benchmark=name, **r, met=None if target is None else bool(r["value"] >= target)))
+            reached = None if target is None else bool(r["value"] >= target)
+            met = {None: "", True: "  met", False: "  MISSED"}[reached]
+            missed += reached is False
+            records.append(dict(benchmark=name, **r, met=reached))
             print(
                 f"{r['name']:44s} {_fmt(r['value']):>14s} {_fmt(r.get('baseline')):>14s} "
                 f"{(f'{speedup:.{0 if speedup >= 10 else 1}f}x' if speedup else '-'):>9s} {_fmt(target):>12s}  {r['unit']}{met}"

@@ -119,9 +119,8 @@ def build_encoder(config: RegressorConfig) -> nn.Module:
             f"feature_stride={config.feature_stride} is not a stage of {config.encoder} (its stage strides: {strides})"
         )
     stage = strides.index(config.feature_stride)
-    nested = (
-        "." in encoder.feature_info[stage]["module"]
-    )  # a stage inside a Sequential (lcnet's blocks.4), not resnet's layer3
+    # a stage inside a Sequential (lcnet's blocks.4) needs it flattened; resnet's layer3 must stay whole
+    nested = "." in encoder.feature_info[stage]["module"]
     return FeatureListNet(encoder, out_indices=(stage,), flatten_sequential=nested)
 
 # %% ../nbs/08_model.ipynb #8141a980
