@@ -523,6 +523,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'facelift.pseudolabels.parse_seeds': ('pseudolabels.html#parse_seeds', 'facelift/pseudolabels.py'),
                                        'facelift.pseudolabels.prepare': ('pseudolabels.html#prepare', 'facelift/pseudolabels.py')},
             'facelift.quantize': { 'facelift.quantize.calibration_inputs': ('quantize.html#calibration_inputs', 'facelift/quantize.py'),
+                                   'facelift.quantize.high_resolution_convs': ( 'quantize.html#high_resolution_convs',
+                                                                                'facelift/quantize.py'),
                                    'facelift.quantize.int8_agreement': ('quantize.html#int8_agreement', 'facelift/quantize.py'),
                                    'facelift.quantize.quantize_onnx': ('quantize.html#quantize_onnx', 'facelift/quantize.py')},
             'facelift.render': { 'facelift.render.MeshRenderer': ('render.html#meshrenderer', 'facelift/render.py'),

@@ -26,7 +26,7 @@ __all__ = ['PRESETS', 'RegressorConfig', 'rotation_6d_to_matrix', 'DecoderBlock'
 # %% ../nbs/08_model.ipynb #8612f868
 PRESETS = {
     # the shipped CPU model, pretrained("cpu")
-    "cpu": dict(encoder="regnetx_004", image_size=64, dim=128, depth=2, heads=4, mlp_ratio=2.0),
+    "cpu": dict(encoder="lcnet_100", image_size=64, dim=128, depth=2, heads=4, mlp_ratio=2.0),
     "vit_tiny": dict(encoder="vit_tiny_patch16_224", image_size=112, dim=192, depth=3, heads=4, mlp_ratio=4.0),
     "paper": dict(encoder="vit_base_patch16_clip_quickgelu_224", image_size=224, dim=384, heads=8),  # FaRL's ViT-B/16
     "resnet50": dict(encoder="resnet50", image_size=224, dim=384, heads=8),
@@ -38,7 +38,7 @@ PRESETS = {
 class RegressorConfig:
     "Architecture of the regressor; `RegressorConfig.preset(name)` for the named presets."
 
-    encoder: str = "regnetx_004"  # any timm model name (ViT: patch tokens; CNN: feature map as tokens)
+    encoder: str = "lcnet_100"  # any timm model name (ViT: patch tokens; CNN: feature map as tokens)
     image_size: int = 64  # input images [B,3,S,S]
     dim: int = 128  # decoder width
     depth: int = 2  # decoder blocks

@@ -18,17 +18,31 @@ from .losses import geodesic
 from .onnx_export import get_metadata, set_metadata
 
 # %% auto #0
-__all__ = ['calibration_inputs', 'quantize_onnx', 'int8_agreement']
+__all__ = ['calibration_inputs', 'high_resolution_convs', 'quantize_onnx', 'int8_agreement']
 
 # %% ../nbs/13c_quantize.ipynb #1cd7f608
-def calibration_inputs(image_size: int, n: int = 64, seed_offset: int = 700_000) -> Tensor:
+def calibration_inputs(image_size: int, n: int = 128, seed_offset: int = 700_000) -> Tensor:
     "Model inputs [n,3,S,S] for calibration: renders of `n` synthetic heads over the full camera space, normalised."
     return to_model_input(synthetic_testset(n, image_size=image_size, seed_offset=seed_offset).images, image_size)
 
 
-def quantize_onnx(path, out, calibration: Tensor, batch: int = 8) -> Path:
+def high_resolution_convs(path, float_stride: int = 8) -> list[str]:
+    "Names of the Conv nodes of the ONNX model at `path` whose output side is above 1/`float_stride` of the input's."
+    import onnx
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    side = model.graph.input[0].type.tensor_type.shape.dim[-1].dim_value
+    shapes = {v.name: v.type.tensor_type.shape.dim for v in model.graph.value_info}
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    if not side or any(n.output[0] not in shapes for n in convs):
+        raise ValueError(f"{path}: the convolutions' output sizes are unknown (export with a fixed image size)")
+    return [n.name for n in convs if shapes[n.output[0]][-1].dim_value * float_stride > side]
+
+
+def quantize_onnx(path, out, calibration: Tensor, batch: int = 8, float_stride: int = 8) -> Path:
     """Write `out`: the exported regressor `path` with its convolutions in int8 (weights per channel, activations
-    calibrated on `calibration` [B,3,S,S] model inputs), the rest float32. Written atomically."""
+    calibrated on `calibration` [B,3,S,S] model inputs), except those `high_resolution_convs(float_stride)` names;
+    the rest float32. Written atomically."""
     require("onnxruntime", "int8 quantization")
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -60,6 +74,7 @@ def quantize_onnx(path, out, calibration: Tensor, batch: int = 8) -> Path:
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             op_types_to_quantize=["Conv"],
+            nodes_to_exclude=high_resolution_convs(prepared, float_stride),
         )
         set_metadata(tmp, get_metadata(path))  # the regressor's config travels with it
         os.replace(tmp, out)

@@ -203,9 +203,9 @@ class SmoothingParams:
     u_beta: float = CovarianceGatedFilter.BETA  # uncertainty: cut-off rise per unit of evidence (normalised motion)
     u_d_cutoff: float = CovarianceGatedFilter.D_CUTOFF  # uncertainty: cut-off of the whitened innovations' low-pass
     u_own: float = CovarianceGatedFilter.OWN  # uncertainty: weight of a landmark's own evidence beside the mean
-    q: float = 1.0  # Kalman: acceleration noise density (face sizes² per s³)
-    r_scale: float = 4.0  # Kalman: measurement noise = r_scale x predicted covariance
-    gate: float | None = 9.0  # Kalman: normalised innovation beyond which a measurement is taken as it is
+    q: float = 0.1  # Kalman: acceleration noise density (face sizes² per s³)
+    r_scale: float = 0.25  # Kalman: measurement noise = r_scale x predicted covariance
+    gate: float | None = None  # Kalman: normalised innovation beyond which a measurement is taken as it is
 
 
 def face_size(points: Tensor) -> Tensor:

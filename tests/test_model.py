@@ -207,8 +207,8 @@ def test_export_onnx_int8_cli_keeps_the_shipped_models_predictions(tmp_path):
     r = run("facelift", "export-onnx", "--checkpoint", "cpu", "--out", tmp_path / "cpu.onnx", "--int8")
     assert r.returncode == 0, r.stderr[-2000:]
     int8 = tmp_path / "cpu_int8.onnx"
-    # convolutions in int8, the decoder in float32
-    assert int8.stat().st_size < 0.4 * (tmp_path / "cpu.onnx").stat().st_size
+    # the encoder's convolutions in int8 (but its first, high-resolution ones), the decoder in float32
+    assert int8.stat().st_size < 0.6 * (tmp_path / "cpu.onnx").stat().st_size
     rotation, pixels = re.search(r"rotation ([\d.]+)° median .* 2D landmarks ([\d.]+) px median", r.stdout).groups()
     assert float(rotation) < 1.0 and float(pixels) < 0.5, r.stdout
     import onnx

@@ -166,3 +166,14 @@ def test_no_notebook_imports_from_a_later_one():
         if mod in owner and owner[mod] > name
     ]
     assert not later, later
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "nbs" / "experiments").glob("*.ipynb")), ids=lambda p: p.name)
+def test_experiments_are_not_run_by_nbdev_test(path):
+    "Experiments are records, not run by CI: nbdev-test must find `skip_exec` in their front matter (a raw first cell)."
+    from fastcore.nbio import read_nb
+    from nbdev.frontmatter import nb_frontmatter
+
+    assert nb_frontmatter(read_nb(path)).get("skip_exec") is True, (
+        f"{path.name}: open it with a raw cell ---/skip_exec: true/---"
+    )
