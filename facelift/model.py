@@ -106,12 +106,15 @@ def build_encoder(config: RegressorConfig) -> nn.Module:
     "The timm encoder of `config`, its local weights loaded, cut after the stage of `config.feature_stride` if given."
     import timm
     from timm.models import FeatureListNet
+    from timm.models.mobilenetv3 import MobileNetV3
 
     kw = dict(img_size=config.image_size) if "vit" in config.encoder else {}
     encoder = timm.create_model(config.encoder, pretrained=False, num_classes=0, **kw)
     if config.weights:
         load_encoder_weights(encoder, config.weights)
     if config.feature_stride is None:
+        if isinstance(encoder, MobileNetV3):  # lcnet, mobilenetv3: conv_head belongs to forward_head, never called
+            encoder.conv_head = nn.Identity()
         return encoder
     strides = [f["reduction"] for f in encoder.feature_info]
     if "vit" in config.encoder or config.feature_stride not in strides:
