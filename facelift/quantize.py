@@ -32,7 +32,7 @@ def high_resolution_convs(path, float_stride: int = 8) -> list[str]:
 
     model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
     side = model.graph.input[0].type.tensor_type.shape.dim[-1].dim_value
-    shapes = {v.name: v.type.tensor_type.shape.dim for v in model.graph.value_info}
+    shapes = {v.name: v.type.tensor_type.shape.dim for v in [*model.graph.value_info, *model.graph.output]}
     convs = [n for n in model.graph.node if n.op_type == "Conv"]
     if not side or any(n.output[0] not in shapes for n in convs):
         raise ValueError(f"{path}: the convolutions' output sizes are unknown (export with a fixed image size)")
