@@ -10,8 +10,8 @@ from scipy.optimize import least_squares
 
 from facelift.camera import CameraSpace
 from facelift.landmarks import get_scheme
-from facelift.lift import lift
-from facelift.views import default_view_set
+from facelift.lift.solver import lift
+from facelift.lift.views import default_view_set
 
 
 def _problem(seeds: int):
@@ -77,9 +77,9 @@ def run_prepare(quick: bool) -> dict:
     "`prepare` end to end on the embedded default (simulated labeller: no rendering), seeds/s with the share per step."
     import tempfile
 
-    from facelift.detect import SimulatedLabeller
-    from facelift.heads import SyntheticHeads
-    from facelift.pseudolabels import PseudoLabelStore, prepare
+    from facelift.heads.synthetic import SyntheticHeads
+    from facelift.labels.detect import SimulatedLabeller
+    from facelift.lift.pseudolabels import PseudoLabelStore, prepare
 
     n = 256 if quick else 2048
     with tempfile.TemporaryDirectory() as tmp:

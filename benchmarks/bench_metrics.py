@@ -7,7 +7,7 @@ import time
 
 import torch
 
-from facelift.metrics import box_norm, nmlc
+from facelift.eval.metrics import box_norm, nmlc
 
 
 def _peak_mb() -> float:

@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from facelift.model import FaceLiftRegressor, RegressorConfig, for_inference, pretrained, shipped_models
-from facelift.onnx_export import export_image_model, export_onnx
-from facelift.quantize import calibration_inputs, quantize_onnx
+from facelift.model.onnx_export import export_image_model, export_onnx
+from facelift.model.quantize import calibration_inputs, quantize_onnx
+from facelift.model.regressor import FaceLiftRegressor, RegressorConfig, for_inference, pretrained, shipped_models
 
 
 def _rate(fn, batch: int, min_seconds: float) -> float:

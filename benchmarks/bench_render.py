@@ -7,7 +7,7 @@ import time
 import torch
 
 from facelift.camera import CameraSpace
-from facelift.heads import SyntheticHeads
+from facelift.heads.synthetic import SyntheticHeads
 from facelift.landmarks import SCHEMES
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-import facelift.train as T
-from facelift.run_data import ensure_data
+import facelift.train.loop as T
+from facelift.train.run_data import ensure_data
 
 
 def _rate(run_dir: Path) -> float:

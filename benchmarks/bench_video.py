@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from facelift.crop import face_box
-from facelift.detect import DlibDetector, SimulatedLabeller
-from facelift.synthetic_clips import make_synthetic_clips, write_video
-from facelift.track import load_clip_truth
-from facelift.video import _decode, ingest_videos
+from facelift.heads.clips import make_synthetic_clips, write_video
+from facelift.labels.crop import face_box
+from facelift.labels.detect import DlibDetector, SimulatedLabeller
+from facelift.labels.videos import _decode, ingest_videos
+from facelift.video.track import load_clip_truth
 
 
 def _ingest_rows(tmp: Path, quick: bool) -> list[dict]:
@@ -74,7 +74,7 @@ def _mediapipe_fps(frames: np.ndarray, repeat: int) -> tuple[float, float] | Non
     """MediaPipe Face Mesh frames/s in its own environment on the frames repeated `repeat` times: (time for all - time for one)
     / (count - 1), each the best of two runs, so its start-up (a new process, its models loaded) cancels; and the share of frames
     where it found the face (where it finds none, its mesh network does not run)."""
-    from facelift.peers import mediapipe_predictor
+    from facelift.eval.peers import mediapipe_predictor
 
     try:
         mp = mediapipe_predictor()
@@ -96,9 +96,9 @@ def _mediapipe_fps(frames: np.ndarray, repeat: int) -> tuple[float, float] | Non
 
 def _engines(tmp: Path):
     "The shipped model as `facelift predict` can run it: PyTorch, and its ONNX exports (float, int8) in ONNX Runtime."
-    from facelift.model import pretrained
-    from facelift.onnx_export import OnnxRegressor, export_onnx
-    from facelift.quantize import calibration_inputs, quantize_onnx
+    from facelift.model.onnx_export import OnnxRegressor, export_onnx
+    from facelift.model.quantize import calibration_inputs, quantize_onnx
+    from facelift.model.regressor import pretrained
 
     model = pretrained("cpu")
     onnx = export_onnx(model, tmp / "cpu.onnx")
@@ -112,7 +112,7 @@ def _engines(tmp: Path):
 
 def _predict_fps(video: Path, model, detect, out: Path, runs: int) -> tuple[float, dict]:
     "`predict_files` frames/s on `video`, the best of `runs` runs after a short warm-up, and the last run's summary."
-    from facelift.predict_files import predict_files
+    from facelift.inference.files import predict_files
 
     predict_files(video, model, out / "warm-up", detector=detect, progress=False, max_frames=8)
     best, s = 0.0, {}
@@ -135,7 +135,7 @@ def _predict_rows(tmp: Path, quick: bool) -> list[dict]:
     mp_name = "MediaPipe Face Mesh (478 points, static-image mode, its own environment), same frames" + (
         f"; it found the face in {mp[1]:.0%} of them"
         if mp
-        else ": environment not built, run facelift.peers.mediapipe_env()"
+        else ": environment not built, run facelift.eval.peers.mediapipe_env()"
     )
     return [
         dict(

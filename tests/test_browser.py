@@ -168,7 +168,7 @@ def test_camera_explorer_in_jupyterlab(tmp_path, browser):
     )
     nb.cells = [
         nbformat.v4.new_code_cell(
-            "from facelift.camera import CameraSpace\nfrom facelift.widgets import camera_explorer\n"
+            "from facelift.camera import CameraSpace\nfrom facelift.workbench.widgets import camera_explorer\n"
             "camera_explorer(space=CameraSpace(image_size=96))"
         )
     ]

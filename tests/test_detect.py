@@ -3,7 +3,7 @@
 import torch
 from skimage import data
 
-from facelift.detect import DlibDetector
+from facelift.labels.detect import DlibDetector
 
 
 def test_mmod_finds_the_astronaut_like_hog():

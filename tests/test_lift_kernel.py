@@ -1,4 +1,4 @@
-"""The compiled lift kernel keeps its speed only while LLVM turns its landmark loops into SIMD code (07a_lift_kernel: reading a
+"""The compiled lift kernel keeps its speed only while LLVM turns its landmark loops into SIMD code (22_lift.kernel: reading a
 view's camera inside a loop that also stores stopped the Gauss-Newton loop from vectorising, 3x slower). This checks
 that property itself, not a time: LLVM's loop-vectorizer remarks from a fresh, uncached compile of the kernel."""
 
@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-import facelift.lift_kernel as L
+import facelift.lift.kernel as L
 
 pytestmark = pytest.mark.slow  # every test here runs the CLI or a child process
 
@@ -20,7 +20,7 @@ PROBE = textwrap.dedent("""
     llvm.set_option("", "-pass-remarks=loop-vectorize")
     import numba
     import numpy as np
-    import facelift.lift_kernel as L
+    import facelift.lift.kernel as L
     # the same options as the library's kernel, without its on-disk cache (cached code is not recompiled: no remarks);
     # debug=True only adds line numbers to the remarks
     kernel = numba.njit(parallel=True, fastmath=True, debug=True)(L.lift_kernel.py_func)
@@ -53,5 +53,5 @@ def test_lift_kernel_landmark_loops_are_vectorised():
     )
     scalar = [n for n in loops if n not in vectorised]
     assert not scalar, (
-        f"landmark loops at facelift/lift_kernel.py lines {scalar} no longer vectorise (vectorised: {sorted(vectorised)})"
+        f"landmark loops at facelift/lift/kernel.py lines {scalar} no longer vectorise (vectorised: {sorted(vectorised)})"
     )

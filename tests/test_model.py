@@ -6,12 +6,11 @@ import pytest
 import torch
 
 from facelift.camera import CameraSpace
-from facelift.data import to_model_input
-from facelift.encoder_weights import load_encoder_weights
-from facelift.heads import SyntheticHeads
+from facelift.heads.synthetic import SyntheticHeads
 from facelift.landmarks import SCHEMES
-from facelift.losses import LossWeights, multiview_loss
-from facelift.model import FaceLiftRegressor, RegressorConfig
+from facelift.model.encoder_weights import load_encoder_weights
+from facelift.model.losses import LossWeights, multiview_loss
+from facelift.model.regressor import FaceLiftRegressor, RegressorConfig, to_model_input
 
 
 def _farl_state(width=768, layers=12, patches=196, patch=16, embed=512) -> dict:
@@ -120,7 +119,7 @@ def test_cpu_preset_overfits_eight_synthetic_samples_tenfold():
 @pytest.mark.slow
 def test_export_onnx_cli_matches_pytorch(tmp_path):
     from conftest import run
-    from facelift.model import save_regressor
+    from facelift.model.regressor import save_regressor
 
     torch.manual_seed(1)
     save_regressor(FaceLiftRegressor(RegressorConfig.preset("cpu")), tmp_path / "model.pt", step=0)
@@ -141,7 +140,7 @@ def test_export_onnx_cli_matches_pytorch(tmp_path):
 @pytest.mark.slow
 def test_evaluate_cli_writes_tables(tmp_path):
     from conftest import run
-    from facelift.model import save_regressor
+    from facelift.model.regressor import save_regressor
 
     torch.manual_seed(2)
     save_regressor(FaceLiftRegressor(RegressorConfig.preset("cpu")), tmp_path / "net.pt")

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from conftest import run
-from facelift.benchmarks import synthetic_testset
+from facelift.eval.benchmarks import synthetic_testset
+from facelift.eval.peers import mediapipe_env, mediapipe_predictor
 from facelift.landmarks import get_scheme
-from facelift.model import FaceLiftRegressor, save_regressor
-from facelift.peers import mediapipe_env, mediapipe_predictor
+from facelift.model.regressor import FaceLiftRegressor, save_regressor
 
 
 @pytest.fixture(scope="session")

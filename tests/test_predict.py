@@ -10,10 +10,10 @@ import torch
 
 from conftest import run
 from facelift.camera import CameraSpace
-from facelift.heads import SyntheticHeads
-from facelift.model import FaceLiftRegressor, save_regressor
-from facelift.predict import regress_faces
-from facelift.synthetic_clips import make_synthetic_clips
+from facelift.heads.clips import make_synthetic_clips
+from facelift.heads.synthetic import SyntheticHeads
+from facelift.inference.faces import regress_faces
+from facelift.model.regressor import FaceLiftRegressor, save_regressor
 
 
 def _inputs(tmp_path):

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from conftest import kill_after_first_entry, run
-from facelift.heads import SyntheticHeads
-from facelift.pseudolabels import PseudoLabelStore
+from facelift.heads.synthetic import SyntheticHeads
+from facelift.lift.pseudolabels import PseudoLabelStore
 
 pytestmark = pytest.mark.slow  # every test here runs the CLI or a child process
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from conftest import REPO, run
-from facelift.benchmarks import evaluate, regressor_predictor, synthetic_testset
-from facelift.model import pretrained, pretrained_dir, shipped_models
-from facelift.train import validate
+from facelift.eval.benchmarks import evaluate, regressor_predictor, synthetic_testset
+from facelift.model.regressor import pretrained, pretrained_dir, shipped_models
+from facelift.train.loop import validate
 
 pytestmark = pytest.mark.skipif("cpu" not in shipped_models(), reason="no shipped cpu model in this installation")
 
@@ -75,7 +75,7 @@ def test_a_non_editable_install_carries_the_shipped_model(tmp_path):
     r = run(sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", site, wheel)
     assert r.returncode == 0, r.stderr[-3000:]
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import facelift, torch; from facelift.model import pretrained; "
+        "import sys; sys.path.insert(0, sys.argv[1]); import facelift, torch; from facelift.model.regressor import pretrained; "
         "m = pretrained('cpu'); assert facelift.__file__.startswith(sys.argv[1]), facelift.__file__; "
         "print(sum(p.numel() for p in m.parameters()))"
     )
@@ -84,7 +84,9 @@ def test_a_non_editable_install_carries_the_shipped_model(tmp_path):
     assert int(r.stdout.strip()) > 1_000_000
     # the command from the installed copy, away from the checkout (PYTHONPATH reaches the notebooks' kernels too)
     env = dict(PYTHONPATH=str(site))
-    cli = "import sys, facelift.cli as c; assert c.__file__.startswith(sys.argv[1]); sys.exit(c.main(sys.argv[2:]))"
+    cli = (
+        "import sys, facelift.cli.main as c; assert c.__file__.startswith(sys.argv[1]); sys.exit(c.main(sys.argv[2:]))"
+    )
     r = run(sys.executable, "-c", cli, site, "--help", cwd=tmp_path, env=env)
     assert r.returncode == 0 and "demo" in r.stdout and "predict" in r.stdout, r.stderr[-3000:]
     out = tmp_path / "demo"

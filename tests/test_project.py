@@ -79,7 +79,7 @@ def test_notebooks_remove_the_temporary_folders_they_make(path):
 @pytest.mark.slow
 def test_notebook_runs_leave_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
     """nbdev-test of a notebook with examples on disk and of a pipeline run without a run directory: their scratch
-    folders (`facelift-*`, one run of 11_train alone wrote 431 MB) are gone afterwards."""
+    folders (`facelift-*`, one run of 38_train.loop alone wrote 431 MB) are gone afterwards."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(tmp))
@@ -128,8 +128,8 @@ def test_the_core_runs_without_the_extras():
         for m in pkgutil.iter_modules(facelift.__path__):
             if m.name not in skip:
                 importlib.import_module(f"facelift.{m.name}")
-        from facelift.detect import DlibDetector
-        from facelift.cli import main
+        from facelift.labels.detect import DlibDetector
+        from facelift.cli.main import main
         try:
             DlibDetector()
         except ImportError as e:
@@ -161,7 +161,7 @@ def test_no_notebook_imports_from_a_later_one():
         f"{name} imports facelift.{mod} ({owner[mod]})"
         for name, srcs in cells.items()
         for s in srcs
-        for mod in re.findall(r"from facelift\.(\w+) import|import facelift\.(\w+)", s)
+        for mod in re.findall(r"from facelift\.([\w.]+) import|import facelift\.([\w.]+)", s)
         for mod in [m for m in mod if m]
         if mod in owner and owner[mod] > name
     ]

@@ -11,7 +11,7 @@ import torch
 
 from conftest import REPO, run
 from facelift.camera import CameraSpace
-from facelift.scan import MeshGenerator, load_obj, load_ply
+from facelift.heads.scan import MeshGenerator, load_obj, load_ply
 
 JAMES = REPO / "data" / "real" / "james.obj"
 

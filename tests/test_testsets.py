@@ -10,8 +10,8 @@ import torch
 
 from conftest import run
 from facelift.camera import CameraSpace
-from facelift.heads import SyntheticHeads
-from facelift.model import FaceLiftRegressor, save_regressor
+from facelift.heads.synthetic import SyntheticHeads
+from facelift.model.regressor import FaceLiftRegressor, save_regressor
 
 pytestmark = pytest.mark.slow  # every test here runs the CLI or a child process
 
@@ -121,8 +121,8 @@ def test_evaluate_dad3dheads_and_multiface_layouts(tmp_path):
 
 def test_evaluate_a_folder_of_300w_pts_files(tmp_path):
     "Renders with their true 68 points written as 300-W .pts files (1-based pixels): the labels as a predictor would score 0."
+    from facelift.eval.testsets import nme_interocular, pts_testset
     from facelift.landmarks import get_scheme
-    from facelift.testsets import nme_interocular, pts_testset
 
     images, _, cams = _scene()
     heads = SyntheticHeads(image_size=160, distribution="video")

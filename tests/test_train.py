@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import BIN, run
-from facelift.train import MetricsLog, TrainConfig, TrainingDiverged, train
+from facelift.train.loop import MetricsLog, TrainConfig, TrainingDiverged, train
 
 SMALL = [
     "seeds=48",
@@ -138,7 +138,7 @@ def _cfg(tmp_path, data, **kw) -> TrainConfig:
 
 
 def test_nan_guard_skips_bad_batches_and_stops_when_they_persist(tmp_path, data, monkeypatch):
-    import facelift.train as T
+    import facelift.train.loop as T
 
     real, calls = T.multiview_loss, {"n": 0}
 

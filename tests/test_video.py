@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import kill_after_first_entry, run
-from facelift.synthetic_clips import make_synthetic_clips
-from facelift.video import FrameStore
+from facelift.heads.clips import make_synthetic_clips
+from facelift.labels.videos import FrameStore
 
 pytestmark = pytest.mark.slow  # every test here runs the CLI or a child process
 

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from conftest import run
-from facelift.model import pretrained
-from facelift.smooth import filter_sequence, temporal_errors
-from facelift.synthetic_clips import make_synthetic_clips
-from facelift.track import load_clip_truth
-from facelift.video_predict import track_video
+from facelift.heads.clips import make_synthetic_clips
+from facelift.model.regressor import pretrained
+from facelift.video.predict import track_video
+from facelift.video.smooth import filter_sequence, temporal_errors
+from facelift.video.track import load_clip_truth
 
 
 @pytest.fixture(scope="module")
