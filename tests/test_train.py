@@ -89,6 +89,25 @@ def test_train_cli_steps_then_resume(tmp_path, data):
 
 
 @pytest.mark.slow
+def test_real_frames_and_randomised_renders_train(tmp_path, data):
+    "dlib's iBUG-68 labels of the real carphone clip train the wflw98 model's multi-frame branch, beside randomised renders."
+    from facelift.assets import assets_dir
+
+    clip = assets_dir() / "video" / "carphone_pristine.mp4"
+    r = run("facelift", "videos", clip, "--out", tmp_path / "frames", "--max-frames", "24", "--no-progress")
+    assert r.returncode == 0 and "24 frames read" in r.stdout, r.stdout + r.stderr[-3000:]
+    looks = ["background_photo=0.5", "background_texture=0.3", "occluder=0.3", "blur=0.3", "jpeg=0.3", "mf_geometric=1"]
+    sets = [*SMALL, f"pseudolabels={data['pseudolabels']}", f"frames={tmp_path / 'frames'}", "videos=null", *looks]
+    out = tmp_path / "run"
+    r = run("facelift", "train", "--preset", "cpu", "--steps", "6", "--out", out, "--no-progress", "--set", *sets)
+    assert r.returncode == 0, r.stderr[-3000:]
+    logged = [m for m in MetricsLog(out / "metrics.jsonl").read() if "loss" in m]
+    assert len(logged) == 6 and all(0 < m["lll_mf"] < float("inf") for m in logged)  # real frames were trained on
+    cfg = (out / "config.yaml").read_text()
+    assert "background_photo: 0.5" in cfg and "mf_geometric: 1" in cfg
+
+
+@pytest.mark.slow
 def test_kill_during_training_then_resume(tmp_path, data):
     "SIGKILL mid-run (after a checkpoint): the checkpoint loads, metrics continue from it, and the result equals an uninterrupted run."
     sets = [*SMALL, f"pseudolabels={data['pseudolabels']}", f"frames={data['frames']}"]

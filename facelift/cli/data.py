@@ -10,6 +10,8 @@ import contextlib
 import io
 from pathlib import Path
 
+from ..train.config import TRAIN_PRESETS
+
 # %% auto #0
 __all__ = ['subcommand_help', 'make_generator', 'make_detector', 'add_videos', 'add_prepare', 'add_train']
 
@@ -195,7 +197,7 @@ def add_train(sub) -> None:
         description="Train FaceLiftRegressor (paper §3-4). With no data given it prepares the embedded default in the run "
         "directory (synthetic pseudo-labels and clips). Runs under torchrun for distributed data parallel.",
     )
-    t.add_argument("--preset", default="cpu", choices=["cpu", "paper"], help="training preset (default cpu)")
+    t.add_argument("--preset", default="cpu", choices=sorted(TRAIN_PRESETS), help="training preset (default cpu)")
     t.add_argument("--out", required=True, type=Path, help="run directory")
     t.add_argument("--steps", type=int, default=None, help="stop after this many steps in total")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")

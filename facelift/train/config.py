@@ -44,6 +44,13 @@ class TrainConfig:
     mv_jitter: float = (
         0.0  # with a pool: photometric jitter strength of the multi-view samples (frames are always jittered)
     )
+    # appearance randomisation (14a_heads.appearance), per image: the probability of each effect
+    background_texture: float = 0.0  # multi-view renders: a procedural texture behind the head
+    background_photo: float = 0.0  # multi-view renders: a crop of a non-face photo behind the head (scikit-image's)
+    occluder: float = 0.0  # renders and frames: one textured shape over the face
+    blur: float = 0.0  # renders and frames: Gaussian blur
+    jpeg: float = 0.0  # renders and frames: JPEG compression
+    mf_geometric: float = 0.0  # frames: strength of a random rotation (30°), scale (15%), shift (8%) and mirroring
     epochs: int = 6
     steps: int | None = None  # stop after this many steps in total (None: after `epochs`)
     # wall-clock budget of one `train` call: at each epoch end the run's end (and the cosine's) moves to the last step
@@ -93,6 +100,13 @@ class TrainConfig:
         mv = self.pool_draw if self.pool else self.mv_per_batch
         total = mv + self.mf_per_batch
         return (total, 0) if self.mv_only else (0, total) if self.mf_only else (mv, self.mf_per_batch)
+
+    @property
+    def randomisation(self) -> "Randomisation":  # noqa: F821
+        "The appearance randomisation of the multi-view renders (the frames take its occluder, blur and JPEG)."
+        from facelift.heads.appearance import Randomisation  # torch: the config itself stays light
+
+        return Randomisation(self.background_texture, self.background_photo, self.occluder, self.blur, self.jpeg)
 
 
 # the two CPU presets share one recipe (38_train.loop, "The CPU recipe"); they differ in data and length

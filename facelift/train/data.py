@@ -13,18 +13,21 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..camera import CameraSpace
+from ..heads.appearance import Randomisation
 from ..heads.synthetic import SyntheticHeads
 from ..labels.videos import FrameStore
-from ..landmarks import get_scheme
+from ..landmarks import Scheme, get_scheme
 from ..lift.pseudolabels import PseudoLabelStore
 from ..model.regressor import denormalise, normalise, to_model_input
 
 # %% auto #0
-__all__ = ['filled_template', 'MultiViewDataset', 'photometric_jitter', 'jitter_normalised', 'MultiFrameDataset', 'batch_key',
-           'MixedBatches', 'MixedDataset', 'loader', 'RenderPool', 'pooled_batches']
+__all__ = ['filled_template', 'MultiViewDataset', 'photometric_jitter', 'jitter_normalised', 'labels_in_scheme',
+           'similarity_augment', 'MultiFrameDataset', 'batch_key', 'MixedBatches', 'MixedDataset', 'loader',
+           'RenderPool', 'pooled_batches']
 
 # %% ../../nbs/30_train.data.ipynb #10d523e2
 def filled_template(store: PseudoLabelStore, scheme: str) -> Tensor:
@@ -44,6 +47,7 @@ class MultiViewDataset:
         | None = None,  # () -> Generator; default: the synthetic heads at image_size, caching up to 2048 built heads (~0.25 MB each)
         limit: int | None = None,  # use only the first `limit` seeds (the paper's 100 / 1k / 10k ablation)
         limits: tuple[float, float, float] = (110.0, 60.0, 90.0),  # the camera space's (A, B, Γ), degrees
+        randomisation: Randomisation | None = None,  # appearance effects on every render (14a_heads.appearance)
     ):
         store = store if isinstance(store, PseudoLabelStore) else PseudoLabelStore(store)
         if len(store) == 0:
@@ -63,6 +67,7 @@ class MultiViewDataset:
             SyntheticHeads, distribution=heads, image_size=image_size, cache=min(n, 2048)
         )
         self._generator, self._pid = None, None
+        self.randomisation = randomisation if randomisation is not None and randomisation.active else None
 
     def __len__(self) -> int:
         return len(self.seeds)
@@ -77,6 +82,15 @@ class MultiViewDataset:
     def __getstate__(self) -> dict:  # a worker process builds its own generator
         return {**self.__dict__, "_generator": None, "_pid": None}
 
+    def _render(self, seeds: Tensor, cams, points2d: Tensor, g: torch.Generator) -> Tensor:
+        "uint8 renders [B,S,S,3], randomised when asked (backgrounds where the generator tells the head's coverage)."
+        if self.randomisation is None:
+            return self.generator.render(seeds, cams).cpu()
+        if hasattr(self.generator, "render_full"):
+            res = self.generator.render_full(seeds, cams, with_depth=False)[0]
+            return self.randomisation(res.images.cpu(), points2d, g, res.coverage.cpu())
+        return self.randomisation(self.generator.render(seeds, cams).cpu(), points2d, g)
+
     def batch(self, index: Tensor, key: int) -> dict[str, Tensor]:
         """Samples `index [B]`: images [B,3,S,S], points3d [B,N,3] (NaN where masked), mask [B,N], points2d [B,N,2]
         (pseudo-labels projected by the camera), rotation [B,3,3], delta_t [B,3], angles [B,3] (degrees), seeds [B]."""
@@ -85,19 +99,20 @@ class MultiViewDataset:
         filled = torch.where(ok[..., None], pts, self.template)
         cams, angles = self.space.sample(len(index), landmarks3d=filled, generator=g)
         rest = self.space.camera(angles[:, 0], angles[:, 1], angles[:, 2])
-        images = self.generator.render(self.seeds[index], cams).cpu()
+        points2d = cams.project(filled)
+        images = self._render(self.seeds[index], cams, points2d, g)
         return dict(
             images=to_model_input(images, self.image_size),
             points3d=torch.where(ok[..., None], pts, torch.nan),
             mask=ok,
-            points2d=cams.project(filled),
+            points2d=points2d,
             rotation=cams.R,
             delta_t=cams.t - rest.t,
             angles=angles,
             seeds=self.seeds[index],
         )
 
-# %% ../../nbs/30_train.data.ipynb #2e3e0d6d
+# %% ../../nbs/30_train.data.ipynb #7fb27b941602401d91542211134fc71a
 def photometric_jitter(x: Tensor, generator: torch.Generator, strength: float = 1.0) -> Tensor:
     "Random brightness, contrast, saturation, colour cast, gamma and noise per image of x [B,3,H,W] in [0,1] -> [B,3,H,W] in [0,1]."
     B = len(x)
@@ -118,12 +133,59 @@ def jitter_normalised(x: Tensor, generator: torch.Generator, strength: float = 1
     "`photometric_jitter` of model inputs x [B,3,H,W] (ImageNet-normalised) -> [B,3,H,W], normalised again."
     return normalise(photometric_jitter(denormalise(x), generator, strength))
 
+# %% ../../nbs/30_train.data.ipynb #9a63283cbaf04dbcab1f6479b197f3a8
+def labels_in_scheme(points2d: Tensor, stored: str, scheme: str | None = None) -> tuple[Scheme, Tensor]:
+    """Frame labels points2d [M,n,2] of the `stored` scheme as labels of `scheme` [M,N,2]: the same when they agree;
+    iBUG-68 labels (dlib's, on real video) fill wflw98's 68-point subset, the other 30 landmarks missing (NaN)."""
+    src = get_scheme(stored)
+    dst = src if scheme is None else get_scheme(scheme)
+    if dst.name == src.name:
+        return dst, points2d
+    if src.name != "ibug68" or dst.n == src.n:
+        raise ValueError(f"frames labelled in {src.name} cannot train a {dst.name} model")
+    out = points2d.new_full((len(points2d), dst.n, 2), float("nan"))
+    out[:, list(dst.subset68)] = points2d
+    return dst, out
 
+# %% ../../nbs/30_train.data.ipynb #8edb47106e1a46a883d545849b8ab81b
+def similarity_augment(
+    x: Tensor, points2d: Tensor, flip: Tensor, generator: torch.Generator, strength: float = 1.0
+) -> tuple[Tensor, Tensor]:
+    """Images x [B,C,S,S] and their landmarks points2d [B,N,2] (px) under one random similarity each: rotation up to
+    30°, scale 15%, shift 8% of S (times `strength`), mirrored half the time (landmarks renamed by `flip` [N])."""
+    B, S = len(x), x.shape[-1]
+    u = torch.rand(B, 5, generator=generator)
+    angle = torch.deg2rad((u[:, 0] * 2 - 1) * 30 * strength)
+    scale = 1 + (u[:, 1] * 2 - 1) * 0.15 * strength
+    shift = (u[:, 2:4] * 2 - 1) * 0.16 * strength  # normalised units: 8% of S
+    mirror = u[:, 4] < 0.5 * min(1.0, strength * 4)
+    c, s = torch.cos(angle), torch.sin(angle)
+    R = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)  # [B,2,2]
+    mirror_x = torch.diag_embed(torch.stack([torch.where(mirror, -1.0, 1.0), torch.ones(B)], -1))
+    M = scale[:, None, None] * R @ mirror_x  # output = M @ input + shift, in normalised coordinates
+    inv = torch.linalg.inv(M)
+    theta = torch.cat([inv, -(inv @ shift[..., None])], -1)  # output -> input, as grid_sample wants
+    grid = F.affine_grid(theta.to(x), list(x.shape), align_corners=False)
+    warped = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    n = points2d / S * 2 - 1
+    moved = ((n @ M.transpose(1, 2).to(n)) + shift[:, None].to(n) + 1) * S / 2
+    moved = torch.where(mirror[:, None, None], moved[:, flip], moved)
+    return warped, moved
+
+# %% ../../nbs/30_train.data.ipynb #8763a12b2bbd4a93a75aff182afb95dc
 class MultiFrameDataset:
     "Crops of a frame store with their 2D labels: `batch(index [B], key)` -> images and eq. 4 targets."
 
     def __init__(
-        self, store: FrameStore | str | Path, image_size: int = 112, videos: int | None = None, augment: bool = True
+        self,
+        store: FrameStore | str | Path,
+        image_size: int = 112,
+        videos: int | None = None,
+        augment: bool = True,  # photometric jitter
+        scheme: str
+        | None = None,  # the model's landmark scheme (None: the store's); ibug68 labels fill wflw98's subset
+        geometric: float = 0.0,  # strength of `similarity_augment` (0: none)
+        randomisation: Randomisation | None = None,  # its occluder, blur and JPEG apply to the crops
     ):
         store = store if isinstance(store, FrameStore) else FrameStore(store)
         names = store.videos if videos is None else store.videos[:videos]
@@ -131,23 +193,29 @@ class MultiFrameDataset:
             raise ValueError(f"the frame store {store.root} holds no ingested video: run `facelift videos` first")
         if videos is not None and len(names) < videos:
             raise ValueError(f"videos={videos} but the frame store {store.root} holds {len(names)}")
-        self.store, self.image_size, self.augment = store, image_size, augment
-        self.scheme = get_scheme(store.manifest["scheme"])
+        self.store, self.image_size, self.augment, self.geometric = store, image_size, augment, geometric
+        self.randomisation = randomisation if randomisation is not None and randomisation.active else None
         labels = [store.labels(v) for v in names]
         self.items = [(v, int(f)) for v, l in zip(names, labels) for f in l["frame"]]
-        crop = store.manifest.get("size", 224)
-        self.points2d = torch.from_numpy(np.concatenate([l["points"] for l in labels])).float() * (image_size / crop)
+        self.crop = store.manifest.get("size", 224)
+        pts = torch.from_numpy(np.concatenate([l["points"] for l in labels])).float() * (image_size / self.crop)
+        self.scheme, self.points2d = labels_in_scheme(pts, store.manifest["scheme"], scheme)
 
     def __len__(self) -> int:
         return len(self.items)
 
     def batch(self, index: Tensor, key: int) -> dict[str, Tensor]:
         "Samples `index [B]`: images [B,3,S,S], points2d [B,N,2] (model pixels, NaN: missing), mask [B,N]."
+        g = torch.Generator().manual_seed(int(key))
         crops = torch.from_numpy(np.stack([self.store.image(*self.items[int(i)]) for i in index]))
-        x = to_model_input(crops, self.image_size)
-        if self.augment:
-            x = jitter_normalised(x, torch.Generator().manual_seed(int(key)))
         pts = self.points2d[index]
+        if self.randomisation is not None:
+            crops = self.randomisation(crops, pts * (self.crop / self.image_size), g)
+        x = to_model_input(crops, self.image_size)
+        if self.geometric:
+            x, pts = similarity_augment(x, pts, torch.tensor(self.scheme.flip), g, self.geometric)
+        if self.augment:
+            x = jitter_normalised(x, g)
         return dict(images=x, points2d=pts, mask=torch.isfinite(pts).all(-1))
 
 # %% ../../nbs/30_train.data.ipynb #0675314e

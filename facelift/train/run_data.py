@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ..heads.appearance import Randomisation
 from ..labels.videos import FrameStore
 from ..lift.pseudolabels import PseudoLabelStore
 from ..model.regressor import RegressorConfig
@@ -77,10 +78,12 @@ def build_data(cfg: TrainConfig, store: PseudoLabelStore, frames: Path, image_si
     "The datasets of `cfg.batch_mix` at `image_size` and the batch plans of this process (`rank` of `world`)."
     n_mv, n_mf = cfg.batch_mix
     scheme = store.manifest["scheme"]
-    mv = MultiViewDataset(store, image_size, limit=cfg.seeds, limits=tuple(cfg.camera_limits)) if n_mv else None
-    mf = MultiFrameDataset(FrameStore(frames), image_size, videos=cfg.videos) if n_mf else None
-    if mf is not None and mf.scheme.name != scheme:
-        raise ValueError(f"frames are labelled in {mf.scheme.name}, pseudo-labels in {scheme}")
+    limits, looks = tuple(cfg.camera_limits), cfg.randomisation
+    mv = MultiViewDataset(store, image_size, limit=cfg.seeds, limits=limits, randomisation=looks) if n_mv else None
+    mf = None
+    if n_mf:  # frames in the pseudo-labels' scheme (dlib's iBUG-68 labels fill wflw98's subset)
+        frame_looks = Randomisation(occluder=looks.occluder, blur=looks.blur, jpeg=looks.jpeg)
+        mf = MultiFrameDataset(FrameStore(frames), image_size, cfg.videos, True, scheme, cfg.mf_geometric, frame_looks)
     fresh = cfg.mv_per_batch if cfg.pool and n_mv else n_mv  # multi-view seeds rendered per step
     n = (len(mv) if mv else 0, len(mf) if mf else 0)
     plans = MixedBatches(*n, fresh, n_mf, seed=cfg.seed, rank=rank, world=world)
