@@ -13,7 +13,8 @@ from torch import Tensor
 from .core import check_rotation, check_tensor
 
 # %% auto #0
-__all__ = ['Camera', 'roll_matrix', 'look_at_rotation', 'sphere_point', 'CameraSpace', 'hull_points', 'camera_angles']
+__all__ = ['CAMERA_LIMITS', 'Camera', 'roll_matrix', 'look_at_rotation', 'sphere_point', 'CameraSpace', 'hull_points',
+           'camera_angles']
 
 # %% ../nbs/03_camera.ipynb #33c1b77e
 def _image_hw(image_size) -> tuple[int, int] | None:
@@ -143,13 +144,16 @@ def sphere_point(azimuth: Tensor, elevation: Tensor) -> Tensor:
     return torch.stack([ce * torch.sin(azimuth), torch.sin(elevation), ce * torch.cos(azimuth)], -1)
 
 # %% ../nbs/03_camera.ipynb #f3590f7e
+CAMERA_LIMITS = (110.0, 60.0, 90.0)  # (A, B, Γ) in degrees: the augmented camera space's azimuth, elevation, roll
+
+
 @dataclass
 class CameraSpace:
     "The paper's augmented camera space: look-at cameras on a sphere plus roll and a camera-frame shift Δt."
 
-    A: float = 110.0  # azimuth limit, degrees
-    B: float = 60.0  # elevation limit, degrees
-    Gamma: float = 90.0  # roll limit, degrees
+    A: float = CAMERA_LIMITS[0]  # azimuth limit, degrees
+    B: float = CAMERA_LIMITS[1]  # elevation limit, degrees
+    Gamma: float = CAMERA_LIMITS[2]  # roll limit, degrees
     radius: float = 2.7  # camera distance to the look-at point (EG3D units)
     look_at: tuple[float, float, float] = (0.0, 0.0, 0.2)
     focal: float = 4.2647  # focal length in units of the image size

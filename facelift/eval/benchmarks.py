@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Callable
 import torch
 from torch import Tensor
 
-from ..camera import Camera, CameraSpace
+from ..camera import CAMERA_LIMITS, Camera, CameraSpace
 from ..core import require
 from .metrics import Scores, bootstrap_ci, box_norm, category_table, nme, nmlc, region_table
-from ..heads.synthetic import SyntheticHeads
+from ..heads.synthetic import SEED_OFFSETS, SyntheticHeads
 from ..labels.crop import face_box
 from ..landmarks import get_scheme
 from ..model.losses import geodesic
@@ -54,9 +54,9 @@ class TestSet:
 def synthetic_testset(
     n: int = 200,
     image_size: int = 224,
-    seed_offset: int = 900_000,
+    seed_offset: int = SEED_OFFSETS["test"],
     seed: int = 0,
-    limits: tuple[float, float, float] = (110.0, 60.0, 90.0),
+    limits: tuple[float, float, float] = CAMERA_LIMITS,
 ) -> TestSet:
     "The embedded default's test set (see above); deterministic in its arguments; `limits`: the camera space's (A, B, Γ) in degrees."
     heads = SyntheticHeads(distribution="video", image_size=image_size, seed_offset=seed_offset)

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..camera import CameraSpace
+from ..camera import CAMERA_LIMITS, CameraSpace
+from ..core import IMAGE_SUFFIXES
 from .benchmarks import TestSet, synthetic_testset
 from ..labels.crop import apply_similarity, crop_face, face_box
 
@@ -222,8 +223,9 @@ def pts_testset(folder, image_size: int = 256, limit: int | None = None) -> Test
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no such folder: {folder}")
-    suffixes = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
-    candidates = sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.with_suffix(".pts").exists())
+    candidates = sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.with_suffix(".pts").exists()
+    )
     items, pts, images = [], [], []
     for p in candidates:  # a bad item is skipped with a warning naming it; the rest of the folder goes on
         if limit is not None and len(items) >= limit:
@@ -255,7 +257,7 @@ def nme_interocular(predict: Callable[[Tensor], Tensor] | Tensor, testset: TestS
 
 # %% ../../nbs/32_eval.testsets.ipynb #48d590fa
 def scan_testset(
-    path, n: int = 50, image_size: int = 224, seed: int = 0, limits: tuple[float, float, float] = (110.0, 60.0, 90.0)
+    path, n: int = 50, image_size: int = 224, seed: int = 0, limits: tuple[float, float, float] = CAMERA_LIMITS
 ) -> TestSet:
     "`n` renders of the scan at `path` at cameras of the augmented space (see above); deterministic in its arguments."
     from facelift.heads.scan import MeshGenerator

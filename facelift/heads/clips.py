@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from ..camera import CameraSpace
 from ..core import atomic_write_bytes
 from .params import sample_expression, seeded_uniform
-from .synthetic import SyntheticHeads
+from .synthetic import SEED_OFFSETS, SyntheticHeads
 from ..labels.detect import label_truth
 
 # %% auto #0
@@ -130,7 +130,7 @@ def make_synthetic_clips(
     frames: int = 48,
     fps: float = 24.0,
     size: int = 256,  # frame size; the head fills about half of it
-    seed_offset: int = 500_000,  # clip identities are disjoint from multi-view seeds
+    seed_offset: int = SEED_OFFSETS["clips"],  # clip identities are disjoint from multi-view seeds
     motion: str = "walk",  # head motion (`clip_motion`); 'still' and 'turn' also hold the expression and have no occluder
     progress: bool = True,
 ) -> list[Path]:

@@ -35,7 +35,7 @@ from ..render.lighting import shade
 from ..render.rasterizer import MeshRenderer, RenderResult
 
 # %% auto #0
-__all__ = ['HeadTruth', 'SyntheticHeads']
+__all__ = ['SEED_OFFSETS', 'HeadTruth', 'SyntheticHeads']
 
 # %% ../../nbs/14_heads.synthetic.ipynb #d4f88c32
 def _take(value, index):
@@ -50,6 +50,11 @@ def _stack(values: list):
     return Identity.stack(values) if isinstance(values[0], Identity) else torch.stack(values)
 
 # %% ../../nbs/14_heads.synthetic.ipynb #c0d888d5
+SEED_OFFSETS = dict(clips=500_000, calibration=700_000, tuning=800_000, test=900_000)
+"""Where each use of the synthetic identities starts: training seeds stay below 500,000, and the synthetic clips, the
+int8 calibration renders, the filters' tuning clips and every test set draw disjoint identities above it."""
+
+
 @dataclass
 class HeadTruth:
     "Ground truth of synthetic heads: landmarks [B,N,3] and their surface normals [B,N,3], the dense mesh, parameters."

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ..core import atomic_write_json, atomic_write_text
+from ..core import IMAGE_SUFFIXES, atomic_write_json, atomic_write_text
 from .faces import FaceResults, find_faces, regress_faces
 from ..labels.videos import VIDEO_SUFFIXES, VideoSink, video_info
 from ..model.regressor import FaceLiftRegressor
@@ -25,12 +25,9 @@ from ..video.smooth import SMOOTHERS
 from ..video.track import FaceDetect
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'list_inputs', 'read_input', 'draw_overlay', 'predict_files']
+__all__ = ['list_inputs', 'read_input', 'draw_overlay', 'predict_files']
 
 # %% ../../nbs/43_inference.files.ipynb #1fc9644f
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-
-
 def list_inputs(paths) -> list[Path]:
     "Images and videos among `paths` (files, or folders searched recursively), sorted; a missing path is an error."
     out = []

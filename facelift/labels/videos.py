@@ -23,7 +23,7 @@ from .crop import apply_similarity, crop_face
 from .detect import Detections, LabelTruth, SimulatedLabeller
 
 # %% auto #0
-__all__ = ['VIDEO_SUFFIXES', 'FrameStore', 'video_info', 'stream_video', 'VideoSink', 'ingest_videos']
+__all__ = ['VIDEO_SUFFIXES', 'FrameStore', 'video_info', 'stream_video', 'VideoSink', 'fingerprint', 'video_ids', 'ingest_videos']
 
 # %% ../../nbs/20_labels.videos.ipynb #74252210
 class FrameStore:
@@ -231,6 +231,30 @@ def _video_paths(paths) -> list[Path]:
     return out
 
 
+def fingerprint(path: Path) -> str:
+    "A content fingerprint of a file: sha256 of its size and first MiB (fast on long videos, different for different clips)."
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.sha256(str(path.stat().st_size).encode() + f.read(1 << 20)).hexdigest()[:16]
+
+
+def video_ids(paths: list[Path], stored: dict[str, dict]) -> tuple[list[str], list[str]]:
+    """Store ids of videos and their fingerprints: a video's file name without suffix, or `name-<fingerprint>` when
+    another input, or a stored video of other content, has that name. The same clip keeps its id on every run."""
+    prints = [fingerprint(p) for p in paths]
+    names = {}
+    for p, fp in zip(paths, prints):
+        names.setdefault(p.stem, set()).add(fp)
+    ids = []
+    for p, fp in zip(paths, prints):
+        entry = stored.get(p.stem)
+        # the stored clip of that name: the same when its fingerprint is (older stores: when its path is)
+        same = entry is not None and (entry["fingerprint"] == fp if "fingerprint" in entry else entry["path"] == str(p))
+        ids.append(p.stem if same or (entry is None and len(names[p.stem]) == 1) else f"{p.stem}-{fp[:8]}")
+    return ids, prints
+
+
 def _decode(path: Path, every_k: int, max_frames: int | None) -> tuple[np.ndarray, np.ndarray]:
     "All the kept frames [F,H,W,3] RGB uint8 and their numbers [F] (`stream_video`, collected); ValueError names what is wrong."
     decoded = list(stream_video(path, every_k, max_frames))
@@ -273,15 +297,15 @@ def ingest_videos(
     if clash:
         raise ValueError(f"{store.root} holds a frame store made with other settings: {clash}")
     videos = _video_paths(paths)
-    bar = tqdm(videos, desc="ingest videos", unit="video", disable=not progress)
-    for path in bar:
-        vid = path.stem
+    ids, prints = video_ids(videos, store.manifest["videos"])
+    bar = tqdm(list(zip(videos, ids, prints)), desc="ingest videos", unit="video", disable=not progress)
+    for path, vid, fp in bar:
         if vid in store.manifest["videos"] and store.manifest["videos"][vid]["status"] == "done":
             continue
         bar.set_postfix_str(vid)
-        entry = dict(path=str(path), frames_read=0, faces_found=0)
+        entry = dict(path=str(path), fingerprint=fp, frames_read=0, faces_found=0)
         try:
-            _ingest_video(path, detector, store, entry, every_k, max_frames, size, margin, batch)
+            _ingest_video(path, vid, detector, store, entry, every_k, max_frames, size, margin, batch)
         except (ValueError, OSError) as e:
             entry.update(status="skipped", reason=str(e))
         store._record(vid, entry, meta)
@@ -300,9 +324,9 @@ def _side_truth(path: Path, frames: np.ndarray) -> LabelTruth:
     return truth
 
 
-def _ingest_video(path, detector, store, entry: dict, every_k, max_frames, size, margin, batch) -> None:
-    "Decode, detect, crop and store one video into `store`; fills `entry` (counts, label checksum, seconds per phase)."
-    vid, t0 = path.stem, time.perf_counter()
+def _ingest_video(path, vid: str, detector, store, entry: dict, every_k, max_frames, size, margin, batch) -> None:
+    "Decode, detect, crop and store one video into `store` as `vid`; fills `entry` (counts, label checksum, seconds per phase)."
+    t0 = time.perf_counter()
     frames, idx = _decode(path, every_k, max_frames)
     t_decode, t0 = time.perf_counter() - t0, time.perf_counter()
     truth = _side_truth(path, idx) if isinstance(detector, SimulatedLabeller) else None

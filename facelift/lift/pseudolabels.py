@@ -101,6 +101,10 @@ class PseudoLabelStore:
         if not self.shards:
             raise ValueError(f"the store {self.root} is empty")
         parts = [self.shard(n) for n in self.shards]
+        seeds = np.concatenate([p["seeds"] for p in parts])
+        uniq, counts = np.unique(seeds, return_counts=True)
+        if (counts > 1).any():
+            raise ValueError(f"the store {self.root} holds seeds {uniq[counts > 1][:8].tolist()} more than once")
         return {k: torch.from_numpy(np.concatenate([p[k] for p in parts])) for k in keys}
 
     def verify(self) -> None:
@@ -182,6 +186,7 @@ def prepare(
         view_set_sha256=view_set.sha256,
         shard_size=shard_size,
         vote_weights=vote_weights,
+        image_size=image_size,
     )
     store._check_identity(meta, "this run")
     mine, todo = _shards_to_do(store, seeds, shard, shard_size)
@@ -205,8 +210,20 @@ def _shards_to_do(store: PseudoLabelStore, seeds: range, shard: tuple[int, int],
     i, n = shard
     chunks = [range(lo, min(lo + shard_size, seeds.stop)) for lo in range(seeds.start, seeds.stop, shard_size)]
     mine = [c for k, c in enumerate(chunks) if k % n == i]
-    done = {(v["lo"], v["hi"]) for v in store.manifest["shards"].values()}
-    return mine, [c for c in mine if (c.start, c.stop) not in done]
+    stored = sorted((v["lo"], v["hi"]) for v in store.manifest["shards"].values())
+    return mine, [part for c in mine for part in _uncovered(c, stored)]
+
+
+def _uncovered(chunk: range, stored: list[tuple[int, int]]) -> list[range]:
+    "The runs of `chunk`'s seeds that no stored shard [lo, hi) holds (sorted by lo): a store never gets a seed twice."
+    out, lo = [], chunk.start
+    for a, b in stored:
+        if b <= lo or a >= chunk.stop:
+            continue
+        if a > lo:
+            out.append(range(lo, a))
+        lo = max(lo, b)
+    return out + ([range(lo, chunk.stop)] if lo < chunk.stop else [])
 
 
 def _label_shard(generator, detector, seeds: range, cams, mask, vote_weights: str, needs_truth: bool):

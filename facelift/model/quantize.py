@@ -13,6 +13,7 @@ from torch import Tensor
 
 from ..core import require
 from ..eval.benchmarks import synthetic_testset
+from ..heads.synthetic import SEED_OFFSETS
 from .losses import geodesic
 from .onnx_export import get_metadata, set_metadata
 from .regressor import to_model_input
@@ -21,7 +22,7 @@ from .regressor import to_model_input
 __all__ = ['calibration_inputs', 'high_resolution_convs', 'quantize_onnx', 'int8_agreement']
 
 # %% ../../nbs/44_model.quantize.ipynb #1cd7f608
-def calibration_inputs(image_size: int, n: int = 128, seed_offset: int = 700_000) -> Tensor:
+def calibration_inputs(image_size: int, n: int = 128, seed_offset: int = SEED_OFFSETS["calibration"]) -> Tensor:
     "Model inputs [n,3,S,S] for calibration: renders of `n` synthetic heads over the full camera space, normalised."
     return to_model_input(synthetic_testset(n, image_size=image_size, seed_offset=seed_offset).images, image_size)
 

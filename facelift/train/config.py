@@ -13,6 +13,12 @@ import yaml
 __all__ = ['TRAIN_PRESETS', 'TrainConfig', 'parse_overrides']
 
 # %% ../../nbs/35_train.config.ipynb #d40262f5
+def _camera_limits() -> tuple[float, float, float]:
+    from facelift.camera import CAMERA_LIMITS  # torch: imported when a config is made, not when this module is
+
+    return CAMERA_LIMITS
+
+
 @dataclass
 class TrainConfig:
     "Everything a training run needs (plain values); `TrainConfig.preset(name, **overrides)` for the named presets."
@@ -33,7 +39,7 @@ class TrainConfig:
     videos: int | None = 12  # videos used (the first N of the frame store); None: all
     clip_frames: int = 48  # frames per synthetic clip of the embedded default
     camera_limits: list = field(
-        default_factory=lambda: [110.0, 60.0, 90.0]
+        default_factory=lambda: list(_camera_limits())
     )  # (A, B, Γ) degrees of the training and validation cameras
     mv_only: bool = False  # ablation: multi-view samples only
     mf_only: bool = False  # ablation: multi-frame samples only

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..camera import CameraSpace
+from ..camera import CAMERA_LIMITS, CameraSpace
 from ..heads.appearance import Randomisation
 from ..heads.synthetic import SyntheticHeads
 from ..labels.videos import FrameStore
@@ -46,7 +46,7 @@ class MultiViewDataset:
         generator_factory: Callable
         | None = None,  # () -> Generator; default: the synthetic heads at image_size, caching up to 2048 built heads (~0.25 MB each)
         limit: int | None = None,  # use only the first `limit` seeds (the paper's 100 / 1k / 10k ablation)
-        limits: tuple[float, float, float] = (110.0, 60.0, 90.0),  # the camera space's (A, B, Γ), degrees
+        limits: tuple[float, float, float] = CAMERA_LIMITS,  # the camera space's (A, B, Γ), degrees
         randomisation: Randomisation | None = None,  # appearance effects on every render (14a_heads.appearance)
     ):
         store = store if isinstance(store, PseudoLabelStore) else PseudoLabelStore(store)
