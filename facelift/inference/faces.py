@@ -16,7 +16,7 @@ from ..model.regressor import FaceLiftRegressor, to_model_input
 from ..video.track import FaceDetect, dlib_faces
 
 # %% auto #0
-__all__ = ['FaceResults', 'regress_faces', 'find_faces']
+__all__ = ['FaceResults', 'regress_faces', 'scaled', 'find_faces']
 
 # %% ../../nbs/41_inference.faces.ipynb #a7bae25f
 @dataclass
@@ -72,6 +72,15 @@ def regress_faces(
             )
         )
     return FaceResults(*(torch.cat([getattr(r, k) for r in parts]).cpu() for k in FaceResults.__dataclass_fields__))
+
+# %% ../../nbs/41_inference.faces.ipynb #72eea5119410473aa328ad9291626812
+def scaled(res: FaceResults, s: float) -> FaceResults:
+    "Results in pixels `s` times larger: points2d and uncertainty times s, cov2d times s², 3D and pose as they were."
+    if s == 1:
+        return res
+    return FaceResults(
+        res.points2d * s, res.cov2d * s**2, res.uncertainty * s, res.points3d, res.rotation, res.translation, res.angles
+    )
 
 # %% ../../nbs/41_inference.faces.ipynb #4327e789
 def find_faces(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import os
 from functools import partial
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..core import IMAGE_SUFFIXES, atomic_write_json, atomic_write_text
-from .faces import FaceResults, find_faces, regress_faces
+from .faces import FaceResults, find_faces, regress_faces, scaled
 from ..labels.videos import VIDEO_SUFFIXES, VideoSink, video_info
 from ..model.regressor import FaceLiftRegressor
 from ..video.predict import VideoTracks, track_video
@@ -25,38 +26,61 @@ from ..video.smooth import SMOOTHERS
 from ..video.track import FaceDetect
 
 # %% auto #0
-__all__ = ['list_inputs', 'read_input', 'draw_overlay', 'predict_files']
+__all__ = ['MAX_IMAGE_SIDE', 'list_inputs', 'read_input', 'draw_overlay', 'predict_files']
 
-# %% ../../nbs/43_inference.files.ipynb #1fc9644f
-def list_inputs(paths) -> list[Path]:
-    "Images and videos among `paths` (files, or folders searched recursively), sorted; a missing path is an error."
-    out = []
+# %% ../../nbs/43_inference.files.ipynb #10185d26023b46108eb7d9f57d49d2b3
+def list_inputs(paths, exclude=None) -> tuple[list[Path], dict[str, str]]:
+    """Images and videos among `paths` (files, or folders searched recursively), sorted, and every other file or folder
+    of the scan with the reason it is not read; nothing under `exclude` (the output folder). A missing path is an error."""
+    exclude = Path(exclude).resolve() if exclude else None
+    out, skipped = [], {}
     for p in map(Path, [paths] if isinstance(paths, (str, Path)) else paths):
-        if p.is_dir():
-            out += sorted(
-                q
-                for q in p.rglob("*")
-                if q.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES and not q.name.startswith(".")
-            )
-        elif p.exists():
-            out.append(p)
-        else:
+        if not p.exists():
             raise FileNotFoundError(f"no such image, video or folder: {p}")
-    return out
+        if not p.is_dir():
+            out.append(p)
+            continue
+        for root, dirs, names in os.walk(p, onerror=lambda e: skipped.setdefault(e.filename, _unreadable(e))):
+            if exclude and (Path(root).resolve() == exclude or exclude in Path(root).resolve().parents):
+                dirs.clear()  # our own outputs are never inputs
+                continue
+            for q in (Path(root) / n for n in names):
+                if q.name.startswith("."):
+                    skipped[str(q)] = "hidden file"
+                elif q.suffix.lower() not in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
+                    skipped[str(q)] = f"not an image or video ({q.suffix or 'no suffix'})"
+                else:
+                    out.append(q)
+    return sorted(dict.fromkeys(out)), skipped
 
 
-def read_input(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
-    "An image as RGB frames [1,H,W,3] uint8, its frame numbers [1] and frame rate 0; ValueError says what is wrong."
+def _unreadable(e: OSError) -> str:
+    "Why a file or folder cannot be read, in words: permission denied is said as such."
+    return "permission denied" if isinstance(e, PermissionError) else f"cannot be read ({e.strerror or e})"
+
+# %% ../../nbs/43_inference.files.ipynb #8763a12b2bbd4a93a75aff182afb95dc
+MAX_IMAGE_SIDE = 2048  # px: larger images are read reduced (landmarks still in the original's pixels)
+
+
+def read_input(path: Path) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """An image as RGB frames [1,H,W,3] uint8 (its longer side at most `MAX_IMAGE_SIDE`), its frame numbers [1], frame
+    rate 0 and the scale from the frames' pixels to the file's; ValueError or PermissionError says what is wrong."""
     import cv2
 
+    if not os.access(path, os.R_OK):
+        raise PermissionError(f"permission denied: {path}")
     if path.stat().st_size == 0:
         raise ValueError("empty file (0 bytes)")
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise ValueError("not a readable image (OpenCV cannot decode it)")
-    return img[None, ..., ::-1].copy(), np.zeros(1, dtype=np.int64), 0.0
+    H, W = img.shape[:2]
+    if max(H, W) > MAX_IMAGE_SIDE:  # decode once, reduce once: the full-size copy is dropped before any face is sought
+        s = MAX_IMAGE_SIDE / max(H, W)
+        img = cv2.resize(img, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
+    return img[None, ..., ::-1].copy(), np.zeros(1, dtype=np.int64), 0.0, W / img.shape[1]
 
-
+# %% ../../nbs/43_inference.files.ipynb #7623eae2785240b9bd12b16a66d81610
 def draw_overlay(image: np.ndarray, points: np.ndarray, uncertainty: np.ndarray, box: np.ndarray) -> np.ndarray:
     "A copy of an RGB image with a face box and its landmarks [N,2], coloured green (≤ 2 px uncertainty) to red (≥ 10 px)."
     import cv2
@@ -224,23 +248,24 @@ def _predict_image(
 
     from facelift.core import atomic_write_bytes
 
-    frames = read_input(path)[0]
+    frames, _, _, scale = read_input(path)
     idx, boxes, scores = find_faces(torch.from_numpy(frames), detector)
     recs, rows, marks = [], [], []
     if len(idx):
         margin = 0.0 if detector == "none" else 0.25
         res = regress_faces(model, torch.from_numpy(frames), boxes, idx, margin=margin, batch=batch)
+        res, boxes = scaled(res, scale), boxes * scale  # a reduced read: back to the file's pixels
         raw = {f: getattr(res, f) for f in FaceResults.__dataclass_fields__}
         recs = _face_records(boxes, raw, scores=[round(float(s), 4) for s in scores])
         rows = _csv_rows(str(path), [(0, 0.0, k) for k in range(len(idx))], raw, recs)
         marks = [(res.points2d[k].numpy(), res.uncertainty[k].numpy(), boxes[k].numpy()) for k in range(len(idx))]
     if overlays:
-        drawn = _draw_faces(marks, frames[0])
+        drawn = _draw_faces([(p / scale, u / scale, b / scale) for p, u, b in marks], frames[0])
         atomic_write_bytes(out_dir / "overlays" / f"{name}.jpg", cv2.imencode(".jpg", drawn[..., ::-1])[1].tobytes())
     return dict(
         kind="image",
-        width=frames.shape[2],
-        height=frames.shape[1],
+        width=round(frames.shape[2] * scale),
+        height=round(frames.shape[1] * scale),
         fps=0.0,
         frames=[dict(frame=0, time=0.0, faces=recs)],
     ), rows
@@ -269,11 +294,11 @@ def predict_files(
         raise ValueError(f"smooth must be one of {SMOOTHERS}, got {smooth!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = list_inputs(paths)
+    files, skipped = list_inputs(paths, exclude=out_dir)
     if not files:
         raise ValueError(f"no images or videos found in {paths}")
     scheme = get_scheme(model.config.scheme)
-    rows, skipped, notes = [], {}, {}
+    rows, notes = [], {}
     counts = dict(inputs=len(files), read=0, frames=0, faces=0, frames_without_face=0, detector_calls=0)
     for path, name in tqdm(
         list(zip(files, _output_names(files))), desc="predict", unit="file", disable=not progress or len(files) == 1
