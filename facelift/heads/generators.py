@@ -50,6 +50,14 @@ class SuppressNearBackground:
         return dict(out, sigma=sigma)
 
 
+def _sample_key(seed: int, c: Tensor) -> int:
+    "A 63-bit RNG seed from an identity seed and its camera's 25-vector (the same on every machine and device)."
+    import hashlib
+
+    digest = hashlib.sha256(str(int(seed)).encode() + c.detach().float().cpu().numpy().tobytes()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
 class EG3DGenerator:
     "An EG3D/IDE-3D-family network as a `Generator` (batched on the network's device)."
 
@@ -62,6 +70,8 @@ class EG3DGenerator:
         batch_size: int = 4,
         space: CameraSpace | None = None,  # gives the frontal conditioning camera (EG3D's defaults)
         hook: SuppressNearBackground | None = None,
+        noise_mode: str = "const",  # StyleGAN2's per-layer noise: 'const' (a seed's fixed noise), 'random' or 'none'
+        deterministic: bool = True,  # a (seed, camera) always gives the same image, whatever batch it is in
     ):
         for attr in ("z_dim", "mapping", "synthesis"):
             if not hasattr(G, attr):
@@ -74,6 +84,9 @@ class EG3DGenerator:
             batch_size,
         )
         self.device = next(G.parameters(), torch.zeros(0)).device
+        if noise_mode not in ("const", "random", "none"):
+            raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
+        self.noise_mode, self.deterministic = noise_mode, deterministic
         space = space or CameraSpace(image_size=image_size)
         self.conditioning = space.camera(0.0, 0.0).to_eg3d()[0]
         self.hook = hook
@@ -122,6 +135,24 @@ class EG3DGenerator:
         "EG3D's seed convention: z = RandomState(seed).randn(z_dim) -> [B,z_dim]."
         return torch.from_numpy(np.stack([np.random.RandomState(int(s)).randn(self.G.z_dim) for s in seeds])).float()
 
+    def _synthesis(self, ws: Tensor, c: Tensor, seeds: list[int]) -> Tensor:
+        """EG3D's synthesis of ws [B,L,w_dim] at cameras c [B,25]: images [B,3,R,R]. Deterministic: each sample alone,
+        with the random numbers EG3D's renderer draws (stratified depths, importance samples, noise) from a generator
+        seeded by its (seed, camera), so its image never depends on the batch around it."""
+        if not self.deterministic:
+            return self.G.synthesis(ws, c, noise_mode=self.noise_mode)["image"]
+        devices = [self.device] if self.device.type == "cuda" else []
+        out = []
+        for k, s in enumerate(seeds):  # one sample per call: EG3D draws its jitter for the whole batch at once
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(_sample_key(s, c[k]))
+                if self.hook is not None and self.hook.origins is not None:
+                    self.hook.origins, all_origins = self.hook.origins[k : k + 1], self.hook.origins
+                out.append(self.G.synthesis(ws[k : k + 1], c[k : k + 1], noise_mode=self.noise_mode)["image"])
+                if self.hook is not None and self.hook.origins is not None:
+                    self.hook.origins = all_origins
+        return torch.cat(out)
+
     @torch.no_grad()
     def render(self, seeds, cameras: Camera) -> Tensor:
         "uint8 images [B,H,W,3] of seeds [B] at cameras (B)."
@@ -143,7 +174,7 @@ class EG3DGenerator:
             )
             if self.hook is not None:
                 self.hook.origins = cameras[i : i + self.batch_size].center.to(self.device)
-            img = self.G.synthesis(ws, c)["image"]
+            img = self._synthesis(ws, c, seeds[i : i + self.batch_size])
             img = F.interpolate(
                 img.float(),
                 size=(self.image_size, self.image_size),
@@ -168,11 +199,14 @@ class EG3DConventionFixture(torch.nn.Module):
         self.calls.append(("mapping", c.detach().cpu().clone()))
         return (z * truncation_psi)[:, None].expand(-1, 14, -1)
 
-    def synthesis(self, ws, c, **kwargs):
+    def synthesis(self, ws, c, noise_mode="random", **kwargs):
         self.calls.append(("synthesis", c.detach().cpu().clone()))
         B, r = len(ws), self.img_resolution
-        img = torch.zeros(B, 3, r, r, device=ws.device)
-        img[:, 0] = torch.tanh(ws[:, 0, 0])[:, None, None]
-        img[:, 1] = (c[:, 3] / 4).clamp(-1, 1)[:, None, None]  # cam2world row 0, column 3: the centre's x
+        # EG3D's randomness: depths jittered with torch.rand_like for the whole batch, StyleGAN2 noise when 'random'
+        img = torch.rand(B, 3, r, r, device=ws.device) * 0.02
+        if noise_mode == "random":
+            img = img + torch.randn(B, 3, r, r, device=ws.device) * 0.02
+        img[:, 0] += torch.tanh(ws[:, 0, 0])[:, None, None]
+        img[:, 1] += (c[:, 3] / 4).clamp(-1, 1)[:, None, None]  # cam2world row 0, column 3: the centre's x
         img[:, 2] = -1
         return {"image": img * self.scale}
