@@ -99,7 +99,9 @@ def test_predict_folder_end_to_end(tmp_path):
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 8
     cap.release()
     skipped = json.loads((out / "skipped.json").read_text())
-    assert set(skipped) == {str(src / "broken.jpg"), str(src / "truncated.mp4")}
+    side = str(src / "clips" / "clip_0500000.truth.npz")  # every file a folder scan does not read is listed
+    assert set(skipped) == {str(src / "broken.jpg"), str(src / "truncated.mp4"), side}
+    assert skipped[side] == "not an image or video (.npz)"
 
 
 @pytest.mark.slow
