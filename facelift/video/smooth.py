@@ -156,7 +156,7 @@ class CovarianceGatedFilter:
     """Low-pass of M points in D dims whose cut-off opens with the evidence of motion measured in their predicted
     covariances (see above): cut-off = `min_cutoff` + `beta` x evidence (Hz)."""
 
-    MIN_CUTOFF, BETA, D_CUTOFF, OWN = 0.03, 5.0, 3.0, 0.0  # the defaults, tuned on clips with truth in 13a
+    MIN_CUTOFF, BETA, D_CUTOFF, OWN = 0.03, 8.0, 3.0, 0.0  # the defaults, tuned on clips with truth in 42
 
     def __init__(
         self, min_cutoff: float = MIN_CUTOFF, beta: float = BETA, d_cutoff: float = D_CUTOFF, own: float = OWN
@@ -198,14 +198,14 @@ class SmoothingParams:
     "The knobs of the filters (tuned on synthetic clips with truth in `42_video.predict`)."
 
     min_cutoff: float = 0.1  # One Euro: cut-off at rest (Hz)
-    beta: float = 10.0  # One Euro: cut-off rise per unit of speed (face sizes per second)
+    beta: float = 15.0  # One Euro: cut-off rise per unit of speed (face sizes per second)
     u_min_cutoff: float = CovarianceGatedFilter.MIN_CUTOFF  # uncertainty (covariance-gated): cut-off at rest (Hz)
     u_beta: float = CovarianceGatedFilter.BETA  # uncertainty: cut-off rise per unit of evidence (normalised motion)
     u_d_cutoff: float = CovarianceGatedFilter.D_CUTOFF  # uncertainty: cut-off of the whitened innovations' low-pass
     u_own: float = CovarianceGatedFilter.OWN  # uncertainty: weight of a landmark's own evidence beside the mean
-    q: float = 0.1  # Kalman: acceleration noise density (face sizes² per s³)
+    q: float = 0.001  # Kalman: acceleration noise density (face sizes² per s³)
     r_scale: float = 0.25  # Kalman: measurement noise = r_scale x predicted covariance
-    gate: float | None = None  # Kalman: normalised innovation beyond which a measurement is taken as it is
+    gate: float | None = 9.0  # Kalman: normalised innovation beyond which a measurement is taken as it is
 
 
 def face_size(points: Tensor) -> Tensor:
