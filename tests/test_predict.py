@@ -2,13 +2,16 @@
 
 import csv
 import json
+import signal
+import subprocess
+import time
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from conftest import run
+from conftest import BIN, run
 from facelift.camera import CameraSpace
 from facelift.heads.clips import make_synthetic_clips
 from facelift.heads.synthetic import SyntheticHeads
@@ -66,6 +69,7 @@ def test_predict_folder_end_to_end(tmp_path):
         "face_png.json",
         "face_png_2.json",
         "other_jpg.json",
+        "run.json",
         "skipped.json",
     ]
     rec = json.loads((out / "other_jpg.json").read_text())
@@ -142,3 +146,45 @@ def test_predict_bad_arguments_are_clear_errors(tmp_path):
     (tmp_path / "text.onnx").write_text("not a model")
     r = run("facelift", "predict", tmp_path, "--checkpoint", tmp_path / "text.onnx", "--out", tmp_path / "out")
     assert r.returncode == 1 and "is not a model ONNX Runtime can load" in r.stderr
+
+
+@pytest.mark.slow
+def test_predict_runs_never_mix_and_overwrite_replaces_only_a_run(tmp_path):
+    net, imgs, src = _inputs(tmp_path)
+    out = tmp_path / "out"
+    args = ("--checkpoint", tmp_path / "net.pt", "--detector", "none", "--no-progress", "--no-overlays")
+    assert run("facelift", "predict", src / "other.jpg", "--out", out, *args).returncode == 0
+    first = (out / "other_jpg.json").read_bytes()
+    r = run("facelift", "predict", src / "face.png", "--out", out, *args)  # a second run into the same folder
+    assert r.returncode == 1 and "is not empty" in r.stderr and "--overwrite" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and (out / "other_jpg.json").read_bytes() == first  # nothing lost
+    r = run("facelift", "predict", src / "face.png", "--out", out, "--overwrite", *args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(p.name for p in out.glob("*.json")) == ["face_png.json", "run.json", "skipped.json"]  # no stale JSON
+    assert {row["source"] for row in csv.DictReader((out / "predictions.csv").open())} == {str(src / "face.png")}
+    (out / "notes.txt").write_text("mine")  # a file no run wrote: even --overwrite stops
+    r = run("facelift", "predict", src / "other.jpg", "--out", out, "--overwrite", *args)
+    assert r.returncode == 1 and "no predict run wrote" in r.stderr and (out / "face_png.json").exists(), r.stderr
+
+
+@pytest.mark.slow
+def test_predict_ctrl_c_keeps_the_finished_inputs(tmp_path):
+    torch.manual_seed(0)
+    save_regressor(FaceLiftRegressor(), tmp_path / "net.pt", step=0)
+    clips = make_synthetic_clips(4, tmp_path / "clips", frames=24, size=160, progress=False)
+    out = tmp_path / "out"
+    cmd = [BIN / "facelift", "predict", tmp_path / "clips", "--checkpoint", tmp_path / "net.pt", "--out", out]
+    proc = subprocess.Popen([*map(str, cmd), "--detector", "truth", "--no-progress"], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not (out / f"{clips[0].stem}_mp4.json").exists():
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C after the first clip
+    stderr = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr, stderr[-2000:]
+    run_record = json.loads((out / "run.json").read_text())
+    skipped = json.loads((out / "skipped.json").read_text())
+    done = [c for c in clips if (out / f"{c.stem}_mp4.json").exists()]
+    assert run_record["complete"] is False and 1 <= len(done) < 4
+    assert {str(c) for c in clips if c not in done} <= set(skipped)  # the clips not reached are listed
+    rows = list(csv.DictReader((out / "predictions.csv").open()))
+    assert {r["source"] for r in rows} == {str(c) for c in done} and len(rows) == 2 * 24 * len(done)  # raw + filtered

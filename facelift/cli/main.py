@@ -120,9 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (StageFailed, FileNotFoundError, ValueError) as e:
+    except (StageFailed, FileNotFoundError, FileExistsError, ValueError) as e:
         print(f"facelift {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback
+        print(f"facelift {args.command}: interrupted", file=sys.stderr)
+        return 130
     except RuntimeError as e:  # a diverged training run is a user-facing outcome, not a crash
         from facelift.train.loop import TrainingDiverged
 

@@ -227,19 +227,27 @@ def _predict(args) -> int:
     from facelift.model.onnx_export import load_inference_model
 
     model = load_inference_model(args.checkpoint, args.device)
-    s = predict_files(
-        args.inputs,
-        model,
-        args.out,
-        detector=args.detector,
-        smooth=args.smooth,
-        redetect_every=args.redetect_every,
-        batch=args.batch,
-        every_k=args.every_k,
-        max_frames=args.max_frames,
-        overlays=not args.no_overlays,
-        progress=not args.no_progress,
-    )
+    try:
+        s = predict_files(
+            args.inputs,
+            model,
+            args.out,
+            detector=args.detector,
+            smooth=args.smooth,
+            redetect_every=args.redetect_every,
+            batch=args.batch,
+            every_k=args.every_k,
+            max_frames=args.max_frames,
+            overlays=not args.no_overlays,
+            progress=not args.no_progress,
+            overwrite=args.overwrite,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"facelift predict: interrupted; the finished inputs' outputs, predictions.csv and skipped.json are in {args.out}",
+            file=sys.stderr,
+        )
+        return 130
     print(
         f"{s['read']} of {s['inputs']} inputs read: {s['frames']} frames, {s['faces']} faces "
         f"({s['frames_without_face']} frames without a face) -> {s['out']} (one .json per input, predictions.csv"
@@ -265,7 +273,17 @@ def add_predict(sub) -> None:
         "inputs", nargs="+", type=Path, metavar="IMAGE|VIDEO|FOLDER", help="images, videos and/or folders of them"
     )
     checkpoint_argument(pr, onnx=True)
-    pr.add_argument("--out", required=True, type=out_folder, help="output folder")
+    pr.add_argument(
+        "--out",
+        required=True,
+        type=out_folder,
+        help="output folder of this run: refused if it holds files (runs never mix), never read as input",
+    )
+    pr.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the earlier predict run in --out (the files its run.json lists; any other file stops the run)",
+    )
     pr.add_argument(
         "--detector",
         default="dlib",

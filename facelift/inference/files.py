@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import os
 from functools import partial
 from pathlib import Path
@@ -26,7 +27,8 @@ from ..video.smooth import SMOOTHERS
 from ..video.track import FaceDetect
 
 # %% auto #0
-__all__ = ['MAX_IMAGE_SIDE', 'list_inputs', 'read_input', 'draw_overlay', 'predict_files']
+__all__ = ['MAX_IMAGE_SIDE', 'RUN_MANIFEST', 'list_inputs', 'read_input', 'draw_overlay', 'claim_output_folder',
+           'write_run_manifest', 'predict_files']
 
 # %% ../../nbs/43_inference.files.ipynb #10185d26023b46108eb7d9f57d49d2b3
 def list_inputs(paths, exclude=None) -> tuple[list[Path], dict[str, str]]:
@@ -270,6 +272,46 @@ def _predict_image(
         frames=[dict(frame=0, time=0.0, faces=recs)],
     ), rows
 
+# %% ../../nbs/43_inference.files.ipynb #runfolder-code
+RUN_MANIFEST = "run.json"
+
+
+def claim_output_folder(out_dir: Path, overwrite: bool = False) -> None:
+    "Make `out_dir` the folder of a new run: created if missing; refused if it holds files, unless `overwrite` (see above)."
+    out_dir.mkdir(parents=True, exist_ok=True)
+    present = sorted(p for p in out_dir.rglob("*") if p.is_file())
+    if not present:
+        return
+    if not overwrite:
+        raise FileExistsError(
+            f"output folder {out_dir} is not empty ({len(present)} files, e.g. {present[0].name}): "
+            "choose a new folder, or --overwrite to replace the earlier predict run in it"
+        )
+    listed = {out_dir / f for f in _manifest_outputs(out_dir)}
+    foreign = [p for p in present if p not in listed]
+    if foreign:
+        raise FileExistsError(
+            f"output folder {out_dir} holds {len(foreign)} files no predict run wrote (e.g. {foreign[0]}): "
+            "--overwrite replaces only a predict run's outputs; choose a new folder"
+        )
+    for p in present:
+        p.unlink()
+
+
+def _manifest_outputs(out_dir: Path) -> list[str]:
+    "The outputs an earlier run in `out_dir` listed in its manifest (with the manifest itself); none if it has none."
+    try:
+        return [*json.loads((out_dir / RUN_MANIFEST).read_text())["outputs"], RUN_MANIFEST]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def write_run_manifest(out_dir: Path, inputs: list[Path], complete: bool) -> None:
+    "Write `run.json`: the run's inputs, every file it wrote in `out_dir` and whether it finished."
+    outputs = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file() and p.name != RUN_MANIFEST)
+    record = dict(inputs=[str(p) for p in inputs], outputs=outputs, complete=complete)
+    atomic_write_json(out_dir / RUN_MANIFEST, record)
+
 # %% ../../nbs/43_inference.files.ipynb #b1f3408c
 def predict_files(
     paths,  # images, videos, or folders of them
@@ -286,6 +328,7 @@ def predict_files(
     max_frames: int | None = None,  # videos: at most this many frames
     overlays: bool = True,
     progress: bool = True,
+    overwrite: bool = False,  # replace the earlier run in a non-empty `out_dir` (see `claim_output_folder`)
 ) -> dict:
     "Predict every face of every input; write NAME.json per input, predictions.csv, overlays/ and skipped.json (see above). Returns counts."
     from facelift.landmarks import get_scheme
@@ -293,34 +336,55 @@ def predict_files(
     if smooth not in SMOOTHERS:
         raise ValueError(f"smooth must be one of {SMOOTHERS}, got {smooth!r}")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     files, skipped = list_inputs(paths, exclude=out_dir)
     if not files:
         raise ValueError(f"no images or videos found in {paths}")
+    claim_output_folder(out_dir, overwrite)
     scheme = get_scheme(model.config.scheme)
     rows, notes = [], {}
     counts = dict(inputs=len(files), read=0, frames=0, faces=0, frames_without_face=0, detector_calls=0)
-    for path, name in tqdm(
-        list(zip(files, _output_names(files))), desc="predict", unit="file", disable=not progress or len(files) == 1
-    ):
-        try:
-            if path.suffix.lower() in VIDEO_SUFFIXES:
-                video = (detector, smooth, redetect_every, every_k, max_frames, overlays, progress)
-                rec, r, vt = _predict_video(path, name, model, out_dir, *video)
-                counts["detector_calls"] += vt.detector_calls
+    todo = list(zip(files, _output_names(files)))
+    options = dict(detector=detector, smooth=smooth, redetect_every=redetect_every, every_k=every_k)
+    options |= dict(max_frames=max_frames, overlays=overlays, batch=batch, progress=progress)
+    try:
+        for path, name in tqdm(todo, desc="predict", unit="file", disable=not progress or len(files) == 1):
+            try:
+                rec, r, calls = _predict_one(path, name, model, out_dir, options)
+            except (ValueError, OSError) as e:
+                skipped[str(path)] = str(e)
             else:
-                rec, r = _predict_image(path, name, model, out_dir, detector, overlays, batch)
-        except (ValueError, OSError) as e:
-            skipped[str(path)] = str(e)
-            continue
-        rows += r
-        _write_record(out_dir / f"{name}.json", path, scheme, rec)
-        _count_frames(counts, notes, path, rec)
-    buf = io.StringIO()
-    csv.writer(buf).writerows([_csv_header(list(scheme.names)), *rows])
-    atomic_write_text(out_dir / "predictions.csv", buf.getvalue())
-    atomic_write_json(out_dir / "skipped.json", skipped)
+                rows += r
+                counts["detector_calls"] += calls
+                _write_record(out_dir / f"{name}.json", path, scheme, rec)
+                _count_frames(counts, notes, path, rec)
+            todo = todo[1:]
+    finally:  # finished, failed or interrupted (Ctrl-C): what finished is written, the inputs not reached are listed
+        skipped |= {str(path): "not reached: the run was interrupted" for path, _ in todo}
+        buf = io.StringIO()
+        csv.writer(buf).writerows([_csv_header(list(scheme.names)), *rows])
+        atomic_write_text(out_dir / "predictions.csv", buf.getvalue())
+        atomic_write_json(out_dir / "skipped.json", skipped)
+        write_run_manifest(out_dir, files, complete=not todo)
     return dict(counts, skipped=skipped, notes=notes, out=str(out_dir))
+
+
+def _predict_one(path: Path, name: str, model, out_dir: Path, options: dict) -> tuple[dict, list, int]:
+    "One input through the network: its record, its CSV rows and the detector's calls (ValueError/OSError: unreadable)."
+    o = options
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        video = (
+            o["detector"],
+            o["smooth"],
+            o["redetect_every"],
+            o["every_k"],
+            o["max_frames"],
+            o["overlays"],
+            o["progress"],
+        )
+        rec, rows, vt = _predict_video(path, name, model, out_dir, *video)
+        return rec, rows, vt.detector_calls
+    rec, rows = _predict_image(path, name, model, out_dir, o["detector"], o["overlays"], o["batch"])
+    return rec, rows, 0
 
 
 def _write_record(path: Path, source: Path, scheme, rec: dict) -> None:
