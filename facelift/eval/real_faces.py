@@ -18,7 +18,7 @@ from ..assets import assets_dir
 from .benchmarks import TestSet, evaluate, regressor_predictor
 from .metrics import box_norm
 from .testsets import nme_interocular, pts_testset, scan_testset
-from ..inference.files import predict_files
+from ..inference.files import _output_names, predict_files
 from ..labels.videos import stream_video
 from ..landmarks import get_scheme
 
@@ -102,7 +102,7 @@ def clip_points(model, clip: Path, smooth: str = "uncertainty") -> dict[str, Ten
     pick = list(get_scheme(model.config.scheme).subset68) if model.config.scheme == "wflw98" else list(range(68))
     with tempfile.TemporaryDirectory() as d:
         predict_files([clip], model, d, smooth=smooth, overlays=False, progress=False)
-        rec = json.loads(next(Path(d).glob("*.json")).read_text())
+        rec = json.loads((Path(d) / f"{_output_names([clip])[0]}.json").read_text())  # beside run.json, skipped.json
     out = {k: torch.full((len(rec["frames"]), 68, 2), float("nan")) for k in ("raw", "filtered")}
     for t, frame in enumerate(rec["frames"]):
         if frame["faces"]:
