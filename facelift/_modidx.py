@@ -310,6 +310,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'facelift.heads.scan.MeshGenerator.vertices': ( 'heads.scan.html#meshgenerator.vertices',
                                                                                      'facelift/heads/scan.py'),
                                      'facelift.heads.scan.Scan': ('heads.scan.html#scan', 'facelift/heads/scan.py'),
+                                     'facelift.heads.scan._check_indices': ('heads.scan.html#_check_indices', 'facelift/heads/scan.py'),
+                                     'facelift.heads.scan._ply_body': ('heads.scan.html#_ply_body', 'facelift/heads/scan.py'),
                                      'facelift.heads.scan._read_texture': ('heads.scan.html#_read_texture', 'facelift/heads/scan.py'),
                                      'facelift.heads.scan.check_landmarks_on_mesh': ( 'heads.scan.html#check_landmarks_on_mesh',
                                                                                       'facelift/heads/scan.py'),

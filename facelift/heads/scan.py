@@ -47,31 +47,45 @@ def _read_texture(path: Path) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(img[..., ::-1]))
 
 
+def _check_indices(path: Path, index: Tensor, count: int, what: str) -> None:
+    "A clear error if a face refers to an index [K] (0-based) outside the file's `count` elements."
+    bad = index[(index < 0) | (index >= count)]
+    if len(bad):
+        raise ValueError(
+            f"{path}: a face refers to {what} {int(bad[0]) + 1}, but the file has {count} (1-based indices)"
+        )
+
+
 def load_obj(path) -> Scan:
     "A textured OBJ (with MTL and texture beside it) as a `Scan`; ValueError names what is missing."
     path = Path(path)
     v, vt, tris, mtl = [], [], [], None
-    for line in path.read_text().splitlines():
+    for number, line in enumerate(path.read_text().splitlines(), 1):
         tag, *rest = line.split() or [""]
-        if tag == "v":
-            v.append([float(x) for x in rest[:3]])
-        elif tag == "vt":
-            vt.append([float(x) for x in rest[:2]])
-        elif tag == "f":
-            corners = [[int(i) if i else 0 for i in (c.split("/") + ["", ""])[:2]] for c in rest]
-            tris += [[corners[0], corners[k], corners[k + 1]] for k in range(1, len(corners) - 1)]
-        elif tag == "mtllib":
-            mtl = path.parent / " ".join(rest)
+        try:
+            if tag == "v":
+                v.append([float(x) for x in rest[:3]])
+            elif tag == "vt":
+                vt.append([float(x) for x in rest[:2]])
+            elif tag == "f":
+                corners = [[int(i) if i else 0 for i in (c.split("/") + ["", ""])[:2]] for c in rest]
+                tris += [[corners[0], corners[k], corners[k + 1]] for k in range(1, len(corners) - 1)]
+            elif tag == "mtllib":
+                mtl = path.parent / " ".join(rest)
+        except ValueError:
+            raise ValueError(f"{path}, line {number}: not a valid '{tag}' line: {line[:80]!r}") from None
     if not v or not tris:
         raise ValueError(f"{path}: no vertices or faces")
     if not vt or mtl is None:
         raise ValueError(f"{path}: no texture coordinates or no material library (mtllib): not a textured OBJ")
+    corners = torch.tensor(tris).reshape(-1, 2) - 1  # (vertex, texture coordinate) of every triangle corner, 0-based
+    _check_indices(path, corners[:, 0], len(v), "vertex")
+    _check_indices(path, corners[:, 1], len(vt), "texture coordinate")
     tex = next(
         (l.split(None, 1)[1].strip() for l in mtl.read_text().splitlines() if l.strip().startswith("map_Kd")), None
     )
     if tex is None:
         raise ValueError(f"{mtl}: no map_Kd texture")
-    corners = torch.tensor(tris).reshape(-1, 2) - 1  # (vertex, texture coordinate) of every triangle corner, 0-based
     pairs, faces = torch.unique(corners, dim=0, return_inverse=True)  # one render vertex per distinct pair
     return Scan(
         path.stem,
@@ -86,6 +100,8 @@ def load_ply(path) -> Scan:
     "A PLY with vertex colours (ASCII or binary little-endian, triangles) as a `Scan`."
     path = Path(path)
     raw = path.read_bytes()
+    if not raw.startswith(b"ply") or b"end_header" not in raw:
+        raise ValueError(f"{path}: not a PLY file (no 'ply' magic or no end_header)")
     end = raw.index(b"end_header") + len(b"end_header\n")
     header = raw[:end].decode().splitlines()
     fmt = next(l.split()[1] for l in header if l.startswith("format"))
@@ -97,24 +113,35 @@ def load_ply(path) -> Scan:
         l.split()[-1]: l.split()[1] for l in header[start:stop] if l.startswith("property")
     }  # the vertex properties, in order
     props = list(types)
-    np_type = dict(float="<f4", float32="<f4", double="<f8", uchar="u1", uint8="u1", int="<i4", int32="<i4")
-    if fmt == "binary_little_endian":
-        vert = np.frombuffer(raw, dtype=[(p, np_type[types[p]]) for p in props], count=nv, offset=end)
-        face = np.frombuffer(raw, dtype=[("n", "u1"), ("i", "<i4", 3)], count=nf, offset=end + vert.nbytes)
-        if (face["n"] != 3).any():
-            raise ValueError(f"{path}: only triangle faces are supported")
-        faces = face["i"].astype(np.int64)
-    elif fmt == "ascii":
-        rows = raw[end:].decode().split("\n")
-        vert = np.array([tuple(float(x) for x in r.split()) for r in rows[:nv]], dtype=[(p, "<f8") for p in props])
-        faces = np.array([[int(x) for x in r.split()[1:4]] for r in rows[nv : nv + nf]])
-    else:
+    if fmt not in ("binary_little_endian", "ascii"):
         raise ValueError(f"{path}: PLY format {fmt} is not supported")
+    try:
+        vert, faces = _ply_body(raw, end, fmt, props, types, nv, nf)
+    except (ValueError, IndexError) as e:
+        raise ValueError(f"{path}: malformed body ({e}); the header announces {nv} vertices and {nf} faces") from None
+    _check_indices(path, torch.from_numpy(np.asarray(faces, dtype=np.int64)).reshape(-1), nv, "vertex")
     if not {"red", "green", "blue"} <= set(props):
         raise ValueError(f"{path}: no vertex colours (red, green, blue)")
     xyz = np.stack([vert["x"], vert["y"], vert["z"]], -1).astype(np.float32)
     rgb = np.stack([vert["red"], vert["green"], vert["blue"]], -1).astype(np.float32) / 255
     return Scan(path.stem, torch.from_numpy(xyz), torch.from_numpy(faces), colors=torch.from_numpy(rgb))
+
+
+def _ply_body(raw: bytes, end: int, fmt: str, props: list[str], types: dict, nv: int, nf: int):
+    "The vertex records and triangles [F,3] of a PLY's body after its header (ends at byte `end`)."
+    np_type = dict(float="<f4", float32="<f4", double="<f8", uchar="u1", uint8="u1", int="<i4", int32="<i4")
+    if fmt == "binary_little_endian":
+        vert = np.frombuffer(raw, dtype=[(p, np_type[types[p]]) for p in props], count=nv, offset=end)
+        face = np.frombuffer(raw, dtype=[("n", "u1"), ("i", "<i4", 3)], count=nf, offset=end + vert.nbytes)
+        if (face["n"] != 3).any():
+            raise ValueError("only triangle faces are supported")
+        return vert, face["i"].astype(np.int64)
+    rows = raw[end:].decode().split("\n")  # ascii
+    vert = np.array([tuple(float(x) for x in r.split()) for r in rows[:nv]], dtype=[(p, "<f8") for p in props])
+    faces = np.array([[int(x) for x in r.split()[1:4]] for r in rows[nv : nv + nf]], dtype=np.int64)
+    if len(vert) < nv or faces.shape != (nf, 3):
+        raise ValueError("fewer rows than announced")
+    return vert, faces
 
 # %% ../../nbs/15_heads.scan.ipynb #2508e39b
 IBUG68_GROUPS = (("chin", 17), ("leyebrow", 5), ("reyebrow", 5), ("nose", 9), ("leye", 6), ("reye", 6), ("mouth", 20))

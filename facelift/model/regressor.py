@@ -297,10 +297,12 @@ def load_regressor(path, device: str | torch.device = "cpu") -> FaceLiftRegresso
         raise FileNotFoundError(
             f"checkpoint not found: {path} (shipped model names: {', '.join(shipped_models()) or 'none'})"
         )
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path} is empty (0 bytes): not a checkpoint (an interrupted copy or download?)")
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path} is not a readable torch checkpoint: {e}") from e
+    except Exception as e:  # torch's own message, or the kind of error when it has none (a truncated file: EOFError)
+        raise ValueError(f"{path} is not a readable torch checkpoint: {e or type(e).__name__}") from e
     if not isinstance(ck, dict) or not {"config", "model"} <= set(ck):
         found = sorted(ck)[:8] if isinstance(ck, dict) else type(ck).__name__
         raise ValueError(f"{path} is not a FaceLift checkpoint: expected keys 'config' and 'model', found {found}")
