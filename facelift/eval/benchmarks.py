@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 # %% auto #0
-__all__ = ['TestSet', 'synthetic_testset', 'Evaluation', 'NoFaceFound', 'evaluate', 'regressor_predictor', 'table_rows',
-           'paper_table', 'regions_figure', 'write_table', 'write_tables', 'pose_errors', 'pose_table',
-           'paired_difference']
+__all__ = ['POSE_SOURCES', 'TestSet', 'synthetic_testset', 'Evaluation', 'NoFaceFound', 'evaluate', 'regressor_predictor',
+           'table_rows', 'paper_table', 'regions_figure', 'write_table', 'write_tables', 'pose_errors', 'pose_table',
+           'paired_difference', 'pose_decomposition', 'decomposition_figure']
 
 # %% ../../nbs/31_eval.benchmarks.ipynb #2da45dd2
 @dataclass
@@ -332,3 +332,51 @@ def paired_difference(a: Evaluation, b: Evaluation, n_boot: int = 2000) -> dict[
     d = a.scores.per_image - b.scores.per_image
     lo, hi = bootstrap_ci(d, n_boot)
     return {"mean": float(d.mean()), "ci_low": lo, "ci_high": hi}
+
+# %% ../../nbs/31_eval.benchmarks.ipynb #decomp-code
+POSE_SOURCES = {  # name: (rotation, translation) from the truth (True) or the prediction (False)
+    "predicted pose": (False, False),
+    "true rotation": (True, False),
+    "true translation": (False, True),
+    "true pose": (True, True),
+}
+
+
+@torch.no_grad()
+def pose_decomposition(model, testset: TestSet, batch: int = 32) -> list[Evaluation]:
+    """NMLC of the regressor's shape and of its template (68 points), each projected at the four poses of
+    `POSE_SOURCES`: 8 evaluations named '<shape>, <pose>' (see above). Synthetic test sets only."""
+    if testset.cameras is None:
+        raise ValueError(f"{testset.name} has no true cameras: the decomposition needs a synthetic test set")
+    model = model.eval()
+    dev, S = next(model.parameters()).device, model.config.image_size
+    preds = [model(to_model_input(testset.images[i : i + batch].to(dev), S)) for i in range(0, len(testset), batch)]
+    cat = lambda k: torch.cat([getattr(p, k) for p in preds]).float()
+    pick = list(get_scheme(model.config.scheme).subset68) if model.config.scheme == "wflw98" else list(range(68))
+    shapes = {
+        "its shape": cat("points3d")[:, pick],
+        "its template": model.template.float()[pick].expand(len(testset), -1, -1),
+    }
+    H, W = testset.images.shape[1:3]
+    to_pixels = torch.tensor([W / S, H / S])
+    evaluations = []
+    for shape, X in shapes.items():
+        for pose, (true_R, true_t) in POSE_SOURCES.items():
+            R = testset.cameras.R.to(dev) if true_R else cat("rotation")
+            t = testset.cameras.t.to(dev) if true_t else cat("translation")
+            uv = model.project(X, R, t).cpu() * to_pixels
+            evaluations.append(evaluate(uv, testset, name=f"{shape}, {pose}"))
+    return evaluations
+
+
+def decomposition_figure(evaluations: list[Evaluation], title: str = "Where the error goes") -> "go.Figure":
+    "Grouped bars of `pose_decomposition`'s NMLC x 100: the four poses on the x axis, one bar per shape."
+    import plotly.graph_objects as go
+
+    shapes = dict.fromkeys(e.name.split(", ")[0] for e in evaluations)
+    fig = go.Figure()
+    for shape in shapes:
+        evs = [e for e in evaluations if e.name.startswith(shape + ",")]
+        fig.add_bar(x=[e.name.split(", ")[1] for e in evs], y=[100 * e.scores.mean for e in evs], name=shape)
+    fig.update_layout(title=title, yaxis_title="NMLC x 100 (lower is better)", barmode="group", height=360)
+    return fig
