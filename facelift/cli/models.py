@@ -160,6 +160,8 @@ def _evaluate(args) -> int:
         Path(args.checkpoint).stem: regressor_predictor(model, device=args.device),
         "its template, its pose": regressor_predictor(model, device=args.device, template=True),
     }
+    if args.flip:  # test-time mirror averaging, scored beside the plain network
+        ours["mirror-averaged"] = regressor_predictor(model, device=args.device, flip=True)
     evs = _regressor_evaluations(ours, ts)
     peers, notes = peer_evaluations(ts, tuple(args.peers))
     evs += peers
@@ -216,6 +218,11 @@ def add_evaluate(sub) -> None:
         default=["dlib"],
         choices=["dlib", "mediapipe"],
         help="peers scored in the same tables (mediapipe builds its own environment on first use, about 1 GB)",
+    )
+    ev.add_argument(
+        "--flip",
+        action="store_true",
+        help="also score the network averaged with its prediction on each mirrored image (twice the network's work)",
     )
     ev.add_argument("--out", required=True, type=out_folder, help="folder for the tables")
     ev.add_argument("--device", type=device, default="cpu", help="device (default cpu)")

@@ -19,7 +19,7 @@ from ..heads.synthetic import SEED_OFFSETS, SyntheticHeads
 from ..labels.crop import face_box
 from ..landmarks import get_scheme
 from ..model.losses import geodesic
-from ..model.regressor import to_model_input
+from ..model.regressor import flip_averaged, to_model_input
 from ..render.rasterizer import point_visibility
 
 if TYPE_CHECKING:
@@ -136,10 +136,11 @@ def evaluate(
 
 # %% ../../nbs/31_eval.benchmarks.ipynb #70a6b842
 def regressor_predictor(
-    model, scheme: str = "ibug68", device: str | torch.device = "cpu", template: bool = False
+    model, scheme: str = "ibug68", device: str | torch.device = "cpu", template: bool = False, flip: bool = False
 ) -> Callable[[Tensor], Tensor]:
     """images uint8 [B,H,W,3] -> 2.5D landmarks [B,N,2] in the images' pixels, in `scheme`, from a FaceLiftRegressor;
-    `template=True`: its mean template projected at its predicted pose instead (the mean-template baseline)."""
+    `template=True`: its mean template projected at its predicted pose instead (the mean-template baseline);
+    `flip=True`: each image averaged with its mirror (`flip_averaged`, test-time augmentation)."""
     model = model.to(device).eval()
     S = model.config.image_size
     src, dst = get_scheme(model.config.scheme), get_scheme(scheme)
@@ -153,7 +154,8 @@ def regressor_predictor(
     @torch.no_grad()
     def predict(images: Tensor) -> Tensor:
         H, W = images.shape[1:3]
-        out = model(to_model_input(images.to(device), S))
+        x = to_model_input(images.to(device), S)
+        out = flip_averaged(model, x) if flip else model(x)
         p = (model.project(model.template, out.rotation, out.translation) if template else out.points2d)[:, pick]
         return p * torch.tensor([W / S, H / S], device=p.device)
 

@@ -21,8 +21,8 @@ from .encoder_weights import load_encoder_weights
 # %% auto #0
 __all__ = ['PRESETS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'RegressorConfig', 'normalise', 'denormalise', 'to_model_input',
            'from_model_input', 'rotation_6d_to_matrix', 'DecoderBlock', 'build_encoder', 'Prediction',
-           'FaceLiftRegressor', 'pretrained_dir', 'shipped_models', 'pretrained', 'save_regressor', 'load_regressor',
-           'for_inference']
+           'FaceLiftRegressor', 'mirrored', 'nearest_rotation', 'flip_averaged', 'pretrained_dir', 'shipped_models',
+           'pretrained', 'save_regressor', 'load_regressor', 'for_inference']
 
 # %% ../../nbs/26_model.regressor.ipynb #8612f868
 PRESETS = {
@@ -250,6 +250,45 @@ class FaceLiftRegressor(nn.Module):
         "Pixels [B,N,2] of points [B,N,3] or [N,3] seen by the model's camera at a pose (rotation [B,3,3], translation [B,3])."
         uvw = (points3d @ rotation.transpose(-1, -2) + translation[:, None]) @ self.K.T
         return uvw[..., :2] / uvw[..., 2:].clamp(min=1e-3)
+
+# %% ../../nbs/26_model.regressor.ipynb #flip-code
+def mirrored(pred: Prediction, scheme: str, size: int) -> Prediction:
+    "Outputs for horizontally mirrored `size`-pixel inputs, expressed for the original inputs (see above)."
+    flip = list(get_scheme(scheme).flip)
+    F3 = torch.tensor([-1.0, 1.0, 1.0], device=pred.rotation.device)
+    L = pred.scale_tril[:, flip] * torch.tensor([-1.0, 1.0], device=F3.device)[:, None]  # rows of x negated: F2 L
+    return Prediction(
+        points3d=pred.points3d[:, flip] * F3,
+        rotation=F3[:, None] * pred.rotation * F3,
+        delta_t=pred.delta_t * F3,
+        translation=pred.translation * F3,
+        points2d=torch.stack([size - pred.points2d[:, flip, 0], pred.points2d[:, flip, 1]], -1),
+        scale_tril=L,
+    )
+
+
+def nearest_rotation(M: Tensor) -> Tensor:
+    "The rotation matrices [B,3,3] nearest to matrices M [B,3,3] (Frobenius; SVD with the determinant fixed)."
+    U, _, Vh = torch.linalg.svd(M)
+    d = torch.det(U @ Vh)
+    return U @ torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1)) @ Vh
+
+
+def flip_averaged(model, images: Tensor) -> Prediction:
+    "The regressor on images [B,3,S,S] and their mirrors in one batch, the two averaged (see above)."
+    both = model(torch.cat([images, images.flip(-1)]))
+    B, S = len(images), images.shape[-1]
+    a = Prediction(*(getattr(both, k)[:B] for k in Prediction.__dataclass_fields__))
+    b = mirrored(Prediction(*(getattr(both, k)[B:] for k in Prediction.__dataclass_fields__)), model.config.scheme, S)
+    cov = lambda L: L @ L.transpose(-1, -2)
+    return Prediction(
+        points3d=(a.points3d + b.points3d) / 2,
+        rotation=nearest_rotation(a.rotation + b.rotation),
+        delta_t=(a.delta_t + b.delta_t) / 2,
+        translation=(a.translation + b.translation) / 2,
+        points2d=(a.points2d + b.points2d) / 2,
+        scale_tril=torch.linalg.cholesky((cov(a.scale_tril) + cov(b.scale_tril)) / 2),
+    )
 
 # %% ../../nbs/26_model.regressor.ipynb #b6e6853a
 def _weights_root() -> Path:
