@@ -149,3 +149,23 @@ def test_odd_videos_in_a_folder(tmp_path):
         and np.allclose(steps[16:], 2 / 24, atol=2e-3)
     )
     assert set(json.loads((out / "skipped.json").read_text())) == {str(src / "empty.mp4")}
+
+
+@pytest.mark.slow
+def test_predict_flip_averages_with_the_mirror_in_both_engines(still_clip, tmp_path):
+    "`predict --flip` runs every face and its mirror image through the network (PyTorch or ONNX) and averages them."
+    assert run("facelift", "export-onnx", "--checkpoint", "cpu", "--out", tmp_path / "cpu.onnx").returncode == 0
+    truth = load_clip_truth(still_clip)
+    uv = truth.cameras.project(truth.landmarks3d)
+    nme = {}
+    for name, checkpoint, flip in (
+        ("plain", "cpu", ()),
+        ("flip", "cpu", ("--flip",)),
+        ("onnx", tmp_path / "cpu.onnx", ("--flip",)),
+    ):
+        args = ("--detector", "truth", "--smooth", "none", "--no-progress", "--no-overlays", *flip)
+        r = run("facelift", "predict", still_clip, "--checkpoint", checkpoint, "--out", tmp_path / name, *args)
+        assert r.returncode == 0, r.stderr[-3000:]
+        rec = json.loads((tmp_path / name / f"{still_clip.stem}_mp4.json").read_text())
+        nme[name] = _scores(torch.tensor([f["faces"][0]["points2d"] for f in rec["frames"]]), uv)[0]
+    assert nme["flip"] < nme["plain"] and abs(nme["onnx"] - nme["flip"]) < 0.01 * nme["flip"], nme

@@ -232,8 +232,10 @@ def add_evaluate(sub) -> None:
 def _predict(args) -> int:
     from facelift.inference.files import predict_files
     from facelift.model.onnx_export import load_inference_model
+    from facelift.model.regressor import MirrorAveraged
 
     model = load_inference_model(args.checkpoint, args.device)
+    model = MirrorAveraged(model) if args.flip else model
     try:
         s = predict_files(
             args.inputs,
@@ -316,6 +318,11 @@ def add_predict(sub) -> None:
     pr.add_argument("--every-k", type=whole_number(), default=1, help="videos: keep every k-th frame")
     pr.add_argument("--max-frames", type=whole_number(), default=None, help="videos: at most this many frames")
     pr.add_argument("--no-overlays", action="store_true", help="write no overlay images or videos")
+    pr.add_argument(
+        "--flip",
+        action="store_true",
+        help="average each face with the network's prediction on its mirror image (more accurate; twice the network's work)",
+    )
     pr.add_argument("--device", type=device, default="cpu", help="device (default cpu)")
     pr.add_argument("--no-progress", action="store_true", help="no progress bar")
     pr.set_defaults(func=_predict)

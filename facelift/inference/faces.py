@@ -12,7 +12,7 @@ from torch import Tensor
 
 from ..camera import camera_angles
 from ..labels.crop import apply_similarity, check_images, crop_face, invert_similarity
-from ..model.regressor import FaceLiftRegressor, flip_averaged, to_model_input
+from ..model.regressor import FaceLiftRegressor, to_model_input
 from ..video.track import FaceDetect, dlib_faces
 
 # %% auto #0
@@ -41,7 +41,6 @@ def regress_faces(
     index: Tensor | None = None,  # [F] the image of each face (default: face i in image i)
     margin: float = 0.25,  # crop margin on each side, as a fraction of the box's longer side
     batch: int = 16,
-    flip: bool = False,  # average each face with its mirror (`flip_averaged`: twice the network's work)
 ) -> FaceResults:
     "The regressor on face crops, its outputs mapped back to image pixels (see above)."
     images = check_images(images)
@@ -57,8 +56,7 @@ def regress_faces(
     parts = []
     for i in range(0, len(index), batch):
         crops, M = crop_face(images[index[i : i + batch]], box=boxes[i : i + batch], size=S, margin=margin)
-        x = to_model_input(crops.to(dev), S)
-        p = flip_averaged(model, x) if flip else model(x)
+        p = model(to_model_input(crops.to(dev), S))
         Minv = invert_similarity(M).to(dev)
         A = Minv[:, None, :, :2]  # crop -> image linear part [B,1,2,2]
         cov = A @ p.scale_tril @ p.scale_tril.transpose(-1, -2) @ A.transpose(-1, -2)

@@ -21,8 +21,8 @@ from .encoder_weights import load_encoder_weights
 # %% auto #0
 __all__ = ['PRESETS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'RegressorConfig', 'normalise', 'denormalise', 'to_model_input',
            'from_model_input', 'rotation_6d_to_matrix', 'DecoderBlock', 'build_encoder', 'Prediction',
-           'FaceLiftRegressor', 'mirrored', 'nearest_rotation', 'flip_averaged', 'pretrained_dir', 'shipped_models',
-           'pretrained', 'save_regressor', 'load_regressor', 'for_inference']
+           'FaceLiftRegressor', 'mirrored', 'nearest_rotation', 'flip_averaged', 'MirrorAveraged', 'pretrained_dir',
+           'shipped_models', 'pretrained', 'save_regressor', 'load_regressor', 'for_inference']
 
 # %% ../../nbs/26_model.regressor.ipynb #8612f868
 PRESETS = {
@@ -289,6 +289,20 @@ def flip_averaged(model, images: Tensor) -> Prediction:
         points2d=(a.points2d + b.points2d) / 2,
         scale_tril=torch.linalg.cholesky((cov(a.scale_tril) + cov(b.scale_tril)) / 2),
     )
+
+
+class MirrorAveraged:
+    """A regressor (PyTorch or ONNX Runtime) whose every call is `flip_averaged`: a drop-in wherever a regressor is
+    called (`regress_faces`, `track_video`, `predict_files`); every other attribute is the wrapped model's."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, images: Tensor) -> Prediction:
+        return flip_averaged(self.model, images)
+
+    def __getattr__(self, name: str):
+        return getattr(self.model, name)
 
 # %% ../../nbs/26_model.regressor.ipynb #b6e6853a
 def _weights_root() -> Path:
