@@ -128,7 +128,8 @@ def _predict_rows(tmp: Path, quick: bool) -> list[dict]:
     video, uv = _wide_clip(tmp, frames)
     detect = _dlib_cost_truth_boxes(uv)
     measured = {
-        name: _predict_fps(video, m, detect, tmp / "predicted", 1 if quick else 2) for name, m in _engines(tmp).items()
+        name: _predict_fps(video, m, detect, tmp / "predicted" / str(k), 1 if quick else 2)  # a folder per engine
+        for k, (name, m) in enumerate(_engines(tmp).items())
     }
     decoded, _ = _decode(video, 1, None)
     mp = _mediapipe_fps(decoded, repeat=4 if quick else 2)
