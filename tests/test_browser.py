@@ -94,7 +94,7 @@ def test_report_opens_offline_with_every_plot_drawn(quick_demo, browser):
     real = (
         REPO / "data" / "real" / "james.obj"
     ).exists()  # fetched assets: the demo adds its real-faces stage (3 plots)
-    assert _check_plots(page, "div.plot") == 3 + 5 + 1 + 3 + 3 + 4 + 1 + 3 * real  # ... video: 1
+    assert _check_plots(page, "div.plot") == 3 + 5 + 1 + 3 + 3 + 5 + 1 + 3 * real  # ... video: 1
     assert not errors and not external
     links = set(page.eval_on_selector_all("p.meta a", "els => els.map(e => e.getAttribute('href'))"))
     assert {

@@ -70,7 +70,7 @@ def test_demo_quick_end_to_end(quick_demo):
         REPO / "data" / "real" / "james.obj"
     ).exists()  # fetched assets (CI fetches them): the real-faces stage runs
     assert (
-        page.count('class="plot"') == 3 + 5 + 1 + 3 + 3 + 4 + 1 + 3 * real
+        page.count('class="plot"') == 3 + 5 + 1 + 3 + 3 + 5 + 1 + 3 * real
     )  # camera, views, frames, pseudo-label, training, evaluation, video, real
     assert '<section id="views">' in page and 'href="views.ipynb"' in page
     assert '<section id="frames">' in page and 'href="frames.ipynb"' in page

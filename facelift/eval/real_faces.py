@@ -153,7 +153,8 @@ def seen_videos(record_dir: Path | None) -> set[str]:
 
     from facelift.labels.videos import FrameStore
 
-    names = set()
+    listed = Path(record_dir or "") / "videos.json"  # a shipped model's record names them: its stores stay behind
+    names = set(json.loads(listed.read_text())["videos"]) if record_dir and listed.exists() else set()
     for cfg in ("config.yaml", "init_config.yaml"):
         path = Path(record_dir or "") / cfg
         record = yaml.safe_load(path.read_text()) if record_dir and path.exists() else {}
