@@ -94,6 +94,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                           'facelift.eval.benchmarks._csv': ('eval.benchmarks.html#_csv', 'facelift/eval/benchmarks.py'),
                                           'facelift.eval.benchmarks._markdown': ( 'eval.benchmarks.html#_markdown',
                                                                                   'facelift/eval/benchmarks.py'),
+                                          'facelift.eval.benchmarks._outputs': ( 'eval.benchmarks.html#_outputs',
+                                                                                 'facelift/eval/benchmarks.py'),
                                           'facelift.eval.benchmarks.decomposition_figure': ( 'eval.benchmarks.html#decomposition_figure',
                                                                                              'facelift/eval/benchmarks.py'),
                                           'facelift.eval.benchmarks.evaluate': ( 'eval.benchmarks.html#evaluate',

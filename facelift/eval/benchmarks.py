@@ -278,21 +278,29 @@ def write_tables(evaluations: list[Evaluation], out_dir) -> dict[str, "Path"]:
 
 # %% ../../nbs/31_eval.benchmarks.ipynb #ecbea1f6
 @torch.no_grad()
+def _outputs(model, testset: TestSet, batch: int = 32):
+    "The regressor's outputs (a `Prediction`, float32 on the CPU) on every image of `testset`, `batch` at a time."
+    model = model.eval()
+    dev, S = next(model.parameters()).device, model.config.image_size
+    preds = [model(to_model_input(testset.images[i : i + batch].to(dev), S)) for i in range(0, len(testset), batch)]
+    return type(preds[0])(
+        *(torch.cat([getattr(p, k) for p in preds]).float().cpu() for k in preds[0].__dataclass_fields__)
+    )
+
+
+@torch.no_grad()
 def pose_errors(model, testset: TestSet, batch: int = 32) -> dict[str, Tensor]:
     """Per image [M] of a synthetic test set: `rot_deg`, `trans` and `err3d` of a regressor (see above), and the constant guesses'
     `rot_deg_frontal` (a frontal camera) and `err3d_template` (its template as the 3D landmarks); % IOD for the distances."""
     if testset.cameras is None or testset.landmarks3d is None:
         raise ValueError(f"{testset.name} has no true cameras and 3D landmarks")
-    model = model.eval()
-    dev, S = next(model.parameters()).device, model.config.image_size
-    preds = [model(to_model_input(testset.images[i : i + batch].to(dev), S)) for i in range(0, len(testset), batch)]
-    cat = lambda k: torch.cat([getattr(p, k) for p in preds]).float().cpu()
-    R, t, p3 = cat("rotation"), cat("translation"), cat("points3d")
+    out = _outputs(model, testset, batch)
+    R, t, p3 = out.rotation, out.translation, out.points3d
     truth, scheme = testset.landmarks3d, get_scheme(model.config.scheme)
     eyes = truth[:, scheme.regions["eyes"]]
     iod = (eyes.amax(1)[:, 0] - eyes.amin(1)[:, 0]).abs()  # outer eye corners span x in the canonical frame
     err3d = lambda X: (X - truth)[:, scheme.liftable].norm(dim=-1).mean(1) / iod * 100
-    frontal = CameraSpace(image_size=S).camera(0.0, 0.0).R.expand_as(testset.cameras.R)
+    frontal = CameraSpace(image_size=model.config.image_size).camera(0.0, 0.0).R.expand_as(testset.cameras.R)
     return dict(
         rot_deg=torch.rad2deg(geodesic(R, testset.cameras.R)),
         trans=(t - testset.cameras.t).norm(dim=-1) / iod * 100,
@@ -350,23 +358,20 @@ def pose_decomposition(model, testset: TestSet, batch: int = 32) -> list[Evaluat
     `POSE_SOURCES`: 8 evaluations named '<shape>, <pose>' (see above). Synthetic test sets only."""
     if testset.cameras is None:
         raise ValueError(f"{testset.name} has no true cameras: the decomposition needs a synthetic test set")
-    model = model.eval()
-    dev, S = next(model.parameters()).device, model.config.image_size
-    preds = [model(to_model_input(testset.images[i : i + batch].to(dev), S)) for i in range(0, len(testset), batch)]
-    cat = lambda k: torch.cat([getattr(p, k) for p in preds]).float()
+    out, S = _outputs(model, testset, batch), model.config.image_size
     pick = list(get_scheme(model.config.scheme).subset68) if model.config.scheme == "wflw98" else list(range(68))
     shapes = {
-        "its shape": cat("points3d")[:, pick],
-        "its template": model.template.float()[pick].expand(len(testset), -1, -1),
+        "its shape": out.points3d[:, pick],
+        "its template": model.template.float().cpu()[pick].expand(len(testset), -1, -1),
     }
     H, W = testset.images.shape[1:3]
     to_pixels = torch.tensor([W / S, H / S])
     evaluations = []
     for shape, X in shapes.items():
         for pose, (true_R, true_t) in POSE_SOURCES.items():
-            R = testset.cameras.R.to(dev) if true_R else cat("rotation")
-            t = testset.cameras.t.to(dev) if true_t else cat("translation")
-            uv = model.project(X, R, t).cpu() * to_pixels
+            R = testset.cameras.R if true_R else out.rotation
+            t = testset.cameras.t if true_t else out.translation
+            uv = model.project(X.to(model.device), R.to(model.device), t.to(model.device)).cpu() * to_pixels
             evaluations.append(evaluate(uv, testset, name=f"{shape}, {pose}"))
     return evaluations
 

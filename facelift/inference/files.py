@@ -343,7 +343,7 @@ def predict_files(
     scheme = get_scheme(model.config.scheme)
     rows, notes = [], {}
     counts = dict(inputs=len(files), read=0, frames=0, faces=0, frames_without_face=0, detector_calls=0)
-    todo = list(zip(files, _output_names(files)))
+    todo, finished = list(zip(files, _output_names(files))), 0
     options = dict(detector=detector, smooth=smooth, redetect_every=redetect_every, every_k=every_k)
     options |= dict(max_frames=max_frames, overlays=overlays, batch=batch, progress=progress)
     try:
@@ -357,14 +357,14 @@ def predict_files(
                 counts["detector_calls"] += calls
                 _write_record(out_dir / f"{name}.json", path, scheme, rec)
                 _count_frames(counts, notes, path, rec)
-            todo = todo[1:]
+            finished += 1
     finally:  # finished, failed or interrupted (Ctrl-C): what finished is written, the inputs not reached are listed
-        skipped |= {str(path): "not reached: the run was interrupted" for path, _ in todo}
+        skipped |= {str(path): "not reached: the run was interrupted" for path, _ in todo[finished:]}
         buf = io.StringIO()
         csv.writer(buf).writerows([_csv_header(list(scheme.names)), *rows])
         atomic_write_text(out_dir / "predictions.csv", buf.getvalue())
         atomic_write_json(out_dir / "skipped.json", skipped)
-        write_run_manifest(out_dir, files, complete=not todo)
+        write_run_manifest(out_dir, files, complete=finished == len(todo))
     return dict(counts, skipped=skipped, notes=notes, out=str(out_dir))
 
 
